@@ -1,0 +1,96 @@
+"""Body encoding: readable in a diff, exact bytes on the way back.
+
+A body is stored as structured JSON when the bytes can be rebuilt exactly from the parsed
+value (the layout that reproduces them is kept), as text when it is UTF-8, and as base64
+otherwise. Every form decodes to the recorded bytes, byte for byte.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+__all__ = ["decode_body", "encode_body", "json_value", "layout_dumps"]
+
+# name -> (indent, separators); each also tried with ensure_ascii and a trailing newline.
+_LAYOUTS: dict[str, tuple[int | None, tuple[str, str]]] = {
+    "compact": (None, (",", ":")),
+    "spaced": (None, (", ", ": ")),
+    "indent2": (2, (",", ": ")),
+    "indent4": (4, (",", ": ")),
+}
+_MAX_JSON_PROBE = 32 * 1024 * 1024
+
+
+def layout_dumps(value: Any, layout: str = "compact") -> str:
+    """Serialise ``value`` in a named layout such as ``"indent2+ascii+nl"``."""
+    name, *flags = layout.split("+")
+    indent, separators = _LAYOUTS[name]
+    text = json.dumps(value, indent=indent, separators=separators, ensure_ascii="ascii" in flags)
+    return text + "\n" if "nl" in flags else text
+
+
+def _find_layout(text: str, value: Any) -> str | None:
+    for name in _LAYOUTS:
+        for flags in ("", "+ascii", "+nl", "+ascii+nl"):
+            layout = name + flags
+            if layout_dumps(value, layout) == text:
+                return layout
+    return None
+
+
+def _looks_like_json(data: bytes) -> bool:
+    head = data.lstrip()[:1]
+    return head in (b"{", b"[") and len(data) <= _MAX_JSON_PROBE
+
+
+def encode_body(data: bytes | None, *, binary: bool = False) -> dict[str, Any] | None:
+    """Return the cassette form of ``data``: ``{"json"|"text"|"base64": ...}`` or None."""
+    if not data:
+        return None
+    if binary:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(data).decode("ascii")}
+    if _looks_like_json(data):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = None
+        else:
+            layout = _find_layout(text, value)
+            if layout == "compact":
+                return {"json": value}
+            if layout is not None:
+                return {"json": value, "layout": layout}
+    return {"text": text}
+
+
+def decode_body(obj: dict[str, Any] | None) -> bytes:
+    """Rebuild the exact bytes from the cassette form."""
+    if not obj:
+        return b""
+    if "json" in obj:
+        return layout_dumps(obj["json"], obj.get("layout", "compact")).encode("utf-8")
+    if "text" in obj:
+        return str(obj["text"]).encode("utf-8")
+    if "base64" in obj:
+        return base64.b64decode(obj["base64"])
+    raise ValueError(f"body has none of json, text, base64: {sorted(obj)}")
+
+
+def json_value(obj: dict[str, Any] | None) -> Any:
+    """The parsed value of a body when it is JSON (stored or parseable text), else None."""
+    if not obj:
+        return None
+    if "json" in obj:
+        return obj["json"]
+    if "text" in obj:
+        try:
+            return json.loads(obj["text"])
+        except ValueError:
+            return None
+    return None

@@ -1,0 +1,406 @@
+"""The records of a cassette: one JSON object per line, told apart by ``kind``.
+
+Times (``t``) are milliseconds: for HTTP interactions and WebSocket connections from the
+cassette's start, for WebSocket messages and closes from their connection's opening, for
+events from their recording session's start, for response chunks from the response headers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .body import decode_body, encode_body, json_value
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Chunk",
+    "Event",
+    "Header",
+    "HttpInteraction",
+    "HttpRequest",
+    "HttpResponse",
+    "Record",
+    "WsClose",
+    "WsConnection",
+    "WsMessage",
+    "record_from_json",
+]
+
+FORMAT = "streamreplay-cassette"
+FORMAT_VERSION = 1
+
+Headers = list[tuple[str, str]]
+
+
+def _headers_from(obj: Any) -> Headers:
+    return [(str(k), str(v)) for k, v in (obj or [])]
+
+
+def _headers_to(headers: Headers) -> list[list[str]]:
+    return [[k, v] for k, v in headers]
+
+
+def header_value(headers: Headers, name: str) -> str | None:
+    lname = name.lower()
+    for k, v in headers:
+        if k.lower() == lname:
+            return v
+    return None
+
+
+@dataclass
+class Header:
+    """First line of every cassette: format, version and provenance."""
+
+    recorded_by: str
+    recorded_at: str
+    version: int = FORMAT_VERSION
+    test: str | None = None
+    note: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": "header",
+            "format": FORMAT,
+            "version": self.version,
+            "recorded_by": self.recorded_by,
+            "recorded_at": self.recorded_at,
+        }
+        if self.test is not None:
+            out["test"] = self.test
+        if self.note is not None:
+            out["note"] = self.note
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Header:
+        known = {"kind", "format", "version", "recorded_by", "recorded_at", "test", "note"}
+        return cls(
+            recorded_by=str(obj.get("recorded_by", "")),
+            recorded_at=str(obj.get("recorded_at", "")),
+            version=int(obj["version"]),
+            test=obj.get("test"),
+            note=obj.get("note"),
+            extra={k: v for k, v in obj.items() if k not in known},
+        )
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    url: str
+    headers: Headers = field(default_factory=list)
+    body: dict[str, Any] | None = None
+
+    @property
+    def content(self) -> bytes:
+        return decode_body(self.body)
+
+    @property
+    def json(self) -> Any:
+        return json_value(self.body)
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+
+    def header(self, name: str) -> str | None:
+        return header_value(self.headers, name)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "url": self.url,
+            "headers": _headers_to(self.headers),
+            "body": self.body,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> HttpRequest:
+        return cls(obj["method"], obj["url"], _headers_from(obj.get("headers")), obj.get("body"))
+
+    @classmethod
+    def build(cls, method: str, url: str, headers: Headers, content: bytes | None) -> HttpRequest:
+        return cls(method, url, headers, encode_body(content))
+
+
+@dataclass
+class Chunk:
+    t: float
+    body: dict[str, Any] | None
+
+    @property
+    def content(self) -> bytes:
+        return decode_body(self.body)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": round(self.t, 3), **(self.body or {"text": ""})}
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Chunk:
+        body = {k: v for k, v in obj.items() if k in ("json", "text", "base64", "layout")}
+        return cls(float(obj["t"]), body or None)
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=list)
+    body: dict[str, Any] | None = None
+    chunks: list[Chunk] | None = None
+
+    @property
+    def content(self) -> bytes:
+        if self.chunks is not None:
+            return b"".join(c.content for c in self.chunks)
+        return decode_body(self.body)
+
+    @property
+    def json(self) -> Any:
+        return json_value(self.body)
+
+    def header(self, name: str) -> str | None:
+        return header_value(self.headers, name)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "reason": self.reason,
+            "http_version": self.http_version,
+            "headers": _headers_to(self.headers),
+        }
+        if self.chunks is not None:
+            out["chunks"] = [c.to_json() for c in self.chunks]
+        else:
+            out["body"] = self.body
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> HttpResponse:
+        chunks = obj.get("chunks")
+        return cls(
+            status=int(obj["status"]),
+            reason=str(obj.get("reason", "")),
+            http_version=str(obj.get("http_version", "HTTP/1.1")),
+            headers=_headers_from(obj.get("headers")),
+            body=obj.get("body"),
+            chunks=None if chunks is None else [Chunk.from_json(c) for c in chunks],
+        )
+
+
+@dataclass
+class HttpInteraction:
+    """One request and its response."""
+
+    id: int
+    request: HttpRequest
+    response: HttpResponse
+    t: float = 0.0
+    duration_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "http",
+            "id": self.id,
+            "t": round(self.t, 3),
+            "duration_ms": round(self.duration_ms, 3),
+            "request": self.request.to_json(),
+            "response": self.response.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> HttpInteraction:
+        return cls(
+            id=int(obj["id"]),
+            request=HttpRequest.from_json(obj["request"]),
+            response=HttpResponse.from_json(obj["response"]),
+            t=float(obj.get("t", 0.0)),
+            duration_ms=float(obj.get("duration_ms", 0.0)),
+        )
+
+
+@dataclass
+class WsConnection:
+    """The opening of a WebSocket connection: its handshake, redacted like HTTP."""
+
+    id: int
+    url: str
+    t: float = 0.0
+    headers: Headers = field(default_factory=list)
+    subprotocol: str | None = None
+    response_headers: Headers = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "ws",
+            "id": self.id,
+            "t": round(self.t, 3),
+            "url": self.url,
+            "subprotocol": self.subprotocol,
+            "headers": _headers_to(self.headers),
+            "response_headers": _headers_to(self.response_headers),
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> WsConnection:
+        return cls(
+            id=int(obj["id"]),
+            url=str(obj["url"]),
+            t=float(obj.get("t", 0.0)),
+            headers=_headers_from(obj.get("headers")),
+            subprotocol=obj.get("subprotocol"),
+            response_headers=_headers_from(obj.get("response_headers")),
+        )
+
+
+@dataclass
+class WsMessage:
+    """One WebSocket message; ``dir`` is ``"send"`` (client to server) or ``"recv"``."""
+
+    conn: int
+    dir: str
+    t: float
+    body: dict[str, Any] | None
+    binary: bool = False
+
+    @property
+    def content(self) -> bytes:
+        return decode_body(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8")
+
+    @property
+    def value(self) -> Any:
+        """Parsed JSON for JSON text messages, text for other text, bytes for binary."""
+        if self.binary:
+            return self.content
+        if self.body and "json" in self.body:
+            return self.body["json"]
+        return self.text
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "ws_msg", "conn": self.conn, "dir": self.dir}
+        out["t"] = round(self.t, 3)
+        if self.binary:
+            out["binary"] = True
+        out.update(self.body or {"text": ""})
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> WsMessage:
+        body = {k: v for k, v in obj.items() if k in ("json", "text", "base64", "layout")}
+        return cls(
+            conn=int(obj["conn"]),
+            dir=str(obj["dir"]),
+            t=float(obj["t"]),
+            body=body or None,
+            binary=bool(obj.get("binary", False)),
+        )
+
+    @classmethod
+    def build(cls, conn: int, dir: str, t: float, content: bytes, binary: bool) -> WsMessage:
+        return cls(conn, dir, t, encode_body(content, binary=binary), binary)
+
+
+@dataclass
+class WsClose:
+    conn: int
+    t: float
+    code: int | None = 1000
+    reason: str = ""
+    by: str = "client"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "ws_close",
+            "conn": self.conn,
+            "t": round(self.t, 3),
+            "code": self.code,
+            "reason": self.reason,
+            "by": self.by,
+        }
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> WsClose:
+        return cls(
+            conn=int(obj["conn"]),
+            t=float(obj["t"]),
+            code=obj.get("code"),
+            reason=str(obj.get("reason", "")),
+            by=str(obj.get("by", "client")),
+        )
+
+
+@dataclass
+class Event:
+    """An in-process event published on a bus (see ``streams.events``)."""
+
+    session: str
+    t: float
+    name: str
+    data: Any
+    type: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": "event", "session": self.session, "t": round(self.t, 3)}
+        out["name"] = self.name
+        if self.type is not None:
+            out["type"] = self.type
+        out["data"] = self.data
+        return out
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Event:
+        return cls(
+            session=str(obj.get("session", "")),
+            t=float(obj["t"]),
+            name=str(obj["name"]),
+            data=obj.get("data"),
+            type=obj.get("type"),
+        )
+
+
+Record = HttpInteraction | WsConnection | WsMessage | WsClose | Event
+
+_KINDS: dict[str, Any] = {
+    "http": HttpInteraction,
+    "ws": WsConnection,
+    "ws_msg": WsMessage,
+    "ws_close": WsClose,
+    "event": Event,
+}
+
+
+def record_from_json(obj: dict[str, Any]) -> Record:
+    kind = obj.get("kind")
+    cls = _KINDS.get(str(kind))
+    if cls is None:
+        raise ValueError(f"unknown record kind {kind!r} (known: {', '.join(_KINDS)})")
+    result: Record = cls.from_json(obj)
+    return result

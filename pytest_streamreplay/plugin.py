@@ -1,0 +1,1 @@
+"""pytest glue (filled in by the plugin core)."""
