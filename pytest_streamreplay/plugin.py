@@ -1,5 +1,255 @@
-"""pytest glue: options, markers, fixtures, reporting. Everything else lives in the library."""
+"""pytest glue: options, marker, fixtures, reporting. Everything else lives in the library.
+
+Importing this module must stay cheap: mitmproxy is imported only when a test first needs the
+proxy (see ``harness.ProxyRuntime``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .cassette.matching import MatcherSpecError, resolve_matchers
+from .cassette.redaction import Redactor
+from .cassette.storage import CassetteError
+from .harness import StreamReplayHandle, bound, runtime
+from .netguard import NetworkGuard
+from .paths import cassette_path_for
+from .report import CassetteOutcome, render_summary
+from .session import CassetteMissingError, CassetteSession, RecordMode
+from .settings import SettingsError, resolve_settings
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
+
+__all__ = ["streamreplay"]
+
+MARKER = (
+    "streamreplay(cassette=None, *, match_on=None, redact=None, allow_repeats=None, "
+    "record_mode=None): record or replay this test's HTTP and WebSocket traffic through the "
+    "pytest-streamreplay proxy"
+)
+
+
+class _PluginState:
+    def __init__(self) -> None:
+        self.outcomes: list[CassetteOutcome] = []
+        self.guard = NetworkGuard()
+
+
+_STATE = pytest.StashKey[_PluginState]()
+_HANDLE = pytest.StashKey[StreamReplayHandle]()
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("streamreplay", "streamreplay: record and replay HTTP and WebSocket traffic")
+    try:
+        group.addoption(
+            "--record-mode",
+            dest="record_mode",
+            choices=[m.value for m in RecordMode],
+            default=None,
+            help="once: record missing cassettes; new_episodes: also record new requests; "
+            "none (default): replay only; all: always record; rewrite: record tests again",
+        )
+    except ValueError:
+        pass  # pytest-recording is installed too and owns the same option with the same values
+    group.addoption(
+        "--replay-strict",
+        dest="replay_strict",
+        action="store_true",
+        help="CI mode: replay only, no connection leaves the machine, every recorded "
+        "interaction must be used",
+    )
+    group.addoption("--cassette-dir", dest="cassette_dir", default=None,
+                    help="where cassettes live (default: ini streamreplay_cassette_dir)")
+    group.addoption("--record-on-failure", dest="record_on_failure", action="store_true",
+                    help="save what a failing test recorded (default: keep the old cassette)")
+    group.addoption("--upstream-ca", dest="upstream_ca", default=None,
+                    help="while recording, trust this CA file for origins (self-signed servers)")
+    group.addoption("--upstream-insecure", dest="upstream_insecure", action="store_true",
+                    help="while recording, do not verify origins' TLS certificates")
+    parser.addini("streamreplay_cassette_dir", "cassette directory, relative to the rootdir",
+                  default="cassettes")
+    parser.addini("streamreplay_record_mode", "default record mode", default="none")
+    parser.addini("streamreplay_match_on", "request matchers (method scheme host port path "
+                  "query uri body json_body[paths] headers[names])", type="args", default=[])
+    parser.addini("streamreplay_redact", "more header, parameter and JSON field names to redact",
+                  type="args", default=[])
+    parser.addini("streamreplay_allow_repeats", "replay the last match again once a request's "
+                  "recordings run out", type="bool", default=True)
+    parser.addini("streamreplay_upstream_ca", "CA file trusted for origins while recording",
+                  default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+    state = _PluginState()
+    config.stash[_STATE] = state
+    upstream_ca = config.getoption("upstream_ca") or config.getini("streamreplay_upstream_ca")
+    runtime().configure(
+        upstream_ca=Path(upstream_ca).resolve() if upstream_ca else None,
+        upstream_insecure=bool(config.getoption("upstream_insecure")),
+    )
+    if config.getoption("replay_strict"):
+        state.guard.install()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is not None:
+        state.guard.uninstall()
+    runtime().stop()
+
+
+def _cassette_path(item: pytest.Item, settings: Any) -> Path:
+    hooked = item.config.hook.streamreplay_cassette_path(item=item, cassette_dir=settings.cassette_dir)
+    if hooked is not None:
+        return Path(hooked)
+    cls = getattr(item, "cls", None)
+    return cassette_path_for(
+        Path(item.path), Path(item.config.rootpath), settings.cassette_dir,
+        getattr(item, "name", "test"), cls.__name__ if cls is not None else None,
+        explicit=settings.cassette,
+    )
+
+
+def _custom_matchers(config: pytest.Config) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for result in config.hook.streamreplay_matchers():
+        merged.update(result or {})
+    return merged
+
+
+def _open_session(item: pytest.Item) -> CassetteSession:
+    config = item.config
+    settings = resolve_settings(config, item.get_closest_marker("streamreplay"))
+    path = _cassette_path(item, settings)
+
+    def extra_redact(record: Any) -> None:
+        config.hook.streamreplay_redact(record=record, test_id=item.nodeid)
+
+    session = CassetteSession(
+        path,
+        record_mode=settings.record_mode,
+        matchers=resolve_matchers(settings.match_on, _custom_matchers(config)),
+        allow_repeats=settings.allow_repeats,
+        redactor=Redactor(extra=settings.redact, defaults=settings.redact_defaults),
+        strict=settings.strict,
+        test_id=item.nodeid,
+        extra_redact=extra_redact,
+    )
+    session.record_on_failure = settings.record_on_failure  # type: ignore[attr-defined]
+    return session
+
+
+def _display(path: Path, config: pytest.Config) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)
+
+
+@pytest.fixture
+def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle]:
+    """Bind this test's cassette to the proxy and route every client through it."""
+    item = request.node
+    state = request.config.stash[_STATE]
+    try:
+        session = _open_session(item)
+    except CassetteMissingError as exc:
+        state.outcomes.append(CassetteOutcome(item.nodeid, "", "missing"))
+        pytest.fail(str(exc), pytrace=False)
+    except (SettingsError, MatcherSpecError, CassetteError) as exc:
+        state.outcomes.append(CassetteOutcome(item.nodeid, "", "error"))
+        pytest.fail(f"pytest-streamreplay: {exc}", pytrace=False)
+
+    with bound(session) as handle:
+        item.stash[_HANDLE] = handle
+        yield handle
+
+    failed = item.stash.get(_CALL_FAILED, False)
+    action = "replayed"
+    if session.can_record:
+        if failed and not getattr(session, "record_on_failure", False):
+            action = "kept"
+        else:
+            session.save()
+            action = "recorded"
+    state.outcomes.append(
+        CassetteOutcome(
+            test=item.nodeid,
+            path=_display(session.path, request.config),
+            action=action,
+            interactions=len(session.interactions),
+            unmatched=len(session.unmatched),
+            unused=len(session.unused()) if session.can_replay else 0,
+        )
+    )
+
+
+@pytest.fixture(autouse=True)
+def _streamreplay_marker(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("streamreplay") is not None:
+        request.getfixturevalue("streamreplay")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    try:
+        result = yield
+    except BaseException:
+        handle = item.stash.get(_HANDLE, None)
+        if handle is not None and (problems := handle.session.problems()):
+            item.add_report_section("call", "streamreplay", "\n\n".join(problems))
+        raise
+    handle = item.stash.get(_HANDLE, None)
+    if handle is not None and (problems := handle.session.problems()):
+        pytest.fail("\n\n".join(problems), pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    if report.when == "call" and report.failed:
+        item.stash[_CALL_FAILED] = True
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    state = session.config.stash.get(_STATE, None)
+    if workeroutput is not None and state is not None:
+        workeroutput["streamreplay"] = [o.to_json() for o in state.outcomes]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    state = node.config.stash.get(_STATE, None)
+    output = getattr(node, "workeroutput", None) or {}
+    if state is not None:
+        state.outcomes.extend(CassetteOutcome.from_json(o) for o in output.get("streamreplay", []))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or not state.outcomes or hasattr(config, "workeroutput"):
+        return
+    terminalreporter.write_sep("-", "streamreplay")
+    terminalreporter.write(
+        render_summary(
+            state.outcomes,
+            verbose=config.get_verbosity() > 0,
+            color=bool(getattr(terminalreporter, "hasmarkup", False)),
+            width=terminalreporter._tw.fullwidth,
+        )
+    )

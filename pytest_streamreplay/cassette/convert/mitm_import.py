@@ -1,0 +1,187 @@
+"""Import mitmproxy flow dumps (``mitmdump -w``, mitmweb "Save") as cassette records.
+
+mitmproxy writes a flow when it completes, so a long WebSocket opened first is often written
+last: flows are sorted by start before conversion, and times are measured from the earliest one
+(or from the cassette start that ``to_mitm`` stored in the flows, so a round trip keeps ``t``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..body import encode_body
+from ..records import (
+    HttpInteraction,
+    HttpRequest,
+    HttpResponse,
+    Record,
+    WsClose,
+    WsConnection,
+    WsMessage,
+)
+from ._common import ConvertError, SkipHandler, decode_content, header_text, ignore_skip
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+__all__ = ["METADATA_KEY", "from_mitm"]
+
+METADATA_KEY = "streamreplay"
+"""Flow metadata key under which ``to_mitm`` stores ``{"cassette_start": epoch seconds}``."""
+
+
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    return [(header_text(k), header_text(v)) for k, v in headers.fields]
+
+
+def _http_url(request: http.Request) -> str:
+    return request.pretty_url
+
+
+def _ws_url(request: http.Request) -> str:
+    url = request.pretty_url
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://") :]
+    return url
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 3)
+
+
+def _body(raw: bytes | None, headers: list[tuple[str, str]]) -> tuple[Any, list[tuple[str, str]]]:
+    content, headers = decode_content(raw or b"", headers)
+    return encode_body(content), headers
+
+
+def _ws_opening(flow: http.HTTPFlow) -> float:
+    response = flow.response
+    if response is not None:
+        return response.timestamp_end or response.timestamp_start
+    return flow.request.timestamp_start
+
+
+def _flow_start(flow: http.HTTPFlow) -> float:
+    return flow.request.timestamp_start
+
+
+def _origin(flows: list[http.HTTPFlow]) -> float:
+    for flow in flows:
+        stored = flow.metadata.get(METADATA_KEY)
+        if isinstance(stored, dict) and isinstance(stored.get("cassette_start"), int | float):
+            return float(stored["cassette_start"])
+    return min(_flow_start(f) for f in flows)
+
+
+def _http_record(flow: http.HTTPFlow, rid: int, origin: float) -> HttpInteraction:
+    req, resp = flow.request, flow.response
+    assert resp is not None
+    req_body, req_headers = _body(req.raw_content, _headers(req.headers))
+    resp_body, resp_headers = _body(resp.raw_content, _headers(resp.headers))
+    end = resp.timestamp_end or resp.timestamp_start
+    return HttpInteraction(
+        id=rid,
+        request=HttpRequest(req.method, _http_url(req), req_headers, req_body),
+        response=HttpResponse(
+            status=resp.status_code,
+            reason=resp.reason,
+            http_version=resp.http_version,
+            headers=resp_headers,
+            body=resp_body,
+        ),
+        t=_ms(req.timestamp_start - origin),
+        duration_ms=max(0.0, _ms(end - req.timestamp_start)),
+    )
+
+
+def _ws_records(flow: http.HTTPFlow, cid: int, origin: float) -> Iterator[Record]:
+    from wsproto.frame_protocol import Opcode
+
+    ws = flow.websocket
+    assert ws is not None
+    opening = _ws_opening(flow)
+    response_headers = _headers(flow.response.headers) if flow.response else []
+    subprotocol = next(
+        (v for k, v in response_headers if k.lower() == "sec-websocket-protocol"), None
+    )
+    yield WsConnection(
+        id=cid,
+        url=_ws_url(flow.request),
+        t=_ms(opening - origin),
+        headers=_headers(flow.request.headers),
+        subprotocol=subprotocol,
+        response_headers=response_headers,
+    )
+    last = opening
+    for message in ws.messages:
+        binary = message.type != Opcode.TEXT
+        yield WsMessage.build(
+            cid,
+            "send" if message.from_client else "recv",
+            _ms(message.timestamp - opening),
+            message.content,
+            binary=binary,
+        )
+        last = max(last, message.timestamp)
+    if ws.close_code is not None or ws.closed_by_client is not None:
+        yield WsClose(
+            conn=cid,
+            t=_ms((ws.timestamp_end or last) - opening),
+            code=ws.close_code,
+            reason=ws.close_reason or "",
+            by="client" if ws.closed_by_client else "server",
+        )
+
+
+def from_mitm(
+    path: str | os.PathLike[str], *, on_skip: SkipHandler = ignore_skip
+) -> Iterator[Record]:
+    """Yield the records of a mitmproxy flow file (or a HAR file, which mitmproxy also reads).
+
+    HTTP flows become ``HttpInteraction`` (bodies decoded, ``Content-Encoding`` kept), WebSocket
+    flows a ``WsConnection``, its ``WsMessage``s and a ``WsClose``. Flows without a cassette form
+    (TCP, UDP, DNS, requests that got no response) are reported to ``on_skip`` and left out.
+    """
+    from mitmproxy import http
+    from mitmproxy import io as mitmio
+    from mitmproxy.exceptions import FlowReadException
+
+    p = Path(path)
+    try:
+        fh = open(p, "rb")  # noqa: SIM115
+    except FileNotFoundError:
+        raise ConvertError(p, "no such file") from None
+    except OSError as exc:
+        raise ConvertError(p, f"cannot read: {exc.strerror}") from None
+    flows: list[http.HTTPFlow] = []
+    with fh:
+        try:
+            for index, flow in enumerate(mitmio.FlowReader(fh).stream(), start=1):
+                if isinstance(flow, http.HTTPFlow):
+                    flows.append(flow)
+                else:
+                    on_skip(f"flow {index}: a {flow.type.upper()} flow has no cassette form")
+        except FlowReadException as exc:
+            raise ConvertError(
+                p, f"not a readable mitmproxy flow file ({exc}); after {len(flows)} flow(s)"
+            ) from None
+    if not flows:
+        return
+    flows.sort(key=_flow_start)
+    origin = _origin(flows)
+    http_id = ws_id = 0
+    for flow in flows:
+        if flow.websocket is not None:
+            ws_id += 1
+            yield from _ws_records(flow, ws_id, origin)
+        elif flow.response is None:
+            error = f" ({flow.error.msg})" if flow.error else ""
+            on_skip(f"{flow.request.method} {_http_url(flow.request)}: no response{error}")
+        else:
+            http_id += 1
+            yield _http_record(flow, http_id, origin)

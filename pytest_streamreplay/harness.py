@@ -1,0 +1,160 @@
+"""Use a cassette without pytest: one proxy per process, one bound session at a time.
+
+``use_cassette`` is what the pytest fixture does, as a context manager: start the proxy if
+needed, bind the session, point the environment at the proxy, and restore it all afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
+from .cassette.records import HttpInteraction
+from .cassette.redaction import Redactor
+from .proxy.binding import SessionBinding
+from .proxy.env import UNSET_VARS, client_env
+from .session import CassetteSession, RecordMode
+
+__all__ = ["ProxyRuntime", "StreamReplayHandle", "patched_environ", "runtime", "use_cassette"]
+
+
+class ProxyRuntime:
+    """The process's proxy, started on first use; addons read the shared binding."""
+
+    def __init__(self) -> None:
+        self.binding = SessionBinding()
+        self._proxy: Any = None
+        self._config: tuple[Path | None, bool] = (None, False)
+        self._lock = threading.Lock()
+
+    def configure(self, *, upstream_ca: Path | None = None, upstream_insecure: bool = False) -> None:
+        """Set upstream TLS trust; a running proxy with other settings is restarted on next use."""
+        config = (upstream_ca, upstream_insecure)
+        if config != self._config:
+            self.stop()
+            self._config = config
+
+    def proxy(self) -> Any:
+        with self._lock:
+            if self._proxy is None or not self._proxy.running:
+                from .proxy.http_addon import HttpRecordReplay
+                from .proxy.server import ProxyServer
+
+                upstream_ca, insecure = self._config
+                self._proxy = ProxyServer(
+                    [HttpRecordReplay(self.binding)],
+                    upstream_ca=upstream_ca,
+                    upstream_insecure=insecure,
+                ).start()
+            return self._proxy
+
+    @property
+    def started(self) -> bool:
+        return self._proxy is not None and self._proxy.running
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._proxy is not None:
+                self._proxy.stop()
+                self._proxy = None
+
+
+_RUNTIME = ProxyRuntime()
+
+
+def runtime() -> ProxyRuntime:
+    return _RUNTIME
+
+
+@dataclass
+class StreamReplayHandle:
+    """What a test sees of its cassette: the proxy, the environment, what happened so far."""
+
+    session: CassetteSession
+    proxy_url: str
+    ca_bundle: Path
+    env: dict[str, str]
+
+    @property
+    def mode(self) -> str:
+        return self.session.mode
+
+    @property
+    def record_mode(self) -> str:
+        return self.session.effective_mode.value
+
+    @property
+    def cassette_path(self) -> Path:
+        return self.session.path
+
+    @property
+    def interactions(self) -> list[HttpInteraction]:
+        return self.session.interactions
+
+    @property
+    def unmatched(self) -> list[str]:
+        return [u.report for u in self.session.unmatched]
+
+    def unused(self) -> list[HttpInteraction]:
+        return self.session.unused()
+
+
+@contextlib.contextmanager
+def patched_environ(env: dict[str, str], unset: Sequence[str] = UNSET_VARS) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in [*env, *unset]}
+    try:
+        for k in unset:
+            os.environ.pop(k, None)
+        os.environ.update(env)
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextlib.contextmanager
+def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[StreamReplayHandle]:
+    """Bind an existing session to the running proxy with the client environment set."""
+    rt = rt or runtime()
+    proxy = rt.proxy()
+    env = client_env(proxy.url, proxy.ca_bundle)
+    handle = StreamReplayHandle(session, proxy.url, proxy.ca_bundle, env)
+    rt.binding.bind(session)
+    try:
+        with patched_environ(env):
+            yield handle
+    finally:
+        rt.binding.unbind(session)
+
+
+@contextlib.contextmanager
+def use_cassette(
+    path: str | os.PathLike[str],
+    *,
+    record_mode: str | RecordMode = RecordMode.NONE,
+    match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
+    allow_repeats: bool = True,
+    redact: Sequence[str] = (),
+    strict: bool = False,
+) -> Iterator[StreamReplayHandle]:
+    """Record or replay ``path`` for the traffic of the block; saves when the block succeeds."""
+    session = CassetteSession(
+        Path(path),
+        record_mode=RecordMode(record_mode),
+        matchers=resolve_matchers(match_on),
+        allow_repeats=allow_repeats,
+        redactor=Redactor(extra=redact),
+        strict=strict,
+    )
+    with bound(session) as handle:
+        yield handle
+    session.save()

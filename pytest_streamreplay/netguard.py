@@ -1,0 +1,102 @@
+"""Strict replay's network guard: nothing leaves the machine, and it says so clearly.
+
+Patches ``socket.socket.connect``/``connect_ex`` and ``socket.getaddrinfo`` in this process.
+Loopback addresses and Unix sockets pass (the proxy and local test servers live there).
+Subprocesses are not patched; they reach the network only through the proxy, which in strict
+replay never goes live.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["NetworkBlockedError", "NetworkGuard"]
+
+_HINT = "record a cassette with `pytest --record-mode=once`, or run without --replay-strict"
+
+
+class NetworkBlockedError(OSError):
+    """A connection or DNS look-up was attempted under ``--replay-strict``."""
+
+
+def _is_local_host(host: Any) -> bool:
+    if host is None or host == "":
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("idna", "replace")
+    host = str(host).strip("[]").split("%")[0]
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_numeric(host: Any) -> bool:
+    try:
+        ipaddress.ip_address(str(host).strip("[]").split("%")[0])
+        return True
+    except ValueError:
+        return False
+
+
+class NetworkGuard:
+    def __init__(self) -> None:
+        self._saved: dict[str, Callable[..., Any]] = {}
+
+    @property
+    def active(self) -> bool:
+        return bool(self._saved)
+
+    def install(self) -> None:
+        if self._saved:
+            return
+        real_connect = socket.socket.connect
+        real_connect_ex = socket.socket.connect_ex
+        real_getaddrinfo = socket.getaddrinfo
+        self._saved = {
+            "connect": real_connect,
+            "connect_ex": real_connect_ex,
+            "getaddrinfo": real_getaddrinfo,
+        }
+
+        def check(sock: socket.socket, address: Any) -> None:
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local_host(
+                address[0]
+            ):
+                raise NetworkBlockedError(
+                    f"pytest-streamreplay --replay-strict blocked a connection to "
+                    f"{address[0]}:{address[1]}; only loopback is allowed. {_HINT}"
+                )
+
+        def connect(sock: socket.socket, address: Any) -> None:
+            check(sock, address)
+            return real_connect(sock, address)
+
+        def connect_ex(sock: socket.socket, address: Any) -> int:
+            check(sock, address)
+            return real_connect_ex(sock, address)
+
+        def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _is_local_host(host) and not _is_numeric(host):
+                raise socket.gaierror(
+                    socket.EAI_NONAME,
+                    f"pytest-streamreplay --replay-strict blocked a DNS look-up of {host!r}. {_HINT}",
+                )
+            return real_getaddrinfo(host, *args, **kwargs)
+
+        socket.socket.connect = connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = getaddrinfo
+
+    def uninstall(self) -> None:
+        if not self._saved:
+            return
+        socket.socket.connect = self._saved["connect"]  # type: ignore[method-assign]
+        socket.socket.connect_ex = self._saved["connect_ex"]  # type: ignore[method-assign]
+        socket.getaddrinfo = self._saved["getaddrinfo"]
+        self._saved = {}

@@ -1,0 +1,43 @@
+"""The environment that sends every common client through the proxy without code changes.
+
+Measured per client (see docs/configuration.md): websocket-client reads only ``http_proxy``
+for ws:// and ``https_proxy`` for wss://; aiohttp's ``ws_connect`` reads ``ws_proxy``/
+``wss_proxy``; requests trusts only ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``; gRPC reads
+lower-case ``grpc_proxy``. ``NO_PROXY`` is removed: every client honours it, and a leftover
+``localhost`` entry would let local origins bypass the recording.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["UNSET_VARS", "client_env"]
+
+_PROXY_VARS = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "ws_proxy",
+    "wss_proxy",
+    "WS_PROXY",
+    "WSS_PROXY",
+    "grpc_proxy",
+)
+_CA_VARS = (
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "WEBSOCKET_CLIENT_CA_BUNDLE",
+    "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
+)
+UNSET_VARS = ("NO_PROXY", "no_proxy")
+
+
+def client_env(proxy_url: str, ca_bundle: Path) -> dict[str, str]:
+    """Variables to set for the test; ``UNSET_VARS`` are to be removed."""
+    env = dict.fromkeys(_PROXY_VARS, proxy_url)
+    env.update(dict.fromkeys(_CA_VARS, str(ca_bundle)))
+    return env

@@ -1,0 +1,239 @@
+"""One cassette in use by one test: record modes, replay order, and what went wrong.
+
+The proxy's addons ask the session what to do with each request (replay, go live, refuse) and
+hand it what they record; the test harness asks it afterwards what was unmatched or unused and
+tells it to save. It knows nothing of pytest or mitmproxy.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from .cassette.matching import NamedMatcher, compare
+from .cassette.records import HttpInteraction, HttpRequest, Record, WsConnection
+from .cassette.redaction import Redactor
+from .cassette.storage import CassetteWriter, new_header, read_cassette
+
+__all__ = [
+    "CassetteMissingError",
+    "CassetteSession",
+    "Decision",
+    "RecordMode",
+    "Unmatched",
+]
+
+
+class RecordMode(StrEnum):
+    """vcrpy's record modes, plus pytest-recording's ``rewrite``."""
+
+    ONCE = "once"
+    NEW_EPISODES = "new_episodes"
+    NONE = "none"
+    ALL = "all"
+    REWRITE = "rewrite"
+
+
+class CassetteMissingError(Exception):
+    """Replay was asked for and there is nothing to replay."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a live request: ``replay`` a recorded interaction, go ``live``, or
+    ``refuse`` it with an explanation."""
+
+    action: str
+    interaction: HttpInteraction | None = None
+    report: str = ""
+
+
+@dataclass
+class Unmatched:
+    request: HttpRequest
+    report: str
+
+
+@dataclass
+class _Replayable:
+    interaction: HttpInteraction
+    plays: int = 0
+
+
+@dataclass
+class CassetteSession:
+    """State of one cassette for the duration of one test."""
+
+    path: Path
+    record_mode: RecordMode = RecordMode.NONE
+    matchers: Sequence[NamedMatcher] = ()
+    allow_repeats: bool = True
+    redactor: Redactor = field(default_factory=Redactor)
+    strict: bool = False
+    test_id: str | None = None
+    extra_redact: Callable[[Record], None] | None = None
+
+    existed: bool = field(init=False, default=False)
+    can_replay: bool = field(init=False, default=False)
+    can_record: bool = field(init=False, default=False)
+    cassette_records: list[Record] = field(init=False, default_factory=list)
+    new_records: list[Record] = field(init=False, default_factory=list)
+    seen: list[HttpInteraction] = field(init=False, default_factory=list)
+    unmatched: list[Unmatched] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.record_mode = RecordMode(self.record_mode)
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._next_id = 0
+        self.existed = self.path.exists()
+        mode = self.record_mode
+        if self.strict:
+            mode = RecordMode.NONE
+        if mode in (RecordMode.ALL, RecordMode.REWRITE):
+            self.can_record = True
+        elif mode is RecordMode.NEW_EPISODES:
+            self.can_record = True
+            self.can_replay = self.existed
+        elif mode is RecordMode.ONCE:
+            self.can_replay = self.existed
+            self.can_record = not self.existed
+        else:
+            if not self.existed:
+                raise CassetteMissingError(
+                    f"no cassette at {self.path} (record mode {mode.value}"
+                    f"{', --replay-strict' if self.strict else ''}); record it with "
+                    "`pytest --record-mode=once` against the real services"
+                )
+            self.can_replay = True
+        self.effective_mode = mode
+        if self.can_replay:
+            _, self.cassette_records = read_cassette(self.path)
+            ids = [r.id for r in self.cassette_records if isinstance(r, HttpInteraction | WsConnection)]
+            self._next_id = max(ids, default=-1) + 1
+        self._replayable = [
+            _Replayable(r) for r in self.cassette_records if isinstance(r, HttpInteraction)
+        ]
+
+    # -- facts -----------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        """``"record"`` when this session may write the cassette, else ``"replay"``."""
+        return "record" if self.can_record else "replay"
+
+    def elapsed_ms(self) -> float:
+        return (time.monotonic() - self._start) * 1000.0
+
+    def next_id(self) -> int:
+        with self._lock:
+            value = self._next_id
+            self._next_id += 1
+            return value
+
+    @property
+    def interactions(self) -> list[HttpInteraction]:
+        """HTTP interactions replayed or recorded so far, in the order they happened."""
+        with self._lock:
+            return list(self.seen)
+
+    def unused(self) -> list[HttpInteraction]:
+        """Recorded interactions that no request asked for (only meaningful when replaying)."""
+        with self._lock:
+            return [r.interaction for r in self._replayable if r.plays == 0]
+
+    def problems(self) -> list[str]:
+        """Reasons this test fails: unmatched requests always, unused interactions if strict."""
+        out = [u.report for u in self.unmatched]
+        if self.strict:
+            unused = self.unused()
+            if unused:
+                lines = [f"{len(unused)} recorded interaction(s) in {self.path} were never requested"
+                         " (--replay-strict):"]
+                lines += [f"  #{i.id} {i.request.method} {i.request.url}" for i in unused]
+                out.append("\n".join(lines))
+        return out
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def decide(self, live: HttpRequest) -> Decision:
+        """Choose how to answer a live request (already in cassette form, not yet redacted)."""
+        live = self.redactor.request(live)
+        with self._lock:
+            if self.can_replay:
+                matching = [r for r in self._replayable if not compare(live, r.interaction.request,
+                                                                       self.matchers)]
+                fresh = next((r for r in matching if r.plays == 0), None)
+                chosen = fresh or (matching[-1] if matching and self.allow_repeats else None)
+                if chosen is not None:
+                    chosen.plays += 1
+                    self.seen.append(chosen.interaction)
+                    return Decision("replay", chosen.interaction)
+            if self.can_record:
+                return Decision("live")
+            report = self._unmatched_report(live)
+            self.unmatched.append(Unmatched(live, report))
+            return Decision("refuse", report=report)
+
+    def _unmatched_report(self, live: HttpRequest) -> str:
+        lines = [
+            f"Unmatched request {live.method} {live.url}",
+            f"  cassette: {self.path} (record mode {self.effective_mode.value}"
+            f"{', --replay-strict' if self.strict else ''})",
+        ]
+        scored = []
+        for r in self._replayable:
+            failures = compare(live, r.interaction.request, self.matchers)
+            scored.append((len(failures), r, failures))
+        scored.sort(key=lambda s: s[0])
+        if not scored:
+            lines.append("  the cassette has no HTTP interactions")
+        else:
+            lines.append("  nearest recorded requests:")
+            for _, r, failures in scored[:3]:
+                req = r.interaction.request
+                if failures:
+                    why = "; ".join(f"{name}: {diff}" for name, diff in failures)
+                else:
+                    why = f"matches, but was already played {r.plays} time(s) (allow_repeats off)"
+                lines.append(f"    #{r.interaction.id} {req.method} {req.url}  -- {why}")
+        lines.append(
+            "  to record it: run pytest with --record-mode=new_episodes (adds it) or "
+            "--record-mode=rewrite (records the test again)"
+        )
+        return "\n".join(lines)
+
+    def record(self, record: Record) -> Record:
+        """Redact a freshly recorded record and keep it for saving."""
+        self.redactor.record(record)
+        if self.extra_redact is not None:
+            self.extra_redact(record)
+        with self._lock:
+            self.new_records.append(record)
+            if isinstance(record, HttpInteraction):
+                self.seen.append(record)
+        return record
+
+    # -- saving ----------------------------------------------------------------------------
+    def records_to_save(self) -> list[Record] | None:
+        """The full cassette to write, or None when nothing should be written."""
+        if not self.can_record:
+            return None
+        with self._lock:
+            if self.effective_mode is RecordMode.NEW_EPISODES and self.existed:
+                if not self.new_records:
+                    return None
+                return [*self.cassette_records, *self.new_records]
+            return list(self.new_records)
+
+    def save(self, note: str | None = None) -> Path | None:
+        records = self.records_to_save()
+        if records is None:
+            return None
+        with CassetteWriter(self.path, new_header(test=self.test_id, note=note)) as writer:
+            for record in records:
+                writer.write(record)
+        return self.path

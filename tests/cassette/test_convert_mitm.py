@@ -1,0 +1,276 @@
+"""mitmproxy flow files in and out: flows written by mitmproxy's own FlowWriter."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mitmproxy import connection, http
+from mitmproxy import io as mitmio
+from mitmproxy.test import tflow
+from mitmproxy.websocket import WebSocketData, WebSocketMessage
+from wsproto.frame_protocol import Opcode
+
+from pytest_streamreplay.cassette import (
+    Event,
+    HttpInteraction,
+    HttpRequest,
+    HttpResponse,
+    WsClose,
+    WsConnection,
+    WsMessage,
+    encode_body,
+    new_header,
+    read_cassette,
+    write_cassette,
+)
+from pytest_streamreplay.cassette.convert import (
+    ConvertError,
+    detect_format,
+    from_mitm,
+    import_records,
+    to_mitm,
+)
+
+T0 = 1_763_000_000.0
+ORDERBOOK = {"type": "channel_data", "channel": "v4_orderbook", "contents": {"bids": [["1.5", "2"]]}}
+
+
+def _write_flows(path: Path, flows: list) -> Path:
+    with open(path, "wb") as fh:
+        writer = mitmio.FlowWriter(fh)
+        for flow in flows:
+            writer.add(flow)
+    return path
+
+
+def _conns(host: str, port: int, start: float) -> tuple[connection.Client, connection.Server]:
+    client = connection.Client(
+        peername=("127.0.0.1", 51000), sockname=("127.0.0.1", 8080), timestamp_start=start
+    )
+    server = connection.Server(address=(host, port), timestamp_start=start)
+    return client, server
+
+
+def _gzip_flow() -> http.HTTPFlow:
+    flow = http.HTTPFlow(*_conns("indexer.example.test", 443, T0 + 0.5))
+    flow.request = http.Request(
+        "indexer.example.test", 443, b"POST", b"https", b"", b"/v4/orders?limit=2&x=%20y",
+        b"HTTP/1.1",
+        http.Headers([(b"Content-Type", b"application/json"), (b"Accept-Encoding", b"gzip")]),
+        b'{"side": "BUY"}', None, T0 + 0.5, T0 + 0.51,
+    )
+    payload = json.dumps({"orders": [{"id": 7, "price": "101.25"}]}).encode()
+    flow.response = http.Response(
+        b"HTTP/1.1", 201, b"Created",
+        http.Headers([
+            (b"Content-Type", b"application/json"),
+            (b"Content-Encoding", b"gzip"),
+            (b"Set-Cookie", b"a=1"),
+            (b"Set-Cookie", b"b=2"),
+        ]),
+        gzip.compress(payload), None, T0 + 0.6, T0 + 0.625,
+    )
+    return flow
+
+
+def _binary_flow() -> http.HTTPFlow:
+    flow = http.HTTPFlow(*_conns("cdn.example.test", 8443, T0 + 1))
+    flow.request = http.Request.make("GET", "https://cdn.example.test:8443/blob.bin")
+    flow.request.timestamp_start = flow.request.timestamp_end = T0 + 1
+    flow.response = http.Response.make(
+        200, bytes(range(256)), {"Content-Type": "application/octet-stream"}
+    )
+    flow.response.timestamp_start = flow.response.timestamp_end = T0 + 1.25
+    return flow
+
+
+def _ws_flow() -> http.HTTPFlow:
+    """A dYdX-like feed, opened first but (as mitmdump does) written last."""
+    flow = http.HTTPFlow(*_conns("indexer.example.test", 443, T0))
+    flow.request = http.Request.make(
+        "GET", "https://indexer.example.test/v4/ws",
+        headers={"Upgrade": "websocket", "Sec-WebSocket-Protocol": "v4"},
+    )
+    flow.request.timestamp_start = flow.request.timestamp_end = T0
+    flow.response = http.Response.make(
+        101, b"", {"Upgrade": "websocket", "Sec-WebSocket-Protocol": "v4"}
+    )
+    flow.response.timestamp_start = flow.response.timestamp_end = T0 + 0.1
+    ws = WebSocketData()
+    ws.messages = [
+        WebSocketMessage(Opcode.TEXT, True, b'{"type":"subscribe","channel":"v4_orderbook"}',
+                         T0 + 0.2),
+        WebSocketMessage(Opcode.TEXT, False, json.dumps(ORDERBOOK).encode(), T0 + 0.35),
+        WebSocketMessage(Opcode.BINARY, False, b"\x00\xffbin", T0 + 0.4),
+        WebSocketMessage(Opcode.TEXT, True, "ping é".encode(), T0 + 2.1),
+    ]
+    ws.close_code, ws.close_reason, ws.closed_by_client = 4001, "bye", True
+    ws.timestamp_end = T0 + 2.5
+    flow.websocket = ws
+    return flow
+
+
+def test_helper_flows_import_field_by_field(tmp_path: Path) -> None:
+    path = _write_flows(
+        tmp_path / "t.mitm",
+        [tflow.tflow(resp=True), tflow.twebsocketflow(), tflow.ttcpflow(), tflow.tflow(err=True)],
+    )
+    notes: list[str] = []
+    records = list(from_mitm(path, on_skip=notes.append))
+    assert [type(r) for r in records] == [
+        HttpInteraction, WsConnection, WsMessage, WsMessage, WsMessage, WsClose,
+    ]
+    http_rec, conn, m1, m2, m3, close = records
+    assert isinstance(http_rec, HttpInteraction)
+    assert (http_rec.id, http_rec.t, http_rec.duration_ms) == (1, 0.0, 3000.0)
+    assert http_rec.request.method == "GET"
+    assert http_rec.request.url == "http://address:22/path"
+    assert http_rec.request.headers == [("header", "qvalue"), ("content-length", "7")]
+    assert http_rec.request.content == b"content"
+    assert (http_rec.response.status, http_rec.response.reason) == (200, "OK")
+    assert http_rec.response.headers == [("header-response", "svalue"), ("content-length", "7")]
+    assert http_rec.response.content == b"message"
+    assert isinstance(conn, WsConnection)
+    assert (conn.id, conn.url, conn.t) == (1, "ws://example.com/ws", 3000.0)
+    assert ("sec-websocket-key", "1234") in conn.headers
+    assert [(m.dir, m.binary, m.content, m.t) for m in (m1, m2, m3)] == [  # type: ignore[union-attr]
+        ("send", True, b"hello binary", 0.0),
+        ("send", False, b"hello text", 1000.0),
+        ("recv", False, b"it's me", 2000.0),
+    ]
+    assert close == WsClose(conn=1, t=2000.0, code=1000, reason="", by="server")
+    assert notes == [
+        "flow 3: a TCP flow has no cassette form",
+        "GET http://address:22/path: no response (error)",
+    ]
+
+
+def test_realistic_flows_import_decoded_and_in_start_order(tmp_path: Path) -> None:
+    path = _write_flows(tmp_path / "feed.mitm", [_gzip_flow(), _binary_flow(), _ws_flow()])
+    records = list(from_mitm(path))
+    kinds = [type(r).__name__ for r in records]
+    assert kinds == ["WsConnection", "WsMessage", "WsMessage", "WsMessage", "WsMessage", "WsClose",
+                     "HttpInteraction", "HttpInteraction"]
+    conn = records[0]
+    assert isinstance(conn, WsConnection)
+    assert conn.url == "wss://indexer.example.test/v4/ws"
+    assert conn.subprotocol == "v4" and conn.t == 100.0  # opened when the 101 arrived
+    messages = [r for r in records if isinstance(r, WsMessage)]
+    assert [m.dir for m in messages] == ["send", "recv", "recv", "send"]
+    assert [m.t for m in messages] == [100.0, 250.0, 300.0, 2000.0]
+    assert messages[1].body == {"json": ORDERBOOK, "layout": "spaced"}
+    assert messages[2].binary and messages[2].content == b"\x00\xffbin"
+    assert messages[3].text == "ping é"
+    assert records[5] == WsClose(conn=1, t=2400.0, code=4001, reason="bye", by="client")
+
+    post, blob = records[6], records[7]
+    assert isinstance(post, HttpInteraction) and isinstance(blob, HttpInteraction)
+    assert post.request.url == "https://indexer.example.test/v4/orders?limit=2&x=%20y"
+    assert post.request.json == {"side": "BUY"}
+    assert (post.t, post.duration_ms) == (500.0, 125.0)
+    assert post.response.status == 201 and post.response.reason == "Created"
+    assert post.response.json == {"orders": [{"id": 7, "price": "101.25"}]}  # gunzipped
+    assert post.response.header("content-encoding") == "gzip"  # kept for replay
+    assert [v for k, v in post.response.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
+    assert blob.request.url == "https://cdn.example.test:8443/blob.bin"
+    assert blob.response.content == bytes(range(256))
+    assert "base64" in (blob.response.body or {})
+
+
+def _cassette_records() -> list:
+    gz_body = json.dumps({"ok": True, "n": [1, 2, 3]}).encode()
+    return [
+        HttpInteraction(
+            id=1,
+            request=HttpRequest.build("GET", "https://api.example.test/v4/height?x=1",
+                                      [("Accept", "application/json")], b""),
+            response=HttpResponse(200, "OK", headers=[("Content-Type", "application/json"),
+                                                      ("Content-Encoding", "gzip")],
+                                  body=encode_body(gz_body)),
+            t=12.5, duration_ms=40.25,
+        ),
+        WsConnection(id=1, url="wss://api.example.test/v4/ws", t=60.0,
+                     headers=[("Sec-WebSocket-Protocol", "v4")], subprotocol="v4",
+                     response_headers=[("Sec-WebSocket-Protocol", "v4")]),
+        WsMessage.build(1, "send", 1.5, b'{"type":"subscribe"}', binary=False),
+        HttpInteraction(
+            id=2,
+            request=HttpRequest.build("POST", "http://127.0.0.1:8000/echo",
+                                      [("Content-Type", "application/octet-stream")],
+                                      b"\x01\x02\xff"),
+            response=HttpResponse(404, "Not Found", http_version="HTTP/2.0",
+                                  headers=[("X-Id", "a"), ("X-Id", "b")]),
+            t=70.0, duration_ms=3.0,
+        ),
+        WsMessage.build(1, "recv", 20.0, b"\x00\x01", binary=True),
+        WsMessage.build(1, "recv", 25.125, b"plain text", binary=False),
+        Event(session="s", t=5.0, name="tick", data={"n": 1}),
+        WsClose(conn=1, t=30.0, code=1001, reason="going away", by="server"),
+    ]
+
+
+def test_cassette_to_mitm_and_back_preserves_everything(tmp_path: Path) -> None:
+    cassette = tmp_path / "c.jsonl"
+    header = new_header(test="tests/test_x.py::test_y")
+    write_cassette(cassette, header, _cassette_records())
+    header, records = read_cassette(cassette)
+    summary = to_mitm(records, tmp_path / "out.mitm", header=header)
+    assert (summary.http_flows, summary.websocket_flows, summary.messages) == (2, 1, 3)
+    assert summary.events_skipped == 1
+
+    with open(tmp_path / "out.mitm", "rb") as fh:
+        flows = list(mitmio.FlowReader(fh).stream())
+    assert [type(f).__name__ for f in flows] == ["HTTPFlow"] * 3
+    assert flows[1].websocket is not None and flows[0].websocket is None
+    assert flows[1].response.status_code == 101
+    assert flows[0].response.raw_content != flows[0].response.content  # gzipped on the wire
+    assert gzip.decompress(flows[0].response.raw_content) == records[0].response.content
+
+    back = list(from_mitm(tmp_path / "out.mitm"))
+    originals = [r for r in records if not isinstance(r, Event)]
+    assert len(back) == len(originals)
+    by_kind = lambda rs, k: [r for r in rs if isinstance(r, k)]  # noqa: E731
+    for a, b in zip(by_kind(originals, HttpInteraction), by_kind(back, HttpInteraction),
+                    strict=True):
+        assert a.request == b.request
+        assert a.response.to_json() == b.response.to_json()
+        assert a.t == pytest.approx(b.t, abs=0.01)
+        assert a.duration_ms == pytest.approx(b.duration_ms, abs=0.01)
+    for kind in (WsConnection, WsMessage, WsClose):
+        for a, b in zip(by_kind(originals, kind), by_kind(back, kind), strict=True):
+            ja, jb = a.to_json(), b.to_json()
+            assert ja.pop("t") == pytest.approx(jb.pop("t"), abs=0.01)
+            assert ja == jb
+    # HTTP and WebSocket ids are counted apart, from 1, like the originals
+    assert [r.id for r in by_kind(back, HttpInteraction)] == [1, 2]
+
+
+def test_detect_and_errors(tmp_path: Path) -> None:
+    path = _write_flows(tmp_path / "noext", [tflow.tflow(resp=True)])
+    assert detect_format(path) == "mitm"
+    assert len(list(import_records(path))) == 1
+    junk = tmp_path / "junk.mitm"
+    junk.write_bytes(b"this is not a flow file")
+    with pytest.raises(ConvertError, match=r"junk\.mitm: not a readable mitmproxy flow file"):
+        list(from_mitm(junk))
+    with pytest.raises(ConvertError, match="no such file"):
+        list(from_mitm(tmp_path / "missing.mitm"))
+    odd = tmp_path / "odd.bin"
+    odd.write_bytes(b"\x00\x01 nothing recognisable")
+    with pytest.raises(ConvertError, match="unknown format"):
+        detect_format(odd)
+
+
+def test_importing_the_package_does_not_import_mitmproxy_or_vcr() -> None:
+    code = (
+        "import sys, pytest_streamreplay, pytest_streamreplay.cassette, "
+        "pytest_streamreplay.cassette.convert, pytest_streamreplay.cli;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mitmproxy', 'vcr', 'yaml'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
