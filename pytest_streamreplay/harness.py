@@ -18,7 +18,7 @@ from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
 from .proxy.binding import SessionBinding
-from .proxy.env import UNSET_VARS, client_env
+from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
 from .session import CassetteSession, RecordMode
 
 __all__ = ["ProxyRuntime", "StreamReplayHandle", "patched_environ", "runtime", "use_cassette"]
@@ -127,13 +127,16 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
     rt = rt or runtime()
     proxy = rt.proxy()
     env = client_env(proxy.url, proxy.ca_bundle)
+    trust_in_cached_contexts(proxy.ca_cert)
     handle = StreamReplayHandle(session, proxy.url, proxy.ca_bundle, env)
     rt.binding.bind(session)
     try:
         with patched_environ(env):
+            reset_cached_openers()
             yield handle
     finally:
         rt.binding.unbind(session)
+        reset_cached_openers()
 
 
 @contextlib.contextmanager

@@ -41,6 +41,7 @@ class _PluginState:
 _STATE = pytest.StashKey[_PluginState]()
 _HANDLE = pytest.StashKey[StreamReplayHandle]()
 _CALL_FAILED = pytest.StashKey[bool]()
+_SETUP_PROBLEM = pytest.StashKey[str]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -159,18 +160,19 @@ def _display(path: Path, config: pytest.Config) -> str:
 
 
 @pytest.fixture
-def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle]:
+def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle | None]:
     """Bind this test's cassette to the proxy and route every client through it."""
     item = request.node
     state = request.config.stash[_STATE]
     try:
         session = _open_session(item)
-    except CassetteMissingError as exc:
-        state.outcomes.append(CassetteOutcome(item.nodeid, "", "missing"))
-        pytest.fail(str(exc), pytrace=False)
-    except (SettingsError, MatcherSpecError, CassetteError) as exc:
-        state.outcomes.append(CassetteOutcome(item.nodeid, "", "error"))
-        pytest.fail(f"pytest-streamreplay: {exc}", pytrace=False)
+    except (CassetteMissingError, SettingsError, MatcherSpecError, CassetteError) as exc:
+        # Reported as the test's failure (not a setup error), before its body runs.
+        missing = isinstance(exc, CassetteMissingError)
+        state.outcomes.append(CassetteOutcome(item.nodeid, "", "missing" if missing else "error"))
+        item.stash[_SETUP_PROBLEM] = str(exc) if missing else f"pytest-streamreplay: {exc}"
+        yield None
+        return
 
     with bound(session) as handle:
         item.stash[_HANDLE] = handle
@@ -204,6 +206,9 @@ def _streamreplay_marker(request: pytest.FixtureRequest) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    problem = item.stash.get(_SETUP_PROBLEM, None)
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
     try:
         result = yield
     except BaseException:

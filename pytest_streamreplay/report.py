@@ -29,32 +29,37 @@ class CassetteOutcome:
         return cls(**obj)
 
 
+_ACTION_STYLE = {"recorded": "cyan", "replayed": "green", "kept": "yellow", "missing": "red",
+                 "error": "red"}
+
+
 def render_summary(outcomes: list[CassetteOutcome], *, verbose: bool, color: bool,
                    width: int = 100) -> str:
-    """A short table of totals; with ``verbose``, one row per test."""
+    """One line of totals; with ``verbose``, one line per test (never wrapped, so it greps)."""
     from rich.console import Console
-    from rich.table import Table
 
     counts = Counter(o.action for o in outcomes)
     unmatched = sum(o.unmatched for o in outcomes)
     unused = sum(o.unused for o in outcomes)
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=color, color_system="standard" if color else None,
-                      width=width, soft_wrap=False)
+                      width=width, highlight=False)
     parts = [f"{counts.get('recorded', 0)} recorded", f"{counts.get('replayed', 0)} replayed"]
     if counts.get("kept"):
         parts.append(f"{counts['kept']} not saved (test failed)")
-    if counts.get("missing"):
-        parts.append(f"{counts['missing']} missing")
+    for action in ("missing", "error"):
+        if counts.get(action):
+            parts.append(f"{counts[action]} {action}")
     parts += [f"{unmatched} unmatched requests", f"{unused} unused interactions"]
-    style = "red" if unmatched or counts.get("missing") else ("yellow" if unused else "green")
-    console.print(f"[{style}]cassettes: " + ", ".join(parts) + f"[/{style}]", highlight=False)
-    if verbose and outcomes:
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        for col in ("test", "cassette", "action", "http", "unmatched", "unused"):
-            table.add_column(col, overflow="fold")
+    bad = unmatched or counts.get("missing") or counts.get("error")
+    style = "red" if bad else ("yellow" if unused else "green")
+    console.print(f"[{style}]cassettes: " + ", ".join(parts) + f"[/{style}]", soft_wrap=True)
+    if verbose:
         for o in sorted(outcomes, key=lambda o: o.test):
-            table.add_row(o.test, o.path, o.action, str(o.interactions), str(o.unmatched),
-                          str(o.unused))
-        console.print(table)
+            extra = f" ({o.interactions} http"
+            extra += f", {o.unmatched} unmatched" if o.unmatched else ""
+            extra += f", {o.unused} unused" if o.unused else ""
+            style = _ACTION_STYLE.get(o.action, "")
+            console.print(f"  [{style}]{o.action:<8}[/{style}] {o.test} -> {o.path or '-'}"
+                          f"{extra})", soft_wrap=True)
     return buf.getvalue()

@@ -172,6 +172,8 @@ class HttpResponse:
     headers: Headers = field(default_factory=list)
     body: dict[str, Any] | None = None
     chunks: list[Chunk] | None = None
+    # How to rebuild the compressed wire bytes from ``body`` (see cassette/encoding.py).
+    encoded: dict[str, Any] | None = None
 
     @property
     def content(self) -> bytes:
@@ -197,6 +199,8 @@ class HttpResponse:
             out["chunks"] = [c.to_json() for c in self.chunks]
         else:
             out["body"] = self.body
+        if self.encoded is not None:
+            out["encoded"] = self.encoded
         return out
 
     @classmethod
@@ -209,6 +213,7 @@ class HttpResponse:
             headers=_headers_from(obj.get("headers")),
             body=obj.get("body"),
             chunks=None if chunks is None else [Chunk.from_json(c) for c in chunks],
+            encoded=obj.get("encoded"),
         )
 
 

@@ -173,7 +173,9 @@ class Redactor:
             resp = record.response
             resp.headers = self.headers(resp.headers)
             if resp.chunks is None:
-                resp.body = self.body(resp.body, resp.header("content-type"))
+                body = self.body(resp.body, resp.header("content-type"))
+                if body is not resp.body:
+                    resp.body, resp.encoded = body, None  # the raw bytes hold the secret
         elif isinstance(record, WsConnection):
             record.url = self.url(record.url)
             record.headers = self.headers(record.headers)

@@ -41,3 +41,32 @@ def client_env(proxy_url: str, ca_bundle: Path) -> dict[str, str]:
     env = dict.fromkeys(_PROXY_VARS, proxy_url)
     env.update(dict.fromkeys(_CA_VARS, str(ca_bundle)))
     return env
+
+
+_TRUSTED: set[tuple[int, str]] = set()
+
+
+def trust_in_cached_contexts(ca_cert: Path) -> None:
+    """Add the proxy CA to SSL contexts that clients built at import time.
+
+    aiohttp (3.10+) makes its default verifying context when it is imported, usually while
+    pytest collects the test module, before the test's SSL_CERT_FILE exists. Adding a CA only
+    extends that context's trust; nothing it trusted before is lost.
+    """
+    import sys
+
+    connector = sys.modules.get("aiohttp.connector")
+    context = getattr(connector, "_SSL_CONTEXT_VERIFIED", None)
+    key = (id(context), str(ca_cert))
+    if context is not None and key not in _TRUSTED:
+        context.load_verify_locations(cafile=str(ca_cert))
+        _TRUSTED.add(key)
+
+
+def reset_cached_openers() -> None:
+    """Forget urllib's global opener: it captures the proxy variables of its first use."""
+    import sys
+
+    urllib_request = sys.modules.get("urllib.request")
+    if urllib_request is not None:
+        urllib_request.install_opener(None)  # type: ignore[arg-type]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..cassette.records import HttpInteraction, HttpRequest, HttpResponse
 from ..cassette.body import encode_body
+from ..cassette.encoding import apply_encoding, describe_encoding
+from ..cassette.records import HttpInteraction, HttpRequest, HttpResponse
 from .binding import SessionBinding
 
 __all__ = ["UNMATCHED_STATUS", "HttpRecordReplay", "request_from_flow"]
@@ -30,12 +31,14 @@ def request_from_flow(flow: Any) -> HttpRequest:
 
 def _response_from_flow(flow: Any) -> HttpResponse:
     resp = flow.response
+    decoded = resp.get_content(strict=False) or b""
     return HttpResponse(
         status=resp.status_code,
         reason=resp.reason or "",
         http_version=resp.http_version,
         headers=list(resp.headers.items(multi=True)),
-        body=encode_body(resp.get_content(strict=False) or b""),
+        body=encode_body(decoded),
+        encoded=describe_encoding(resp.headers.get("content-encoding"), resp.raw_content, decoded),
     )
 
 
@@ -49,7 +52,11 @@ def _response_to_flow(recorded: HttpResponse, http_version: str) -> Any:
     response.http_version = http_version
     if recorded.reason and not http_version.startswith("HTTP/2"):
         response.reason = recorded.reason
-    response.set_content(recorded.content)  # encodes again per the recorded Content-Encoding
+    if recorded.encoded is not None:
+        response.raw_content = apply_encoding(recorded.encoded, recorded.content)
+        response.headers["content-length"] = str(len(response.raw_content))
+    else:
+        response.set_content(recorded.content)  # encodes per the recorded Content-Encoding
     return response
 
 

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from servers import Origin, make_self_signed, start_origin
+
+
+@pytest.fixture(scope="session")
+def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_self_signed(tmp_path_factory.mktemp("origin-tls"))
+
+
+@pytest.fixture
+def origin() -> Iterator[Origin]:
+    server = start_origin()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_origin(origin_cert: tuple[Path, Path]) -> Iterator[Origin]:
+    server = start_origin(*origin_cert)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One proxy CA for all inner runs (pytester gives each test its own HOME)."""
+    return tmp_path_factory.mktemp("streamreplay-cache")
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ca_cache: Path
+          ) -> pytest.Pytester:
+    """A pytester whose inner tests find ``OUT`` (a folder for what they saw)."""
+    out = pytester.path / "out"
+    out.mkdir()
+    monkeypatch.setenv("OUT", str(out))
+    monkeypatch.setenv("STREAMREPLAY_CACHE_DIR", str(ca_cache))
+    # Whatever the developer's shell has must not leak into the inner runs.
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                "all_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(var, raising=False)
+    return pytester
