@@ -17,7 +17,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	$(BIN)/python -m tradingbot.demo
+	$(BIN)/python docs/examples/demo.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check pytest_streamreplay tradingbot tests bench

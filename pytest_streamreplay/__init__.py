@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import streams as _streams  # noqa: E402
-from .streams import *  # noqa: E402, F403
+from . import streams as _streams
+from .streams import *  # noqa: F403
 
 __all__ = ["__version__", *_streams.__all__]

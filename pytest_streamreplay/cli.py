@@ -50,10 +50,10 @@ def main(argv: list[str] | None = None) -> int:
     except CassetteError as exc:
         return _fail(str(exc), 1)
     except OSError as exc:
-        if isinstance(exc, BrokenPipeError):  # e.g. piped into head: not an error
+        if isinstance(exc, BrokenPipeError):  # piped into head: quiet, status 1 as rich does
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
-            return 0
+            return 1
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}", 1)
     except KeyboardInterrupt:

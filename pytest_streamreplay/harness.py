@@ -33,7 +33,9 @@ class ProxyRuntime:
         self._config: tuple[Path | None, bool] = (None, False)
         self._lock = threading.Lock()
 
-    def configure(self, *, upstream_ca: Path | None = None, upstream_insecure: bool = False) -> None:
+    def configure(
+        self, *, upstream_ca: Path | None = None, upstream_insecure: bool = False
+    ) -> None:
         """Set upstream TLS trust; a running proxy with other settings is restarted on next use."""
         config = (upstream_ca, upstream_insecure)
         if config != self._config:

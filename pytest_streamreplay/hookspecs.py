@@ -8,16 +8,16 @@ from typing import Any
 import pluggy
 
 __all__ = [
-    "streamreplay_cassette_path",
-    "streamreplay_matchers",
-    "streamreplay_redact",
+    "pytest_streamreplay_cassette_path",
+    "pytest_streamreplay_matchers",
+    "pytest_streamreplay_redact",
 ]
 
 hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
-def streamreplay_redact(record: Any, test_id: str) -> None:
+def pytest_streamreplay_redact(record: Any, test_id: str) -> None:
     """Redact a freshly recorded record in place, after the built-in rules ran.
 
     ``record`` is an ``HttpInteraction``, ``WsConnection``, ``WsMessage``, ``WsClose`` or
@@ -26,7 +26,7 @@ def streamreplay_redact(record: Any, test_id: str) -> None:
 
 
 @hookspec
-def streamreplay_matchers() -> dict[str, Any]:
+def pytest_streamreplay_matchers() -> dict[str, Any]:
     """Return named request matchers usable in ``match_on``.
 
     A matcher is ``fn(live: HttpRequest, recorded: HttpRequest) -> str | None``: None when the
@@ -36,5 +36,5 @@ def streamreplay_matchers() -> dict[str, Any]:
 
 
 @hookspec(firstresult=True)
-def streamreplay_cassette_path(item: Any, cassette_dir: Path) -> Path | None:
+def pytest_streamreplay_cassette_path(item: Any, cassette_dir: Path) -> Path | None:
     """Return the cassette path for a test item, or None for the default."""

@@ -65,9 +65,7 @@ class NetworkGuard:
         }
 
         def check(sock: socket.socket, address: Any) -> None:
-            if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local_host(
-                address[0]
-            ):
+            if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local_host(address[0]):
                 raise NetworkBlockedError(
                     f"pytest-streamreplay --replay-strict blocked a connection to "
                     f"{address[0]}:{address[1]}; only loopback is allowed. {_HINT}"
@@ -85,12 +83,13 @@ class NetworkGuard:
             if not _is_local_host(host) and not _is_numeric(host):
                 raise socket.gaierror(
                     socket.EAI_NONAME,
-                    f"pytest-streamreplay --replay-strict blocked a DNS look-up of {host!r}. {_HINT}",
+                    "pytest-streamreplay --replay-strict blocked a DNS look-up of "
+                    f"{host!r}. {_HINT}",
                 )
             return real_getaddrinfo(host, *args, **kwargs)
 
-        socket.socket.connect = connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+        socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
         socket.getaddrinfo = getaddrinfo
 
     def uninstall(self) -> None:

@@ -24,7 +24,11 @@ def safe_name(name: str) -> str:
 
 
 def cassette_path_for(
-    test_file: Path, rootdir: Path, cassette_dir: Path, test_name: str, class_name: str | None,
+    test_file: Path,
+    rootdir: Path,
+    cassette_dir: Path,
+    test_name: str,
+    class_name: str | None,
     explicit: str | None = None,
 ) -> Path:
     try:

@@ -51,7 +51,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("streamreplay", "streamreplay: record and replay HTTP and WebSocket traffic")
+    group = parser.getgroup(
+        "streamreplay", "streamreplay: record and replay HTTP and WebSocket traffic"
+    )
     try:
         group.addoption(
             "--record-mode",
@@ -70,25 +72,58 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="CI mode: replay only, no connection leaves the machine, every recorded "
         "interaction must be used",
     )
-    group.addoption("--cassette-dir", dest="cassette_dir", default=None,
-                    help="where cassettes live (default: ini streamreplay_cassette_dir)")
-    group.addoption("--record-on-failure", dest="record_on_failure", action="store_true",
-                    help="save what a failing test recorded (default: keep the old cassette)")
-    group.addoption("--upstream-ca", dest="upstream_ca", default=None,
-                    help="while recording, trust this CA file for origins (self-signed servers)")
-    group.addoption("--upstream-insecure", dest="upstream_insecure", action="store_true",
-                    help="while recording, do not verify origins' TLS certificates")
-    parser.addini("streamreplay_cassette_dir", "cassette directory, relative to the rootdir",
-                  default="cassettes")
+    group.addoption(
+        "--cassette-dir",
+        dest="cassette_dir",
+        default=None,
+        help="where cassettes live (default: ini streamreplay_cassette_dir)",
+    )
+    group.addoption(
+        "--record-on-failure",
+        dest="record_on_failure",
+        action="store_true",
+        help="save what a failing test recorded (default: keep the old cassette)",
+    )
+    group.addoption(
+        "--upstream-ca",
+        dest="upstream_ca",
+        default=None,
+        help="while recording, trust this CA file for origins (self-signed servers)",
+    )
+    group.addoption(
+        "--upstream-insecure",
+        dest="upstream_insecure",
+        action="store_true",
+        help="while recording, do not verify origins' TLS certificates",
+    )
+    parser.addini(
+        "streamreplay_cassette_dir",
+        "cassette directory, relative to the rootdir",
+        default="cassettes",
+    )
     parser.addini("streamreplay_record_mode", "default record mode", default="none")
-    parser.addini("streamreplay_match_on", "request matchers (method scheme host port path "
-                  "query uri body json_body[paths] headers[names])", type="args", default=[])
-    parser.addini("streamreplay_redact", "more header, parameter and JSON field names to redact",
-                  type="args", default=[])
-    parser.addini("streamreplay_allow_repeats", "replay the last match again once a request's "
-                  "recordings run out", type="bool", default=True)
-    parser.addini("streamreplay_upstream_ca", "CA file trusted for origins while recording",
-                  default="")
+    parser.addini(
+        "streamreplay_match_on",
+        "request matchers (method scheme host port path "
+        "query uri body json_body[paths] headers[names])",
+        type="args",
+        default=[],
+    )
+    parser.addini(
+        "streamreplay_redact",
+        "more header, parameter and JSON field names to redact",
+        type="args",
+        default=[],
+    )
+    parser.addini(
+        "streamreplay_allow_repeats",
+        "replay the last match again once a request's recordings run out",
+        type="bool",
+        default=True,
+    )
+    parser.addini(
+        "streamreplay_upstream_ca", "CA file trusted for origins while recording", default=""
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -112,20 +147,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _cassette_path(item: pytest.Item, settings: Any) -> Path:
-    hooked = item.config.hook.streamreplay_cassette_path(item=item, cassette_dir=settings.cassette_dir)
+    hooked = item.config.hook.pytest_streamreplay_cassette_path(
+        item=item, cassette_dir=settings.cassette_dir
+    )
     if hooked is not None:
         return Path(hooked)
     cls = getattr(item, "cls", None)
     return cassette_path_for(
-        Path(item.path), Path(item.config.rootpath), settings.cassette_dir,
-        getattr(item, "name", "test"), cls.__name__ if cls is not None else None,
+        Path(item.path),
+        Path(item.config.rootpath),
+        settings.cassette_dir,
+        getattr(item, "name", "test"),
+        cls.__name__ if cls is not None else None,
         explicit=settings.cassette,
     )
 
 
 def _custom_matchers(config: pytest.Config) -> dict[str, Any]:
     merged: dict[str, Any] = {}
-    for result in config.hook.streamreplay_matchers():
+    for result in config.hook.pytest_streamreplay_matchers():
         merged.update(result or {})
     return merged
 
@@ -136,7 +176,7 @@ def _open_session(item: pytest.Item) -> CassetteSession:
     path = _cassette_path(item, settings)
 
     def extra_redact(record: Any) -> None:
-        config.hook.streamreplay_redact(record=record, test_id=item.nodeid)
+        config.hook.pytest_streamreplay_redact(record=record, test_id=item.nodeid)
 
     session = CassetteSession(
         path,
@@ -224,7 +264,7 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
-    report = yield
+    report: Any = yield
     if report.when == "call" and report.failed:
         item.stash[_CALL_FAILED] = True
     return report

@@ -29,12 +29,18 @@ class CassetteOutcome:
         return cls(**obj)
 
 
-_ACTION_STYLE = {"recorded": "cyan", "replayed": "green", "kept": "yellow", "missing": "red",
-                 "error": "red"}
+_ACTION_STYLE = {
+    "recorded": "cyan",
+    "replayed": "green",
+    "kept": "yellow",
+    "missing": "red",
+    "error": "red",
+}
 
 
-def render_summary(outcomes: list[CassetteOutcome], *, verbose: bool, color: bool,
-                   width: int = 100) -> str:
+def render_summary(
+    outcomes: list[CassetteOutcome], *, verbose: bool, color: bool, width: int = 100
+) -> str:
     """One line of totals; with ``verbose``, one line per test (never wrapped, so it greps)."""
     from rich.console import Console
 
@@ -42,8 +48,13 @@ def render_summary(outcomes: list[CassetteOutcome], *, verbose: bool, color: boo
     unmatched = sum(o.unmatched for o in outcomes)
     unused = sum(o.unused for o in outcomes)
     buf = io.StringIO()
-    console = Console(file=buf, force_terminal=color, color_system="standard" if color else None,
-                      width=width, highlight=False)
+    console = Console(
+        file=buf,
+        force_terminal=color,
+        color_system="standard" if color else None,
+        width=width,
+        highlight=False,
+    )
     parts = [f"{counts.get('recorded', 0)} recorded", f"{counts.get('replayed', 0)} replayed"]
     if counts.get("kept"):
         parts.append(f"{counts['kept']} not saved (test failed)")
@@ -60,6 +71,8 @@ def render_summary(outcomes: list[CassetteOutcome], *, verbose: bool, color: boo
             extra += f", {o.unmatched} unmatched" if o.unmatched else ""
             extra += f", {o.unused} unused" if o.unused else ""
             style = _ACTION_STYLE.get(o.action, "")
-            console.print(f"  [{style}]{o.action:<8}[/{style}] {o.test} -> {o.path or '-'}"
-                          f"{extra})", soft_wrap=True)
+            console.print(
+                f"  [{style}]{o.action:<8}[/{style}] {o.test} -> {o.path or '-'}{extra})",
+                soft_wrap=True,
+            )
     return buf.getvalue()

@@ -114,7 +114,9 @@ class CassetteSession:
         self.effective_mode = mode
         if self.can_replay:
             _, self.cassette_records = read_cassette(self.path)
-            ids = [r.id for r in self.cassette_records if isinstance(r, HttpInteraction | WsConnection)]
+            ids = [
+                r.id for r in self.cassette_records if isinstance(r, HttpInteraction | WsConnection)
+            ]
             self._next_id = max(ids, default=-1) + 1
         self._replayable = [
             _Replayable(r) for r in self.cassette_records if isinstance(r, HttpInteraction)
@@ -152,8 +154,10 @@ class CassetteSession:
         if self.strict:
             unused = self.unused()
             if unused:
-                lines = [f"{len(unused)} recorded interaction(s) in {self.path} were never requested"
-                         " (--replay-strict):"]
+                lines = [
+                    f"{len(unused)} recorded interaction(s) in {self.path} were never requested"
+                    " (--replay-strict):"
+                ]
                 lines += [f"  #{i.id} {i.request.method} {i.request.url}" for i in unused]
                 out.append("\n".join(lines))
         return out
@@ -164,8 +168,11 @@ class CassetteSession:
         live = self.redactor.request(live)
         with self._lock:
             if self.can_replay:
-                matching = [r for r in self._replayable if not compare(live, r.interaction.request,
-                                                                       self.matchers)]
+                matching = [
+                    r
+                    for r in self._replayable
+                    if not compare(live, r.interaction.request, self.matchers)
+                ]
                 fresh = next((r for r in matching if r.plays == 0), None)
                 chosen = fresh or (matching[-1] if matching and self.allow_repeats else None)
                 if chosen is not None:

@@ -39,7 +39,9 @@ def _record_mode(value: Any, where: str) -> RecordMode:
         return RecordMode(str(value))
     except ValueError:
         choices = ", ".join(m.value for m in RecordMode)
-        raise SettingsError(f"{where}: unknown record mode {value!r} (choose from {choices})") from None
+        raise SettingsError(
+            f"{where}: unknown record mode {value!r} (choose from {choices})"
+        ) from None
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
@@ -53,7 +55,9 @@ def resolve_settings(config: Any, marker: Any | None) -> Settings:
     kwargs: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     if marker is not None and marker.args:
         if len(marker.args) > 1 or "cassette" in kwargs:
-            raise SettingsError("@pytest.mark.streamreplay takes one positional argument (cassette)")
+            raise SettingsError(
+                "@pytest.mark.streamreplay takes one positional argument (cassette)"
+            )
         kwargs["cassette"] = marker.args[0]
     unknown = sorted(set(kwargs) - set(MARKER_KWARGS))
     if unknown:
@@ -69,8 +73,9 @@ def resolve_settings(config: Any, marker: Any | None) -> Settings:
     elif kwargs.get("record_mode") is not None:
         mode = _record_mode(kwargs["record_mode"], "@pytest.mark.streamreplay(record_mode=...)")
     else:
-        mode = _record_mode(config.getini("streamreplay_record_mode") or "none",
-                            "ini streamreplay_record_mode")
+        mode = _record_mode(
+            config.getini("streamreplay_record_mode") or "none", "ini streamreplay_record_mode"
+        )
     if strict:
         mode = RecordMode.NONE
 
@@ -89,7 +94,9 @@ def resolve_settings(config: Any, marker: Any | None) -> Settings:
     redact_value = kwargs.get("redact")
     redact_defaults = redact_value is not False
     ini_redact = tuple(config.getini("streamreplay_redact") or ())
-    extra_redact = ini_redact + (_as_tuple(redact_value) if redact_value not in (None, False) else ())
+    extra_redact = ini_redact + (
+        _as_tuple(redact_value) if redact_value not in (None, False) else ()
+    )
     allow_repeats = kwargs.get("allow_repeats")
     if allow_repeats is None:
         allow_repeats = config.getini("streamreplay_allow_repeats")

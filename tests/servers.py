@@ -38,14 +38,26 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/secret"):
             payload["access_token"] = "server-secret-token-123"
             data = json.dumps(payload).encode()
-            self._send(200, data, {"Content-Type": "application/json",
-                                   "Set-Cookie": "session=server-cookie-456; HttpOnly"})
+            self._send(
+                200,
+                data,
+                {
+                    "Content-Type": "application/json",
+                    "Set-Cookie": "session=server-cookie-456; HttpOnly",
+                },
+            )
         elif self.path.startswith("/gzip"):
-            self._send(200, gzip.compress(json.dumps(payload).encode()),
-                       {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+            self._send(
+                200,
+                gzip.compress(json.dumps(payload).encode()),
+                {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            )
         elif self.path.startswith("/binary"):
-            self._send(200, uuid.uuid4().bytes + bytes(range(256)),
-                       {"Content-Type": "application/octet-stream"})
+            self._send(
+                200,
+                uuid.uuid4().bytes + bytes(range(256)),
+                {"Content-Type": "application/octet-stream"},
+            )
         elif self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
             self._send(code, json.dumps(payload).encode(), {"Content-Type": "application/json"})
@@ -88,11 +100,12 @@ def start_origin(tls_cert: Path | None = None, tls_key: Path | None = None) -> O
 
 def make_self_signed(directory: Path) -> tuple[Path, Path]:
     """A certificate for 127.0.0.1 and localhost, as a test origin would have."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "streamreplay test origin")])

@@ -60,7 +60,9 @@ def _find_recipe(name: str, raw: bytes, decoded: bytes) -> dict[str, Any] | None
     return None
 
 
-def describe_encoding(content_encoding: str | None, raw: bytes | None, decoded: bytes) -> dict[str, Any] | None:
+def describe_encoding(
+    content_encoding: str | None, raw: bytes | None, decoded: bytes
+) -> dict[str, Any] | None:
     """How to rebuild ``raw`` from ``decoded``: ``{"recipe": ...}``, ``{"base64": raw}``, or
     None when the body is not encoded (or ``raw`` is the decoded body)."""
     if not content_encoding or raw is None or raw == decoded:
@@ -76,7 +78,7 @@ def apply_encoding(encoded: dict[str, Any], decoded: bytes) -> bytes:
     """The wire bytes described by ``describe_encoding``."""
     if "base64" in encoded:
         return base64.b64decode(encoded["base64"])
-    (name, recipe), = encoded.items()
+    ((name, recipe),) = encoded.items()
     if name in ("gzip", "x-gzip"):
         return _gzip(decoded, recipe["level"], recipe["mem_level"], bytes.fromhex(recipe["header"]))
     if name == "deflate":

@@ -144,8 +144,18 @@ def _builtin(name: str, args: tuple[str, ...]) -> Matcher:
 
 
 def matcher_names() -> list[str]:
-    return ["method", "scheme", "host", "port", "path", "query", "uri", "body", "json_body",
-            "headers"]
+    return [
+        "method",
+        "scheme",
+        "host",
+        "port",
+        "path",
+        "query",
+        "uri",
+        "body",
+        "json_body",
+        "headers",
+    ]
 
 
 def _parse_spec(spec: str) -> tuple[str, tuple[str, ...]]:

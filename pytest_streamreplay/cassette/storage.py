@@ -65,7 +65,7 @@ def _parse_line(path: Path, lineno: int, raw: str) -> dict[str, Any]:
         )
     try:
         obj = json.loads(raw)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise CassetteError(
             path, lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); fix or re-record"
         ) from None
@@ -97,8 +97,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
         raise CassetteError(path, None, "no such cassette") from None
     with fh:
         try:
-            for lineno, raw in enumerate(fh, start=1):
-                yield lineno, raw
+            yield from enumerate(fh, start=1)
         except UnicodeDecodeError as exc:
             raise CassetteError(path, None, f"not UTF-8 text ({exc.reason})") from None
 
@@ -143,7 +142,9 @@ class CassetteWriter:
     def __init__(self, path: str | os.PathLike[str], header: Header) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
         self._tmp = Path(tmp)
         self._fh: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
         self._fh.write(_dumps(header.to_json()) + "\n")

@@ -69,4 +69,4 @@ def reset_cached_openers() -> None:
 
     urllib_request = sys.modules.get("urllib.request")
     if urllib_request is not None:
-        urllib_request.install_opener(None)  # type: ignore[arg-type]
+        urllib_request.install_opener(None)

@@ -77,8 +77,9 @@ class ProxyServer:
         bundle_with(self.ca_cert, self.ca_bundle)
         self._ready = threading.Event()
         self._error = None
-        self._thread = threading.Thread(target=self._thread_main, name="streamreplay-proxy",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._thread_main, name="streamreplay-proxy", daemon=True
+        )
         self._thread.start()
         if not self._ready.wait(timeout):
             raise ProxyStartError(f"mitmproxy did not start listening within {timeout} s")
@@ -132,12 +133,14 @@ class ProxyServer:
         from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
         from mitmproxy.master import Master
 
-        opts = options.Options(listen_host=self.listen_host, listen_port=0,
-                               confdir=str(self.confdir))
+        opts = options.Options(
+            listen_host=self.listen_host, listen_port=0, confdir=str(self.confdir)
+        )
         master = Master(opts, event_loop=asyncio.get_running_loop())
         ps = proxyserver.Proxyserver()
-        master.addons.add(core.Core(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(),
-                          *self.addons)
+        master.addons.add(
+            core.Core(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(), *self.addons
+        )
         opts.update(connection_strategy="lazy", **self._upstream_options())
         self._master, self._proxyserver = master, ps
         run = asyncio.ensure_future(master.run())

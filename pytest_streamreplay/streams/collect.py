@@ -158,7 +158,12 @@ def _run(
         else:
             wait = DEFAULT_REAL_TIMEOUT if limit is None else limit
             if not done.wait(wait):
-                _fail(out, count, f"timed out after {wait:g} s")
+                _fail(
+                    out,
+                    count,
+                    f"timed out after {wait:g} s (if the stream runs on a virtual-time "
+                    "scheduler, pass scheduler= so collect can drive it)",
+                )
     finally:
         subscription.dispose()
     return out
@@ -298,4 +303,3 @@ def collect_notifications(
 ) -> list[Notification]:
     """Every signal with its time in ms since subscription (errors are recorded, not raised)."""
     return _run(observable, scheduler, timeout, count)
-

@@ -1,5 +1,52 @@
-"""pytest fixtures of the stream tools; plugin.py re-exports everything in ``__all__``."""
+"""pytest fixtures of the stream tools; plugin.py re-exports everything in ``__all__``.
+
+``marbles`` checks its pending expectations right after the test function returns (so a wrong
+diagram is a test *failure*, not a teardown error); ``stream_snapshot`` is syrupy's ``snapshot``
+with the timeline extension.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import pytest
+
+from .marbles import MarbleAssertionError, Marbles
+
+__all__ = ["marbles", "pytest_pyfunc_call", "stream_snapshot"]
+
+
+@pytest.fixture
+def marbles() -> Iterator[Marbles]:
+    """A fresh virtual clock with ``cold``/``hot``/``expect``/``flush`` for this test."""
+    tester = Marbles()
+    yield tester
+    # Normally flushed by pytest_pyfunc_call; reaching here with pending checks means the test
+    # body raised first, and that error is the one worth reading.
+    tester.discard()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+    """After a test using ``marbles`` returns, flush it so mismatches fail the test itself."""
+    result = yield
+    tester = pyfuncitem.funcargs.get("marbles")
+    if isinstance(tester, Marbles) and tester.pending:
+        failure = None
+        try:
+            tester.flush()
+        except MarbleAssertionError as exc:
+            failure = str(exc)
+        if failure is not None:
+            # The diagrams are the whole story: no traceback into the toolkit.
+            pytest.fail(failure, pytrace=False)
+    return result
+
+
+@pytest.fixture
+def stream_snapshot(snapshot: Any) -> Any:
+    """syrupy's ``snapshot`` rendering notification lists as a timeline (one line each)."""
+    from .snapshot import StreamSnapshotExtension
+
+    return snapshot.use_extension(StreamSnapshotExtension)

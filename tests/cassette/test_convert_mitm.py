@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mitmproxy import connection, http
@@ -37,7 +38,13 @@ from pytest_streamreplay.cassette.convert import (
 )
 
 T0 = 1_763_000_000.0
-ORDERBOOK = {"type": "channel_data", "channel": "v4_orderbook", "contents": {"bids": [["1.5", "2"]]}}
+ORDERS = {"orders": [{"id": 7, "price": "101.25"}]}
+GZ_ORDERS = gzip.compress(json.dumps(ORDERS).encode(), compresslevel=9, mtime=1_700_000_000)
+ORDERBOOK = {
+    "type": "channel_data",
+    "channel": "v4_orderbook",
+    "contents": {"bids": [["1.5", "2"]]},
+}
 
 
 def _write_flows(path: Path, flows: list) -> Path:
@@ -59,21 +66,35 @@ def _conns(host: str, port: int, start: float) -> tuple[connection.Client, conne
 def _gzip_flow() -> http.HTTPFlow:
     flow = http.HTTPFlow(*_conns("indexer.example.test", 443, T0 + 0.5))
     flow.request = http.Request(
-        "indexer.example.test", 443, b"POST", b"https", b"", b"/v4/orders?limit=2&x=%20y",
+        "indexer.example.test",
+        443,
+        b"POST",
+        b"https",
+        b"",
+        b"/v4/orders?limit=2&x=%20y",
         b"HTTP/1.1",
         http.Headers([(b"Content-Type", b"application/json"), (b"Accept-Encoding", b"gzip")]),
-        b'{"side": "BUY"}', None, T0 + 0.5, T0 + 0.51,
+        b'{"side": "BUY"}',
+        None,
+        T0 + 0.5,
+        T0 + 0.51,
     )
-    payload = json.dumps({"orders": [{"id": 7, "price": "101.25"}]}).encode()
     flow.response = http.Response(
-        b"HTTP/1.1", 201, b"Created",
-        http.Headers([
-            (b"Content-Type", b"application/json"),
-            (b"Content-Encoding", b"gzip"),
-            (b"Set-Cookie", b"a=1"),
-            (b"Set-Cookie", b"b=2"),
-        ]),
-        gzip.compress(payload), None, T0 + 0.6, T0 + 0.625,
+        b"HTTP/1.1",
+        201,
+        b"Created",
+        http.Headers(
+            [
+                (b"Content-Type", b"application/json"),
+                (b"Content-Encoding", b"gzip"),
+                (b"Set-Cookie", b"a=1"),
+                (b"Set-Cookie", b"b=2"),
+            ]
+        ),
+        GZ_ORDERS,
+        None,
+        T0 + 0.6,
+        T0 + 0.625,
     )
     return flow
 
@@ -93,8 +114,9 @@ def _ws_flow() -> http.HTTPFlow:
     """A dYdX-like feed, opened first but (as mitmdump does) written last."""
     flow = http.HTTPFlow(*_conns("indexer.example.test", 443, T0))
     flow.request = http.Request.make(
-        "GET", "https://indexer.example.test/v4/ws",
-        headers={"Upgrade": "websocket", "Sec-WebSocket-Protocol": "v4"},
+        "GET",
+        "https://indexer.example.test/v4/ws",
+        headers=((b"Upgrade", b"websocket"), (b"Sec-WebSocket-Protocol", b"v4")),
     )
     flow.request.timestamp_start = flow.request.timestamp_end = T0
     flow.response = http.Response.make(
@@ -103,8 +125,9 @@ def _ws_flow() -> http.HTTPFlow:
     flow.response.timestamp_start = flow.response.timestamp_end = T0 + 0.1
     ws = WebSocketData()
     ws.messages = [
-        WebSocketMessage(Opcode.TEXT, True, b'{"type":"subscribe","channel":"v4_orderbook"}',
-                         T0 + 0.2),
+        WebSocketMessage(
+            Opcode.TEXT, True, b'{"type":"subscribe","channel":"v4_orderbook"}', T0 + 0.2
+        ),
         WebSocketMessage(Opcode.TEXT, False, json.dumps(ORDERBOOK).encode(), T0 + 0.35),
         WebSocketMessage(Opcode.BINARY, False, b"\x00\xffbin", T0 + 0.4),
         WebSocketMessage(Opcode.TEXT, True, "ping é".encode(), T0 + 2.1),
@@ -123,7 +146,12 @@ def test_helper_flows_import_field_by_field(tmp_path: Path) -> None:
     notes: list[str] = []
     records = list(from_mitm(path, on_skip=notes.append))
     assert [type(r) for r in records] == [
-        HttpInteraction, WsConnection, WsMessage, WsMessage, WsMessage, WsClose,
+        HttpInteraction,
+        WsConnection,
+        WsMessage,
+        WsMessage,
+        WsMessage,
+        WsClose,
     ]
     http_rec, conn, m1, m2, m3, close = records
     assert isinstance(http_rec, HttpInteraction)
@@ -154,8 +182,16 @@ def test_realistic_flows_import_decoded_and_in_start_order(tmp_path: Path) -> No
     path = _write_flows(tmp_path / "feed.mitm", [_gzip_flow(), _binary_flow(), _ws_flow()])
     records = list(from_mitm(path))
     kinds = [type(r).__name__ for r in records]
-    assert kinds == ["WsConnection", "WsMessage", "WsMessage", "WsMessage", "WsMessage", "WsClose",
-                     "HttpInteraction", "HttpInteraction"]
+    assert kinds == [
+        "WsConnection",
+        "WsMessage",
+        "WsMessage",
+        "WsMessage",
+        "WsMessage",
+        "WsClose",
+        "HttpInteraction",
+        "HttpInteraction",
+    ]
     conn = records[0]
     assert isinstance(conn, WsConnection)
     assert conn.url == "wss://indexer.example.test/v4/ws"
@@ -174,12 +210,24 @@ def test_realistic_flows_import_decoded_and_in_start_order(tmp_path: Path) -> No
     assert post.request.json == {"side": "BUY"}
     assert (post.t, post.duration_ms) == (500.0, 125.0)
     assert post.response.status == 201 and post.response.reason == "Created"
-    assert post.response.json == {"orders": [{"id": 7, "price": "101.25"}]}  # gunzipped
+    assert post.response.json == ORDERS  # gunzipped
     assert post.response.header("content-encoding") == "gzip"  # kept for replay
+    # a recipe that rebuilds the compressed bytes (checked byte for byte below)
+    assert (post.response.encoded or {})["gzip"]["header"] == GZ_ORDERS[:10].hex()
     assert [v for k, v in post.response.headers if k == "Set-Cookie"] == ["a=1", "b=2"]
     assert blob.request.url == "https://cdn.example.test:8443/blob.bin"
     assert blob.response.content == bytes(range(256))
     assert "base64" in (blob.response.body or {})
+
+
+def test_compressed_wire_bytes_survive_import_and_export(tmp_path: Path) -> None:
+    records = list(from_mitm(_write_flows(tmp_path / "in.mitm", [_gzip_flow()])))
+    to_mitm(records, tmp_path / "out.mitm")
+    with open(tmp_path / "out.mitm", "rb") as fh:
+        (flow,) = list(mitmio.FlowReader(fh).stream())
+    assert isinstance(flow, http.HTTPFlow) and flow.response is not None
+    assert flow.response.raw_content == GZ_ORDERS  # the same bytes, gzip header and all
+    assert flow.response.headers.get_all("set-cookie") == ["a=1", "b=2"]
 
 
 def _cassette_records() -> list:
@@ -187,25 +235,43 @@ def _cassette_records() -> list:
     return [
         HttpInteraction(
             id=1,
-            request=HttpRequest.build("GET", "https://api.example.test/v4/height?x=1",
-                                      [("Accept", "application/json")], b""),
-            response=HttpResponse(200, "OK", headers=[("Content-Type", "application/json"),
-                                                      ("Content-Encoding", "gzip")],
-                                  body=encode_body(gz_body)),
-            t=12.5, duration_ms=40.25,
+            request=HttpRequest.build(
+                "GET",
+                "https://api.example.test/v4/height?x=1",
+                [("Accept", "application/json")],
+                b"",
+            ),
+            response=HttpResponse(
+                200,
+                "OK",
+                headers=[("Content-Type", "application/json"), ("Content-Encoding", "gzip")],
+                body=encode_body(gz_body),
+            ),
+            t=12.5,
+            duration_ms=40.25,
         ),
-        WsConnection(id=1, url="wss://api.example.test/v4/ws", t=60.0,
-                     headers=[("Sec-WebSocket-Protocol", "v4")], subprotocol="v4",
-                     response_headers=[("Sec-WebSocket-Protocol", "v4")]),
+        WsConnection(
+            id=1,
+            url="wss://api.example.test/v4/ws",
+            t=60.0,
+            headers=[("Sec-WebSocket-Protocol", "v4")],
+            subprotocol="v4",
+            response_headers=[("Sec-WebSocket-Protocol", "v4")],
+        ),
         WsMessage.build(1, "send", 1.5, b'{"type":"subscribe"}', binary=False),
         HttpInteraction(
             id=2,
-            request=HttpRequest.build("POST", "http://127.0.0.1:8000/echo",
-                                      [("Content-Type", "application/octet-stream")],
-                                      b"\x01\x02\xff"),
-            response=HttpResponse(404, "Not Found", http_version="HTTP/2.0",
-                                  headers=[("X-Id", "a"), ("X-Id", "b")]),
-            t=70.0, duration_ms=3.0,
+            request=HttpRequest.build(
+                "POST",
+                "http://127.0.0.1:8000/echo",
+                [("Content-Type", "application/octet-stream")],
+                b"\x01\x02\xff",
+            ),
+            response=HttpResponse(
+                404, "Not Found", http_version="HTTP/2.0", headers=[("X-Id", "a"), ("X-Id", "b")]
+            ),
+            t=70.0,
+            duration_ms=3.0,
         ),
         WsMessage.build(1, "recv", 20.0, b"\x00\x01", binary=True),
         WsMessage.build(1, "recv", 25.125, b"plain text", binary=False),
@@ -224,21 +290,27 @@ def test_cassette_to_mitm_and_back_preserves_everything(tmp_path: Path) -> None:
     assert summary.events_skipped == 1
 
     with open(tmp_path / "out.mitm", "rb") as fh:
-        flows = list(mitmio.FlowReader(fh).stream())
+        flows: list[Any] = list(mitmio.FlowReader(fh).stream())
     assert [type(f).__name__ for f in flows] == ["HTTPFlow"] * 3
     assert flows[1].websocket is not None and flows[0].websocket is None
     assert flows[1].response.status_code == 101
     assert flows[0].response.raw_content != flows[0].response.content  # gzipped on the wire
-    assert gzip.decompress(flows[0].response.raw_content) == records[0].response.content
+    first = records[0]
+    assert isinstance(first, HttpInteraction)
+    assert gzip.decompress(flows[0].response.raw_content) == first.response.content
 
     back = list(from_mitm(tmp_path / "out.mitm"))
     originals = [r for r in records if not isinstance(r, Event)]
     assert len(back) == len(originals)
     by_kind = lambda rs, k: [r for r in rs if isinstance(r, k)]  # noqa: E731
-    for a, b in zip(by_kind(originals, HttpInteraction), by_kind(back, HttpInteraction),
-                    strict=True):
+    for a, b in zip(
+        by_kind(originals, HttpInteraction), by_kind(back, HttpInteraction), strict=True
+    ):
         assert a.request == b.request
-        assert a.response.to_json() == b.response.to_json()
+        back_response = b.response.to_json()
+        if a.response.encoded is None:  # the export compressed it; the import found how
+            assert back_response.pop("encoded", None) is None or "gzip" in a.response.headers[1]
+        assert a.response.to_json() == back_response
         assert a.t == pytest.approx(b.t, abs=0.01)
         assert a.duration_ms == pytest.approx(b.duration_ms, abs=0.01)
     for kind in (WsConnection, WsMessage, WsClose):
@@ -274,3 +346,48 @@ def test_importing_the_package_does_not_import_mitmproxy_or_vcr() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_har_files_import_through_mitmproxys_reader(tmp_path: Path) -> None:
+    har = {
+        "log": {
+            "version": "1.2",
+            "creator": {"name": "browser", "version": "1"},
+            "entries": [
+                {
+                    "startedDateTime": "2026-01-01T00:00:00.000Z",
+                    "time": 12,
+                    "request": {
+                        "method": "GET",
+                        "url": "https://a.test/x?y=1",
+                        "httpVersion": "HTTP/1.1",
+                        "headers": [{"name": "Accept", "value": "*/*"}],
+                        "queryString": [],
+                        "cookies": [],
+                        "headersSize": -1,
+                        "bodySize": 0,
+                    },
+                    "response": {
+                        "status": 200,
+                        "statusText": "OK",
+                        "httpVersion": "HTTP/1.1",
+                        "headers": [{"name": "Content-Type", "value": "application/json"}],
+                        "cookies": [],
+                        "content": {"size": 7, "mimeType": "application/json", "text": '{"a":1}'},
+                        "redirectURL": "",
+                        "headersSize": -1,
+                        "bodySize": 7,
+                    },
+                    "cache": {},
+                    "timings": {"send": 0, "wait": 10, "receive": 2},
+                }
+            ],
+        }
+    }
+    path = tmp_path / "capture.json"
+    path.write_text(json.dumps(har))
+    assert detect_format(path) == "har"
+    (record,) = list(import_records(path))
+    assert isinstance(record, HttpInteraction)
+    assert (record.request.method, record.request.url) == ("GET", "https://a.test/x?y=1")
+    assert record.response.json == {"a": 1} and record.duration_ms == 12.0

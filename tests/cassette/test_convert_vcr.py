@@ -16,30 +16,40 @@ import requests
 import vcr
 
 from pytest_streamreplay.cassette import HttpInteraction
-from pytest_streamreplay.cassette.convert import ConvertError, detect_format, from_vcr
+from pytest_streamreplay.cassette.convert import (
+    ConvertError,
+    detect_format,
+    from_vcr,
+    import_records,
+)
 
 MARKETS = {"markets": {"BTC-USD": {"oraclePrice": "97000.5", "status": "ACTIVE"}}}
 BLOB = bytes(range(256)) * 3
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.startswith("/markets"):
             self._send(200, json.dumps(MARKETS).encode(), "application/json")
         elif self.path == "/blob":
             self._send(200, BLOB, "application/octet-stream")
         elif self.path == "/gz":
-            self._send(200, gzip.compress(b'{"zipped":true}'), "application/json",
-                       [("Content-Encoding", "gzip")])
+            self._send(
+                200,
+                gzip.compress(b'{"zipped":true}'),
+                "application/json",
+                [("Content-Encoding", "gzip")],
+            )
         else:
             self._send(404, b"nope", "text/plain")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self._send(201, body[::-1], "application/octet-stream", [("X-Echo", "1"), ("X-Echo", "2")])
 
-    def _send(self, status: int, body: bytes, ctype: str,
-              extra: list[tuple[str, str]] | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str, extra: list[tuple[str, str]] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -109,6 +119,16 @@ def test_httpx_cassette_recorded_by_vcrpy(server: str, tmp_path: Path) -> None:
     assert records[1].response.content == b"olleh"
 
 
+def test_json_cassette_from_vcrpys_json_serializer(server: str, tmp_path: Path) -> None:
+    path = tmp_path / "markets.json"
+    with vcr.use_cassette(str(path), record_mode="all", serializer="json"):
+        assert requests.get(f"{server}/markets").json() == MARKETS
+    assert detect_format(path) == "vcr"  # by content: .json is also HAR's extension
+    (record,) = list(import_records(path))
+    assert isinstance(record, HttpInteraction)
+    assert record.request.url == f"{server}/markets" and record.response.json == MARKETS
+
+
 def test_hand_written_shapes_and_errors(tmp_path: Path) -> None:
     zipped = base64.b64encode(gzip.compress(b"[1, 2]")).decode()
     path = tmp_path / "old.yaml"
@@ -137,6 +157,7 @@ def test_hand_written_shapes_and_errors(tmp_path: Path) -> None:
     assert records[1].request.content == b"q=1"
     assert records[1].response.body == {"json": [1, 2], "layout": "spaced"}  # gunzipped
     assert records[1].response.headers == [("Content-Encoding", "gzip")]
+    assert "gzip" in (records[1].response.encoded or {})  # wire bytes can be rebuilt
     assert notes and notes[0].startswith("interaction 3: unreadable")
 
     bad = tmp_path / "bad.yaml"

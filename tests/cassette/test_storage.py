@@ -23,9 +23,12 @@ from pytest_streamreplay.cassette import (
 def _interaction(i: int, body: bytes) -> HttpInteraction:
     return HttpInteraction(
         id=i,
-        request=HttpRequest.build("GET", f"https://example.test/p/{i}?a=1", [("Accept", "*/*")], b""),
-        response=HttpResponse(200, "OK", headers=[("Content-Type", "application/json")],
-                              body=encode_body(body)),
+        request=HttpRequest.build(
+            "GET", f"https://example.test/p/{i}?a=1", [("Accept", "*/*")], b""
+        ),
+        response=HttpResponse(
+            200, "OK", headers=[("Content-Type", "application/json")], body=encode_body(body)
+        ),
     )
 
 
@@ -34,11 +37,18 @@ def test_any_bytes_round_trip(data: bytes) -> None:
     assert decode_body(encode_body(data)) == data
 
 
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
-                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(), c, max_size=4)))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(), c, max_size=4),
+    )
+)
 def test_json_in_every_layout_round_trips(value: object) -> None:
-    for raw in (json.dumps(value), json.dumps(value, indent=2) + "\n",
-                json.dumps(value, separators=(",", ":"), ensure_ascii=False)):
+    for raw in (
+        json.dumps(value),
+        json.dumps(value, indent=2) + "\n",
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False),
+    ):
         assert decode_body(encode_body(raw.encode())) == raw.encode()
 
 
@@ -51,7 +61,9 @@ def test_json_is_stored_structured_and_binary_as_base64() -> None:
 
 def test_write_then_stream_back(tmp_path) -> None:
     path = tmp_path / "c.jsonl"
-    write_cassette(path, new_header(test="t"), [_interaction(i, b'{"n": %d}' % i) for i in range(3)])
+    write_cassette(
+        path, new_header(test="t"), [_interaction(i, b'{"n": %d}' % i) for i in range(3)]
+    )
     records = list(iter_records(path))
     assert [r.response.content for r in records] == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
     assert read_cassette(path)[0].test == "t"
@@ -73,14 +85,26 @@ def test_interrupted_write_keeps_the_old_cassette(tmp_path) -> None:
         ("", None, "empty file"),
         ('{"kind":"http"}\n', 1, "not a streamreplay-cassette"),
         ('{"kind":"header","format":"streamreplay-cassette","version":99}\n', 1, "newer"),
-        ('{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":\n', 2,
-         "not valid JSON"),
-        ('{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"ws_msg"}', 2,
-         "truncated"),
-        ('{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"tape"}\n', 2,
-         "unknown record kind"),
-        ('{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"ws_msg"}\n', 2,
-         "missing field"),
+        (
+            '{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":\n',
+            2,
+            "not valid JSON",
+        ),
+        (
+            '{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"ws_msg"}',
+            2,
+            "truncated",
+        ),
+        (
+            '{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"tape"}\n',
+            2,
+            "unknown record kind",
+        ),
+        (
+            '{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"ws_msg"}\n',
+            2,
+            "missing field",
+        ),
     ],
 )
 def test_bad_cassettes_name_file_and_line(tmp_path, content: str, line, message: str) -> None:

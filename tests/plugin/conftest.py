@@ -33,15 +33,26 @@ def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def inner(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ca_cache: Path
-          ) -> pytest.Pytester:
+def inner(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ca_cache: Path
+) -> pytest.Pytester:
     """A pytester whose inner tests find ``OUT`` (a folder for what they saw)."""
     out = pytester.path / "out"
     out.mkdir()
     monkeypatch.setenv("OUT", str(out))
     monkeypatch.setenv("STREAMREPLAY_CACHE_DIR", str(ca_cache))
     # Whatever the developer's shell has must not leak into the inner runs.
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
-                "all_proxy", "NO_PROXY", "no_proxy", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+    for var in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+    ):
         monkeypatch.delenv(var, raising=False)
     return pytester

@@ -59,8 +59,9 @@ def test_fetch():
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
 @pytest.mark.parametrize("client", sorted(CLIENTS))
-def test_record_then_replay_offline(inner, origin, tls_origin, origin_cert, monkeypatch,
-                                    client: str, scheme: str) -> None:
+def test_record_then_replay_offline(
+    inner, origin, tls_origin, origin_cert, monkeypatch, client: str, scheme: str
+) -> None:
     if client == "curl" and shutil.which("curl") is None:
         pytest.skip("curl is not installed")
     server = tls_origin if scheme == "https" else origin

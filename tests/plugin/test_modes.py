@@ -28,28 +28,37 @@ def test_missing_cassette_fails_and_says_how_to_record(api) -> None:
     result = api.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*no cassette at*test_a*test_x.jsonl (record mode none); record it with "
-         "`pytest --record-mode=once`*"])
+        [
+            "*no cassette at*test_a*test_x.jsonl (record mode none); record it with "
+            "`pytest --record-mode=once`*"
+        ]
+    )
     assert cassette_files(api) == []
 
 
 def test_once_records_then_replays_and_new_request_fails(api, origin) -> None:
-    api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
-                   "    assert get('/a').status_code == 200\n")
+    api.makepyfile(
+        test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
+        "    assert get('/a').status_code == 200\n"
+    )
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
     assert len(origin.seen) == 1, "once must replay an existing cassette, not go live"
 
-    api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
-                   "    get('/a')\n    assert get('/b').status_code == 200\n")
+    api.makepyfile(
+        test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
+        "    get('/a')\n    assert get('/b').status_code == 200\n"
+    )
     result = api.runpytest("--record-mode=once")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*Unmatched request GET http://127.0.0.1:*/b*",
-        "*nearest recorded requests:*",
-        "*#0 GET http://127.0.0.1:*/a*path: '/b' != '/a'*",
-        "*--record-mode=new_episodes*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*Unmatched request GET http://127.0.0.1:*/b*",
+            "*nearest recorded requests:*",
+            "*#0 GET http://127.0.0.1:*/a*path: '/b' != '/a'*",
+            "*--record-mode=new_episodes*",
+        ]
+    )
 
 
 def test_new_episodes_appends_and_keeps_old(api, origin) -> None:
@@ -57,8 +66,9 @@ def test_new_episodes_appends_and_keeps_old(api, origin) -> None:
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
     (cassette,) = cassette_files(api)
     first = cassette_lines(cassette)[1]
-    api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
-                   "    get('/a')\n    get('/b')\n")
+    api.makepyfile(
+        test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n    get('/b')\n"
+    )
     api.runpytest("--record-mode=new_episodes").assert_outcomes(passed=1)
     lines = cassette_lines(cassette)
     assert _paths(cassette) == ["a", "b"]
@@ -82,19 +92,22 @@ def test_all_and_rewrite_record_again(api, origin) -> None:
 
 
 def test_strict_fails_on_unused_interactions(api) -> None:
-    api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
-                   "    get('/a')\n    get('/b')\n")
+    api.makepyfile(
+        test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n    get('/b')\n"
+    )
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
     api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n")
     api.runpytest().assert_outcomes(passed=1)  # not strict: unused is only reported
     result = api.runpytest("--replay-strict")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*1 recorded interaction(s) in*were never requested*",
-                                 "*#1 GET http://127.0.0.1:*/b*"])
+    result.stdout.fnmatch_lines(
+        ["*1 recorded interaction(s) in*were never requested*", "*#1 GET http://127.0.0.1:*/b*"]
+    )
 
 
 def test_strict_beats_record_mode_and_blocks_the_network(api) -> None:
-    api.makepyfile(test_a="""
+    api.makepyfile(
+        test_a="""
 import socket, pytest
 
 def test_dns():
@@ -113,7 +126,8 @@ def test_loopback_still_works():
 @pytest.mark.streamreplay
 def test_never_recorded():
     pass
-""")
+"""
+    )
     result = api.runpytest("--replay-strict", "--record-mode=all")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*no cassette at*record mode none, --replay-strict*"])
@@ -121,15 +135,20 @@ def test_never_recorded():
 
 
 def test_repeats_replay_in_order_then_reuse_last(api, origin) -> None:
-    api.makepyfile(test_a=FETCH + """
+    api.makepyfile(
+        test_a=FETCH
+        + """
 @pytest.mark.streamreplay
 def test_x():
     ids = [get('/poll').json()["uuid"] for _ in range(3)]
     out = __import__("pathlib").Path(os.environ["OUT"])
     (out / f"run{len(list(out.iterdir()))}.bin").write_text(",".join(ids))
-""")
+"""
+    )
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
-    api.makepyfile(test_a=FETCH + """
+    api.makepyfile(
+        test_a=FETCH
+        + """
 @pytest.mark.streamreplay
 def test_x():
     ids = [get('/poll').json()["uuid"] for _ in range(5)]
@@ -141,7 +160,8 @@ def test_no_repeats():
     for _ in range(3):
         get('/poll')
     assert get('/poll').status_code == 599
-""")
+"""
+    )
     result = api.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*matches, but was already played 1 time(s)*allow_repeats off*"])
@@ -151,8 +171,10 @@ def test_no_repeats():
 
 
 def test_failing_test_keeps_old_cassette_unless_asked(api) -> None:
-    api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
-                   "    get('/a')\n    assert False, 'boom'\n")
+    api.makepyfile(
+        test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
+        "    get('/a')\n    assert False, 'boom'\n"
+    )
     api.runpytest("--record-mode=once").assert_outcomes(failed=1)
     assert cassette_files(api) == []
     result = api.runpytest("--record-mode=once", "--record-on-failure")
@@ -163,7 +185,9 @@ def test_failing_test_keeps_old_cassette_unless_asked(api) -> None:
 
 def test_marker_and_ini_precedence(api) -> None:
     api.makeini("[pytest]\nstreamreplay_cassette_dir = tapes\nstreamreplay_record_mode = none\n")
-    api.makepyfile(test_a=FETCH + """
+    api.makepyfile(
+        test_a=FETCH
+        + """
 @pytest.mark.streamreplay(record_mode="once")
 def test_marker_beats_ini():
     get('/a')
@@ -171,7 +195,8 @@ def test_marker_beats_ini():
 @pytest.mark.streamreplay(bogus=1)
 def test_unknown_marker_argument():
     pass
-""")
+"""
+    )
     result = api.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*unknown argument(s) bogus; known: cassette, match_on*"])
@@ -181,7 +206,9 @@ def test_unknown_marker_argument():
 
 
 def test_fixture_reports_mode_paths_env_and_interactions(api, monkeypatch) -> None:
-    api.makepyfile(test_a=FETCH + """
+    api.makepyfile(
+        test_a=FETCH
+        + """
 import subprocess, sys
 
 def test_x(streamreplay):
@@ -198,15 +225,25 @@ def test_x(streamreplay):
                            capture_output=True, text=True, check=True)
     assert child.stdout.strip() == streamreplay.proxy_url
     assert [i.request.path for i in streamreplay.interactions] == ["/a"]
-""")
+"""
+    )
     monkeypatch.setenv("NO_PROXY", "localhost,127.0.0.1")  # must not let the test bypass us
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
 
 
 def test_verbose_summary_lists_each_test(api) -> None:
-    api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n"
-                   "@pytest.mark.streamreplay\ndef test_y():\n    get('/b')\n")
-    api.runpytest("--record-mode=once").stdout.fnmatch_lines(["*cassettes: 2 recorded, 0 replayed*"])
+    api.makepyfile(
+        test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n"
+        "@pytest.mark.streamreplay\ndef test_y():\n    get('/b')\n"
+    )
+    api.runpytest("--record-mode=once").stdout.fnmatch_lines(
+        ["*cassettes: 2 recorded, 0 replayed*"]
+    )
     result = api.runpytest("-v")
-    result.stdout.fnmatch_lines(["*streamreplay*", "*cassettes: 0 recorded, 2 replayed*",
-                                 "*replayed*test_a.py::test_x -> cassettes/test_a/test_x.jsonl (1 http)"])
+    result.stdout.fnmatch_lines(
+        [
+            "*streamreplay*",
+            "*cassettes: 0 recorded, 2 replayed*",
+            "*replayed*test_a.py::test_x -> cassettes/test_a/test_x.jsonl (1 http)",
+        ]
+    )

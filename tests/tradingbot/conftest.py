@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tradingbot.simulator import SimulatorConfig, SimulatorThread
 
 REAL_DIR = Path(
     os.environ.get("DYDX_REAL_DIR", Path(__file__).resolve().parents[3] / "shared" / "dydx-real")
@@ -18,3 +22,25 @@ def dydx_real() -> Path:
     if not (REAL_DIR / "websocket").is_dir():
         pytest.skip(f"real dYdX captures not found at {REAL_DIR} (set DYDX_REAL_DIR)")
     return REAL_DIR
+
+
+@pytest.fixture
+def make_simulator() -> Iterator[Callable[..., SimulatorThread]]:
+    """Start local indexers (ephemeral ports, own threads); all are stopped and joined after."""
+    started: list[SimulatorThread] = []
+
+    def make(**config: Any) -> SimulatorThread:
+        sim = SimulatorThread(SimulatorConfig(**config)).start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+        assert not sim._thread.is_alive(), "local indexer thread leaked"
+
+
+@pytest.fixture
+def simulator(make_simulator: Callable[..., SimulatorThread]) -> SimulatorThread:
+    """A fast local indexer: seed 1, 20 ms steps, 100 ms flushes."""
+    return make_simulator(seed=1, tick_ms=20, flush_ms=100, settle_ms=50)

@@ -1,9 +1,10 @@
 """L7 risk: dYdX v4 margin maths, funding, pre-trade checks and the liquidation guard.
 
-Pure ``Decimal`` logic with no dependency on feeds, signals or strategy, so any layer may import
-the maths.
+Pure ``Decimal`` logic with no dependency on signals or strategy, so any layer may import the
+maths; only ``adapters`` reads feed events (to build params and accounts).
 """
 
+from .adapters import account_from_snapshot, params_from_market_update
 from .funding import FundingPayment, accrue_funding, funding_payment, hourly_rate
 from .guard import GuardAction, GuardConfig, GuardReport, LiquidationGuard
 from .margin import (
@@ -40,6 +41,7 @@ __all__ = [
     "RiskDecision",
     "RiskLimits",
     "RiskReason",
+    "account_from_snapshot",
     "accrue_funding",
     "effective_imf",
     "equity",
@@ -52,6 +54,7 @@ __all__ = [
     "liquidation_price",
     "maintenance_ratio",
     "margin_usage",
+    "params_from_market_update",
     "position_imr",
     "position_mmr",
     "total_imr",

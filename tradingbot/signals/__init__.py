@@ -1,5 +1,7 @@
-"""L4/L5 signals: O(1) incremental indicators and the per-market signal scorer."""
+"""L4/L5 signals: O(1) incremental indicators, the per-market signal scorer, and the engine
+that feeds market-state outputs (bars, trades, book states) into both."""
 
+from .engine import MarketSignals, SignalConfig, SignalEngine, scores
 from .indicators import (
     ATR,
     EMA,
@@ -21,11 +23,15 @@ __all__ = [
     "VWAP",
     "BookImbalance",
     "HighLowClose",
+    "MarketSignals",
     "RealizedVolatility",
     "Score",
     "ScoreComponent",
+    "SignalConfig",
+    "SignalEngine",
     "SignalInputs",
     "SignalScorer",
     "book_imbalance",
+    "scores",
     "utc_day",
 ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..storage import CassetteError
 
 __all__ = [
     "ConvertError",
     "SkipHandler",
+    "content_encoding",
     "decode_content",
     "encode_content",
     "header_text",
@@ -39,7 +41,8 @@ def header_text(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
-def _encodings(headers: Iterable[tuple[str, str]]) -> str | None:
+def content_encoding(headers: Iterable[tuple[str, str]]) -> str | None:
+    """The ``Content-Encoding`` value, lower case, or None."""
     for name, value in headers:
         if name.lower() == "content-encoding":
             return value.strip().lower() or None
@@ -56,7 +59,7 @@ def decode_content(
     says the source may already have stored the decoded body under the header (vcrpy with
     urllib3 2 does), in which case the body is the decoded one and the header stays.
     """
-    ce = _encodings(headers)
+    ce = content_encoding(headers)
     if not raw or ce is None or ce == "identity":
         return raw, headers
     from mitmproxy.net import encoding
@@ -72,9 +75,21 @@ def decode_content(
     return raw, [(k, v) for k, v in headers if k.lower() != "content-encoding"]
 
 
-def encode_content(content: bytes, headers: Iterable[tuple[str, str]]) -> bytes:
-    """Apply ``Content-Encoding`` again for formats that store bytes as sent on the wire."""
-    ce = _encodings(headers)
+def encode_content(
+    content: bytes, headers: Iterable[tuple[str, str]], recipe: dict[str, Any] | None = None
+) -> bytes:
+    """Apply ``Content-Encoding`` again for formats that store bytes as sent on the wire.
+
+    With the response's ``encoded`` recipe the original wire bytes come back exactly.
+    """
+    if recipe is not None and content:
+        from ..encoding import apply_encoding
+
+        try:
+            return apply_encoding(recipe, content)
+        except (ValueError, KeyError, ImportError):
+            pass
+    ce = content_encoding(headers)
     if not content or ce is None or ce == "identity":
         return content
     from mitmproxy.net import encoding

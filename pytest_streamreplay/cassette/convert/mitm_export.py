@@ -130,6 +130,7 @@ def _response(
     content: bytes,
     start: float,
     end: float,
+    recipe: dict[str, Any] | None = None,
 ) -> http.Response:
     from mitmproxy import http
 
@@ -138,7 +139,7 @@ def _response(
         status_code=status,
         reason=reason.encode("utf-8"),
         headers=http.Headers(_fields(headers)),
-        content=encode_content(content, headers),
+        content=encode_content(content, headers, recipe),
         trailers=None,
         timestamp_start=start,
         timestamp_end=end,
@@ -158,11 +159,16 @@ def _http_flow(record: HttpInteraction, base: float) -> http.HTTPFlow:
     client, server = _connections(req.url, start, end)
     flow = http.HTTPFlow(client, server)
     flow.timestamp_created = start
-    flow.request = _request(
-        req.method, req.url, req.headers, req.content, start, resp.http_version
-    )
+    flow.request = _request(req.method, req.url, req.headers, req.content, start, resp.http_version)
     flow.response = _response(
-        resp.status, resp.reason, resp.http_version, resp.headers, resp.content, end, end
+        resp.status,
+        resp.reason,
+        resp.http_version,
+        resp.headers,
+        resp.content,
+        end,
+        end,
+        resp.encoded,
     )
     _mark(flow, base)
     return flow
@@ -222,7 +228,6 @@ def to_mitm(
     Times are placed from the header's ``recorded_at`` (now when absent), and every flow
     carries that start in its metadata, so ``from_mitm`` gives back the same ``t`` values.
     """
-    from mitmproxy import http
     from mitmproxy.websocket import WebSocketMessage
     from wsproto.frame_protocol import Opcode
 

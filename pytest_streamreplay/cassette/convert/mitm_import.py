@@ -22,7 +22,14 @@ from ..records import (
     WsConnection,
     WsMessage,
 )
-from ._common import ConvertError, SkipHandler, decode_content, header_text, ignore_skip
+from ._common import (
+    ConvertError,
+    SkipHandler,
+    content_encoding,
+    decode_content,
+    header_text,
+    ignore_skip,
+)
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -59,6 +66,17 @@ def _body(raw: bytes | None, headers: list[tuple[str, str]]) -> tuple[Any, list[
     return encode_body(content), headers
 
 
+def _wire_recipe(raw: bytes | None, headers: list[tuple[str, str]], body: Any) -> Any:
+    """How to rebuild the compressed bytes exactly (``HttpResponse.encoded``), if encoded."""
+    from ..body import decode_body
+    from ..encoding import describe_encoding
+
+    ce = content_encoding(headers)
+    if not raw or ce is None or ce == "identity":
+        return None
+    return describe_encoding(ce, raw, decode_body(body))
+
+
 def _ws_opening(flow: http.HTTPFlow) -> float:
     response = flow.response
     if response is not None:
@@ -93,6 +111,7 @@ def _http_record(flow: http.HTTPFlow, rid: int, origin: float) -> HttpInteractio
             http_version=resp.http_version,
             headers=resp_headers,
             body=resp_body,
+            encoded=_wire_recipe(resp.raw_content, resp_headers, resp_body),
         ),
         t=_ms(req.timestamp_start - origin),
         duration_ms=max(0.0, _ms(end - req.timestamp_start)),

@@ -16,7 +16,14 @@ from typing import Any
 
 from ..body import encode_body
 from ..records import HttpInteraction, HttpRequest, HttpResponse
-from ._common import ConvertError, SkipHandler, decode_content, header_text, ignore_skip
+from ._common import (
+    ConvertError,
+    SkipHandler,
+    content_encoding,
+    decode_content,
+    header_text,
+    ignore_skip,
+)
 
 __all__ = ["from_vcr"]
 
@@ -92,16 +99,29 @@ def _interaction(index: int, item: dict[str, Any]) -> HttpInteraction:
         code, reason = int(status["code"]), str(status.get("message") or "")
     else:  # the shape of old httpx cassettes
         code, reason = int(response["status_code"]), ""
-    raw = response["body"] if "body" in response else response.get("content")
+    raw = _bytes(response["body"] if "body" in response else response.get("content"))
     resp_headers = _headers(response.get("headers"))
-    resp_content, resp_headers = decode_content(_bytes(raw), resp_headers, maybe_decoded=True)
+    resp_content, resp_headers = decode_content(raw, resp_headers, maybe_decoded=True)
+    encoded = None
+    ce = content_encoding(resp_headers)
+    if ce is not None and raw != resp_content:
+        from ..encoding import describe_encoding
+
+        encoded = describe_encoding(ce, raw, resp_content)
     return HttpInteraction(
         id=index,
         request=HttpRequest(
-            str(request["method"]).upper(), str(request["uri"]), req_headers, encode_body(req_content)
+            str(request["method"]).upper(),
+            str(request["uri"]),
+            req_headers,
+            encode_body(req_content),
         ),
         response=HttpResponse(
-            status=code, reason=reason, headers=resp_headers, body=encode_body(resp_content)
+            status=code,
+            reason=reason,
+            headers=resp_headers,
+            body=encode_body(resp_content),
+            encoded=encoded,
         ),
     )
 

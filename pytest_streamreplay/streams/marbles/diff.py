@@ -103,7 +103,8 @@ def _chars_for_actual(
             else:
                 found = next(spare, "?")
             named[found] = value
-            legend[found] = value
+            if found != value:
+                legend[found] = value
         chars.append(found)
     return chars, legend
 
@@ -169,7 +170,9 @@ def describe_mismatch(
         lines.append("  actual-only values: " + ", ".join(f"{k}={v!r}" for k, v in legend.items()))
     if not (exp_r.exact and act_r.exact):
         lines.append("  (some events are too close together for a diagram; exact times:)")
-        lines.append("  expected: " + ", ".join(f"{show(e)}@{format_ms(e.frame)}" for e in expected))
+        lines.append(
+            "  expected: " + ", ".join(f"{show(e)}@{format_ms(e.frame)}" for e in expected)
+        )
         lines.append("  actual:   " + ", ".join(f"{show(a)}@{format_ms(a.frame)}" for a in actual))
     return "\n".join(lines)
 

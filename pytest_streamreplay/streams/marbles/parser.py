@@ -149,9 +149,7 @@ def parse_marbles(
             events.append(MarbleEvent(frame, "on_next", value=value, char=c))
     if sub_frame is not None:
         offset = sub_frame
-        events = [
-            MarbleEvent(e.frame - offset, e.kind, e.value, e.error, e.char) for e in events
-        ]
+        events = [MarbleEvent(e.frame - offset, e.kind, e.value, e.error, e.char) for e in events]
     return events, sub_frame
 
 

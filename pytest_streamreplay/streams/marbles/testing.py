@@ -231,7 +231,9 @@ class Marbles:
         """Subscribe at ``^`` of ``subscription`` (default frame 0), unsubscribe at ``!``."""
         return Expectation(self, observable, subscription)
 
-    def expect_subscriptions(self, subscriptions: Sequence[Subscription]) -> SubscriptionExpectation:
+    def expect_subscriptions(
+        self, subscriptions: Sequence[Subscription]
+    ) -> SubscriptionExpectation:
         return SubscriptionExpectation(self, subscriptions)
 
     def time(self, diagram: str) -> float:

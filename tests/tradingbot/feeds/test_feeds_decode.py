@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import fields, is_dataclass
@@ -64,7 +65,7 @@ def _output_values(value: Any, into: set[Any]) -> None:
     if is_dataclass(value) and not isinstance(value, type):
         for f in fields(value):
             if f.name == "extras":
-                for k, text in getattr(value, "extras"):
+                for k, text in getattr(value, f.name):
                     into.add(k)
                     for _, leaf in _input_leaves(json.loads(text)):
                         into.add(leaf)
@@ -85,14 +86,10 @@ def _output_values(value: Any, into: set[Any]) -> None:
 def _candidates(leaf: Any) -> list[Any]:
     out = [leaf]
     if isinstance(leaf, str):
-        try:
+        with contextlib.suppress(InvalidOperation):
             out.append(Decimal(leaf))
-        except InvalidOperation:
-            pass
-        try:
+        with contextlib.suppress(ValueError):
             out.append(datetime.fromisoformat(leaf).astimezone(UTC))
-        except ValueError:
-            pass
     return out
 
 
@@ -268,7 +265,9 @@ REST_DECODERS = {
 
 def test_every_real_rest_body_decodes_without_loss(dydx_real: Path) -> None:
     files = sorted(p.name for p in (dydx_real / "http").glob("*.json"))
-    assert set(files) <= set(REST_DECODERS), f"no decoder mapped for {set(files) - set(REST_DECODERS)}"
+    assert set(files) <= set(REST_DECODERS), (
+        f"no decoder mapped for {set(files) - set(REST_DECODERS)}"
+    )
     for name in files:
         decoder, cls, count = REST_DECODERS[name]
         body = _load(dydx_real / "http" / name)
@@ -427,7 +426,9 @@ MALFORMED: list[tuple[Any, str]] = [
         "size >= 0",
     ),
     (
-        _msg(type="channel_data", channel="v4_orderbook", id="X", contents={"bids": [["NaN", "1"]]}),
+        _msg(
+            type="channel_data", channel="v4_orderbook", id="X", contents={"bids": [["NaN", "1"]]}
+        ),
         "not finite",
     ),
     (_msg(type="channel_data", channel="v4_orderbook", contents={"bids": []}), "no market id"),
@@ -512,7 +513,9 @@ def test_rest_bodies_of_the_wrong_shape() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=20,
 )
 

@@ -49,7 +49,7 @@ def rel_close(a: D, b: D, scale: D) -> bool:
 
 
 @given(accounts(), st.data())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_equity_equals_mmr_at_liquidation_price(account: Account, data: st.DataObject) -> None:
     pos = data.draw(st.sampled_from(account.positions))
     lp = liquidation_price(account, pos.market)
@@ -71,6 +71,7 @@ def test_equity_equals_mmr_at_liquidation_price(account: Account, data: st.DataO
 
 
 @given(params("X-USD"), dec("0", "1000", 2), dec("0", "1000000", 0), dec("1", "1000000", 0))
+@settings(deadline=None)
 def test_oi_imf_bounded_and_monotone(p: MarketRiskParams, oi: D, lower: D, width: D) -> None:
     scaled = MarketRiskParams(
         "X-USD",
@@ -139,7 +140,7 @@ def test_guard_acts_strictly_before_liquidation(
 
 
 @given(accounts())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 def test_guard_reductions_reach_target(account: Account) -> None:
     guard = LiquidationGuard()
     report = guard.evaluate(account)

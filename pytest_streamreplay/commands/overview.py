@@ -1,0 +1,227 @@
+"""``ls`` and ``info``: what cassettes there are, and what one holds."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..cassette import CASSETTE_SUFFIX, FORMAT, CassetteError
+from ._common import CommandError, age, describe_close, ms, plain, scan, size
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["register", "run_info", "run_ls"]
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    ls = subparsers.add_parser(
+        "ls",
+        help="list cassettes under a directory",
+        description="List cassettes (*.jsonl, "
+        "recursively) with their test, record counts, size, age and format version.",
+    )
+    ls.add_argument(
+        "dir",
+        nargs="?",
+        default="cassettes",
+        metavar="DIR",
+        help="directory to search (default: ./cassettes)",
+    )
+    ls.set_defaults(run=run_ls)
+
+    info = subparsers.add_parser(
+        "info",
+        help="summarise one cassette",
+        description="Show a cassette's header, record "
+        "counts, HTTP interactions, WebSocket connections and events.",
+    )
+    info.add_argument("cassette", metavar="CASSETTE")
+    info.add_argument(
+        "--limit",
+        type=int,
+        default=50,
+        metavar="N",
+        help="show at most N HTTP interactions (default 50; 0: all)",
+    )
+    info.set_defaults(run=run_info)
+
+
+def run_ls(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    root = Path(args.dir)
+    if root.is_file():
+        paths = [root]
+    elif root.is_dir():
+        paths = sorted(root.rglob(f"*{CASSETTE_SUFFIX}"))
+    else:
+        raise CommandError(f"{root}: no such directory")
+    if not paths:
+        console.print(f"no cassettes (*{CASSETTE_SUFFIX}) under {root}")
+        return 0
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name, justify in (
+        ("cassette", "left"),
+        ("test", "left"),
+        ("http", "right"),
+        ("ws", "right"),
+        ("msgs", "right"),
+        ("events", "right"),
+        ("size", "right"),
+        ("age", "right"),
+        ("v", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    failures = 0
+    for path in paths:
+        shown = str(path.relative_to(root)) if path != root else str(path)
+        stat = path.stat()
+        try:
+            found = scan(path)
+        except CassetteError as exc:
+            failures += 1
+            print(f"streamreplay: error: {exc}", file=sys.stderr)
+            table.add_row(
+                *plain(shown),
+                Text("unreadable", style="red"),
+                *plain("", "", "", "", size(stat.st_size), age(None, stat.st_mtime), ""),
+            )
+            continue
+        kinds, header = found.kinds, found.header
+        table.add_row(
+            *plain(
+                shown,
+                header.test or "-",
+                kinds["http"],
+                kinds["ws"],
+                kinds["ws_msg"],
+                kinds["event"],
+                size(stat.st_size),
+                age(header.recorded_at, stat.st_mtime),
+                header.version,
+            )
+        )
+    console.print(table)
+    total = len(paths)
+    console.print(
+        f"{total} cassette{'s' if total != 1 else ''}"
+        + (f", {failures} unreadable" if failures else "")
+    )
+    return 1 if failures else 0
+
+
+def run_info(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    path = Path(args.cassette)
+    limit = args.limit if args.limit > 0 else sys.maxsize
+    found = scan(path, keep_http=limit)
+    header = found.header
+
+    console.print(Text(str(path), style="bold"), size(path.stat().st_size))
+    facts = [
+        ("format", f"{FORMAT} v{header.version}"),
+        (
+            "recorded",
+            f"{header.recorded_at} ({age(header.recorded_at)} ago) by {header.recorded_by or '?'}",
+        ),
+        ("test", header.test or "-"),
+    ]
+    if header.note:
+        facts.append(("note", header.note))
+    facts.extend(
+        (str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False))
+        for k, v in header.extra.items()
+    )
+    kinds = found.kinds
+    facts.append(
+        (
+            "records",
+            ", ".join(f"{k} {kinds[k]}" for k in ("http", "ws", "ws_msg", "ws_close", "event")),
+        )
+    )
+    for key, value in facts:
+        console.print(f"  {key:<9} {value}", markup=False, soft_wrap=True)
+
+    if kinds["http"]:
+        table = Table(
+            title=f"HTTP interactions ({kinds['http']})",
+            title_justify="left",
+            box=None,
+            pad_edge=False,
+            header_style="bold",
+        )
+        for name in ("id", "t", "method", "url", "status", "body", "duration"):
+            table.add_column(
+                name, justify="right" if name in ("id", "t", "body") else "left", overflow="fold"
+            )
+        for rec in found.http:
+            resp = rec.response
+            table.add_row(
+                *plain(
+                    rec.id,
+                    ms(rec.t),
+                    rec.request.method,
+                    rec.request.url,
+                    f"{resp.status} {resp.reason}".strip(),
+                    size(len(resp.content)),
+                    f"{rec.duration_ms:.1f} ms" + (" (chunked)" if resp.chunks else ""),
+                )
+            )
+        console.print()
+        console.print(table)
+        hidden = kinds["http"] - len(found.http)
+        if hidden > 0:
+            console.print(f"… {hidden} more (--limit 0 shows all)")
+
+    if found.connections:
+        table = Table(
+            title=f"WebSocket connections ({len(found.connections)})",
+            title_justify="left",
+            box=None,
+            pad_edge=False,
+            header_style="bold",
+        )
+        for name in ("id", "t", "url", "sent", "received", "last message", "close"):
+            table.add_column(
+                name,
+                justify="right" if name in ("id", "t", "sent", "received") else "left",
+                overflow="fold",
+            )
+        for cid, stats in found.connections.items():
+            table.add_row(
+                *plain(
+                    cid,
+                    ms(stats.record.t),
+                    stats.record.url,
+                    f"{stats.sent} ({size(stats.bytes_sent)})",
+                    f"{stats.received} ({size(stats.bytes_received)})",
+                    ms(stats.last_t),
+                    describe_close(stats.close),
+                )
+            )
+        console.print()
+        console.print(table)
+
+    if found.event_counts:
+        table = Table(
+            title=f"Events ({kinds['event']})",
+            title_justify="left",
+            box=None,
+            pad_edge=False,
+            header_style="bold",
+        )
+        for name in ("name", "count", "first", "last"):
+            table.add_column(name, justify="left" if name == "name" else "right")
+        for name, count in sorted(found.event_counts.items()):
+            first, last = found.events[name]
+            table.add_row(*plain(name, count, ms(first), ms(last)))
+        console.print()
+        console.print(table)
+    return 0
