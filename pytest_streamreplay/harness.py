@@ -19,6 +19,7 @@ from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
 from .proxy.binding import SessionBinding
 from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
+from .proxy.conversation import Speed
 from .session import CassetteSession, RecordMode
 
 __all__ = ["ProxyRuntime", "StreamReplayHandle", "patched_environ", "runtime", "use_cassette"]
@@ -45,12 +46,19 @@ class ProxyRuntime:
     def proxy(self) -> Any:
         with self._lock:
             if self._proxy is None or not self._proxy.running:
-                from .proxy.http_addon import HttpRecordReplay
+                from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
+                from .proxy.origins import ReplayOrigins
                 from .proxy.server import ProxyServer
+                from .proxy.ws_addon import WebSocketRecordReplay
 
+                origins = ReplayOrigins()
                 upstream_ca, insecure = self._config
                 self._proxy = ProxyServer(
-                    [HttpRecordReplay(self.binding)],
+                    [
+                        OriginsLifecycle(origins),
+                        HttpRecordReplay(self.binding, origins),
+                        WebSocketRecordReplay(self.binding, origins),
+                    ],
                     upstream_ca=upstream_ca,
                     upstream_insecure=insecure,
                 ).start()
@@ -150,6 +158,8 @@ def use_cassette(
     allow_repeats: bool = True,
     redact: Sequence[str] = (),
     strict: bool = False,
+    speed: str | float = "instant",
+    message_ignore: Sequence[str] = (),
 ) -> Iterator[StreamReplayHandle]:
     """Record or replay ``path`` for the traffic of the block; saves when the block succeeds."""
     session = CassetteSession(
@@ -159,6 +169,8 @@ def use_cassette(
         allow_repeats=allow_repeats,
         redactor=Redactor(extra=redact),
         strict=strict,
+        speed=Speed.parse(speed),
+        message_ignore=tuple(message_ignore),
     )
     with bound(session) as handle:
         yield handle

@@ -27,7 +27,7 @@ __all__ = ["streamreplay"]
 
 MARKER = (
     "streamreplay(cassette=None, *, match_on=None, redact=None, allow_repeats=None, "
-    "record_mode=None): record or replay this test's HTTP and WebSocket traffic through the "
+    "record_mode=None, speed=None, message_ignore=None): record or replay this test's HTTP and WebSocket traffic through the "
     "pytest-streamreplay proxy"
 )
 
@@ -71,6 +71,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="CI mode: replay only, no connection leaves the machine, every recorded "
         "interaction must be used",
+    )
+    group.addoption(
+        "--replay-speed",
+        dest="replay_speed",
+        default=None,
+        help="timing of replayed WebSocket messages and streamed bodies: instant (default, as "
+        "fast as the client reads), recorded (the recorded offsets), or a factor (2.0 = twice "
+        "as fast)",
     )
     group.addoption(
         "--cassette-dir",
@@ -123,6 +131,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "streamreplay_upstream_ca", "CA file trusted for origins while recording", default=""
+    )
+    parser.addini("streamreplay_replay_speed", "instant, recorded or a factor", default="")
+    parser.addini(
+        "streamreplay_message_ignore",
+        "JSON paths ignored when comparing a client's WebSocket messages with the recording",
+        type="args",
+        default=[],
     )
 
 
@@ -187,6 +202,8 @@ def _open_session(item: pytest.Item) -> CassetteSession:
         strict=settings.strict,
         test_id=item.nodeid,
         extra_redact=extra_redact,
+        speed=settings.speed,
+        message_ignore=settings.message_ignore,
     )
     session.record_on_failure = settings.record_on_failure  # type: ignore[attr-defined]
     return session

@@ -13,11 +13,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from .cassette.matching import NamedMatcher, compare
-from .cassette.records import HttpInteraction, HttpRequest, Record, WsConnection
+from .cassette.records import (
+    HttpInteraction,
+    HttpRequest,
+    Record,
+    WsClose,
+    WsConnection,
+    WsMessage,
+)
 from .cassette.redaction import Redactor
 from .cassette.storage import CassetteWriter, new_header, read_cassette
+from .proxy.conversation import ConversationReport, Speed, WsScript
 
 __all__ = [
     "CassetteMissingError",
@@ -50,6 +59,7 @@ class Decision:
     action: str
     interaction: HttpInteraction | None = None
     report: str = ""
+    script: WsScript | None = None
 
 
 @dataclass
@@ -76,6 +86,8 @@ class CassetteSession:
     strict: bool = False
     test_id: str | None = None
     extra_redact: Callable[[Record], None] | None = None
+    speed: Speed = field(default_factory=Speed)
+    message_ignore: tuple[str, ...] = ()
 
     existed: bool = field(init=False, default=False)
     can_replay: bool = field(init=False, default=False)
@@ -121,6 +133,10 @@ class CassetteSession:
         self._replayable = [
             _Replayable(r) for r in self.cassette_records if isinstance(r, HttpInteraction)
         ]
+        self._ws_scripts = _scripts(self.cassette_records)
+        self.ws_reports: list[ConversationReport] = []
+        self._active = 0
+        self._idle = threading.Condition(self._lock)
 
     # -- facts -----------------------------------------------------------------------------
     @property
@@ -148,19 +164,94 @@ class CassetteSession:
         with self._lock:
             return [r.interaction for r in self._replayable if r.plays == 0]
 
+    def unused_connections(self) -> list[WsConnection]:
+        with self._lock:
+            return [s.conn for s in self._ws_scripts if not s.used]
+
     def problems(self) -> list[str]:
-        """Reasons this test fails: unmatched requests always, unused interactions if strict."""
+        """Reasons this test fails: unmatched requests and connections always; under
+        --replay-strict also mismatched client messages, undelivered tails and anything unused.
+        Non-strict replay logs mismatches and carries on."""
+        self.wait_idle()
         out = [u.report for u in self.unmatched]
-        if self.strict:
-            unused = self.unused()
-            if unused:
-                lines = [
-                    f"{len(unused)} recorded interaction(s) in {self.path} were never requested"
-                    " (--replay-strict):"
-                ]
-                lines += [f"  #{i.id} {i.request.method} {i.request.url}" for i in unused]
-                out.append("\n".join(lines))
+        if not self.strict:
+            return out
+        with self._lock:
+            reports = list(self.ws_reports)
+        for report in reports:
+            out += report.mismatches + report.extra
+            if report.tail:
+                out.append(report.tail)
+        unused = self.unused()
+        if unused:
+            lines = [
+                f"{len(unused)} recorded interaction(s) in {self.path} were never requested"
+                " (--replay-strict):"
+            ]
+            lines += [f"  #{i.id} {i.request.method} {i.request.url}" for i in unused]
+            out.append("\n".join(lines))
+        idle = self.unused_connections()
+        if idle:
+            lines = [
+                f"{len(idle)} recorded WebSocket connection(s) in {self.path} were never "
+                "opened (--replay-strict):"
+            ]
+            lines += [f"  #{c.id} {c.url}" for c in idle]
+            out.append("\n".join(lines))
         return out
+
+    # -- connections in flight -------------------------------------------------------------
+    def opened(self) -> None:
+        with self._lock:
+            self._active += 1
+
+    def closed(self, report: ConversationReport | None = None) -> None:
+        with self._lock:
+            self._active -= 1
+            if report is not None:
+                self.ws_reports.append(report)
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 2.0) -> bool:
+        """Give connections the test just closed a moment to finish before judging them."""
+        with self._lock:
+            return self._idle.wait_for(lambda: self._active <= 0, timeout)
+
+    # -- WebSocket -------------------------------------------------------------------------
+    def decide_ws(self, url: str) -> Decision:
+        """Match a WebSocket opening by URL and order: the k-th connection to a URL replays the
+        k-th recorded connection to it."""
+        live = _ws_key(self.redactor.request(HttpRequest("GET", url)).url)
+        with self._lock:
+            if self.can_replay:
+                for script in self._ws_scripts:
+                    if not script.used and _ws_key(script.conn.url) == live:
+                        script.used = True
+                        return Decision("replay", script=script)
+            if self.can_record:
+                return Decision("live")
+            recorded = [s for s in self._ws_scripts if _ws_key(s.conn.url) == live]
+            lines = [
+                f"Unexpected WebSocket connection to {url}",
+                f"  cassette: {self.path} (record mode {self.effective_mode.value}"
+                f"{', --replay-strict' if self.strict else ''})",
+            ]
+            if recorded:
+                lines.append(
+                    f"  the recording has {len(recorded)} connection(s) to this URL, "
+                    "all already used by this test"
+                )
+            else:
+                known = sorted({s.conn.url for s in self._ws_scripts})
+                lines.append("  recorded connections: " + (", ".join(known) or "none"))
+            lines.append("  to record it: run pytest with --record-mode=new_episodes or rewrite")
+            report = "\n".join(lines)
+            self.unmatched.append(Unmatched(HttpRequest("GET", url), report))
+            return Decision("refuse", report=report)
+
+    def redact_live_json(self, value: object) -> object:
+        """Redact a live client message by name, so it compares with the redacted recording."""
+        return self.redactor.live_json(value)
 
     # -- HTTP ------------------------------------------------------------------------------
     def decide(self, live: HttpRequest) -> Decision:
@@ -229,6 +320,7 @@ class CassetteSession:
         """The full cassette to write, or None when nothing should be written."""
         if not self.can_record:
             return None
+        self.wait_idle()  # a connection the test just closed may still be finishing
         with self._lock:
             if self.effective_mode is RecordMode.NEW_EPISODES and self.existed:
                 if not self.new_records:
@@ -244,3 +336,23 @@ class CassetteSession:
             for record in records:
                 writer.write(record)
         return self.path
+
+
+def _ws_key(url: str) -> tuple[str, str, int, str, tuple[tuple[str, str], ...]]:
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    port = parts.port or (443 if scheme == "wss" else 80)
+    query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return scheme, parts.hostname or "", port, parts.path or "/", query
+
+
+def _scripts(records: list[Record]) -> list[WsScript]:
+    scripts: dict[int, WsScript] = {}
+    for r in records:
+        if isinstance(r, WsConnection):
+            scripts[r.id] = WsScript(r)
+        elif isinstance(r, WsMessage) and r.conn in scripts:
+            scripts[r.conn].messages.append(r)
+        elif isinstance(r, WsClose) and r.conn in scripts:
+            scripts[r.conn].close = r
+    return list(scripts.values())

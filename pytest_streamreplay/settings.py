@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from .cassette.matching import DEFAULT_MATCH_ON
+from .proxy.conversation import Speed
 from .session import RecordMode
 
 __all__ = ["MARKER_KWARGS", "Settings", "SettingsError", "resolve_settings"]
 
-MARKER_KWARGS = ("cassette", "match_on", "redact", "allow_repeats", "record_mode")
+MARKER_KWARGS = (
+    "cassette",
+    "match_on",
+    "redact",
+    "allow_repeats",
+    "record_mode",
+    "speed",
+    "message_ignore",
+)
 
 
 class SettingsError(ValueError):
@@ -32,6 +41,8 @@ class Settings:
     redact_defaults: bool
     allow_repeats: bool
     record_on_failure: bool
+    speed: Speed = Speed()
+    message_ignore: tuple[str, ...] = ()
 
 
 def _record_mode(value: Any, where: str) -> RecordMode:
@@ -101,7 +112,23 @@ def resolve_settings(config: Any, marker: Any | None) -> Settings:
     if allow_repeats is None:
         allow_repeats = config.getini("streamreplay_allow_repeats")
 
+    speed_value = config.getoption("replay_speed")
+    where = "--replay-speed"
+    if speed_value is None and kwargs.get("speed") is not None:
+        speed_value, where = kwargs["speed"], "@pytest.mark.streamreplay(speed=...)"
+    if speed_value is None:
+        speed_value, where = config.getini("streamreplay_replay_speed") or "instant", "ini"
+    try:
+        speed = Speed.parse(speed_value)
+    except ValueError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+    message_ignore = kwargs.get("message_ignore")
+    if message_ignore is None:
+        message_ignore = config.getini("streamreplay_message_ignore") or ()
+
     return Settings(
+        speed=speed,
+        message_ignore=_as_tuple(message_ignore),
         record_mode=mode,
         strict=strict,
         cassette_dir=cassette_dir,

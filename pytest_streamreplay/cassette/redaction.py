@@ -237,6 +237,14 @@ class Redactor:
         finally:
             self._values = saved
 
+    def live_json(self, value: Any) -> Any:
+        """Redact a live JSON value by name only (see ``request``)."""
+        saved = set(self._values)
+        try:
+            return self.json(value)[0]
+        finally:
+            self._values = saved
+
     def record(self, record: Record) -> Record:
         """Redact one record in place (by name, then by value) and return it."""
         if isinstance(record, HttpInteraction):

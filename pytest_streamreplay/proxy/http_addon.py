@@ -1,4 +1,9 @@
-"""The mitmproxy addon that answers HTTP from a cassette or records what the origin sends."""
+"""The mitmproxy addon that answers HTTP from a cassette or records what the origin sends.
+
+Streamed responses (server-sent events, NDJSON, chunked non-JSON bodies, downloads over 1 MiB)
+are recorded chunk by chunk with their offsets as they pass, never buffered, and replayed
+through the replay origin so their structure and timing survive.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,21 @@ from typing import Any
 
 from ..cassette.body import encode_body
 from ..cassette.encoding import apply_encoding, describe_encoding
-from ..cassette.records import HttpInteraction, HttpRequest, HttpResponse
+from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
 from .binding import SessionBinding
+from .origins import ReplayOrigins, StreamJob
 
-__all__ = ["UNMATCHED_STATUS", "HttpRecordReplay", "request_from_flow"]
+__all__ = ["UNMATCHED_STATUS", "HttpRecordReplay", "OriginsLifecycle", "refusal",
+           "request_from_flow"]
 
 # A status no origin sends, so a refused request is never mistaken for a recorded one.
 UNMATCHED_STATUS = 599
 _META = "streamreplay"
 # Framing is the transport's business: replay sets Content-Length from the body it sends.
 _FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length"})
+_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl",
+                 "application/stream+json", "application/jsonlines")
+_LARGE_BODY = 1024 * 1024
 
 
 def request_from_flow(flow: Any) -> HttpRequest:
@@ -29,14 +39,41 @@ def request_from_flow(flow: Any) -> HttpRequest:
     )
 
 
-def _response_from_flow(flow: Any) -> HttpResponse:
+def is_streaming(response: Any) -> bool:
+    """Whether a live response should be recorded chunk by chunk."""
+    ctype = str(response.headers.get("content-type", "")).lower()
+    if ctype.startswith(_STREAM_TYPES):
+        return True
+    if "chunked" in str(response.headers.get("transfer-encoding", "")).lower():
+        return "json" not in ctype  # a chunked JSON API answer stays one readable body
+    try:
+        return int(response.headers.get("content-length", "0")) > _LARGE_BODY
+    except ValueError:
+        return False
+
+
+def refusal(text: str) -> Any:
+    from mitmproxy import http
+
+    return http.Response.make(
+        UNMATCHED_STATUS,
+        text.encode(),
+        {"Content-Type": "text/plain; charset=utf-8", "X-Streamreplay": "unmatched"},
+    )
+
+
+def _response_from_flow(flow: Any, chunks: list[Chunk] | None) -> HttpResponse:
     resp = flow.response
+    headers = list(resp.headers.items(multi=True))
+    if chunks is not None:
+        return HttpResponse(resp.status_code, resp.reason or "", resp.http_version, headers,
+                            chunks=chunks)
     decoded = resp.get_content(strict=False) or b""
     return HttpResponse(
         status=resp.status_code,
         reason=resp.reason or "",
         http_version=resp.http_version,
-        headers=list(resp.headers.items(multi=True)),
+        headers=headers,
         body=encode_body(decoded),
         encoded=describe_encoding(resp.headers.get("content-encoding"), resp.raw_content, decoded),
     )
@@ -60,53 +97,112 @@ def _response_to_flow(recorded: HttpResponse, http_version: str) -> Any:
     return response
 
 
+class _ChunkRecorder:
+    """mitmproxy calls this with each chunk as it arrives and forwards what it returns."""
+
+    def __init__(self) -> None:
+        self.start = time.monotonic()
+        self.chunks: list[Chunk] = []
+
+    def __call__(self, data: bytes) -> bytes:
+        if data:
+            t = (time.monotonic() - self.start) * 1000.0
+            self.chunks.append(Chunk(t, encode_body(data, binary=not _is_text(data))))
+        return data
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class HttpRecordReplay:
     """Asks the bound session about each request: replay it, let it through, or refuse it."""
 
-    def __init__(self, binding: SessionBinding) -> None:
+    def __init__(self, binding: SessionBinding, origins: ReplayOrigins) -> None:
         self.binding = binding
+        self.origins = origins
 
     def request(self, flow: Any) -> None:
+        from .ws_addon import is_websocket_upgrade
+
+        if is_websocket_upgrade(flow.request):
+            return
         session = self.binding.session
         if session is None:
-            flow.response = _text_response(
+            flow.response = refusal(
                 "pytest-streamreplay: a request reached the proxy while no test was bound to it"
             )
             return
         decision = session.decide(request_from_flow(flow))
         if decision.action == "replay":
-            assert decision.interaction is not None
-            flow.response = _response_to_flow(
-                decision.interaction.response, flow.request.http_version
-            )
+            interaction = decision.interaction
+            assert interaction is not None
+            if interaction.response.chunks is not None:
+                session.opened()
+                path = self.origins.add_stream(
+                    StreamJob(interaction, session.speed, lambda: session.closed(None))
+                )
+                flow.metadata[_META] = ("replay_stream", session, path)
+                flow.request.scheme = "http"
+                flow.request.host = "127.0.0.1"
+                flow.request.port = self.origins.http_port
+                flow.request.path = path
+                return
+            flow.response = _response_to_flow(interaction.response, flow.request.http_version)
             flow.metadata[_META] = "replayed"
         elif decision.action == "live":
             flow.metadata[_META] = ("live", session, session.elapsed_ms(), time.monotonic())
         else:
-            flow.response = _text_response(decision.report)
+            flow.response = refusal(decision.report)
             flow.metadata[_META] = "refused"
+
+    def responseheaders(self, flow: Any) -> None:
+        meta = flow.metadata.get(_META)
+        if not isinstance(meta, tuple):
+            return
+        if meta[0] == "replay_stream":
+            flow.response.stream = True
+        elif meta[0] == "live" and flow.websocket is None and is_streaming(flow.response):
+            recorder = _ChunkRecorder()
+            flow.response.stream = recorder
+            flow.metadata[_META] = (*meta, recorder)
 
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if not (isinstance(meta, tuple) and meta[0] == "live"):
+        if not (isinstance(meta, tuple) and meta[0] == "live") or flow.websocket is not None:
             return
-        _, session, t, started = meta
+        session, t, started = meta[1], meta[2], meta[3]
+        recorder = meta[4] if len(meta) > 4 else None
         session.record(
             HttpInteraction(
                 id=session.next_id(),
                 request=request_from_flow(flow),
-                response=_response_from_flow(flow),
+                response=_response_from_flow(flow, recorder.chunks if recorder else None),
                 t=t,
                 duration_ms=(time.monotonic() - started) * 1000.0,
             )
         )
 
+    def error(self, flow: Any) -> None:
+        meta = flow.metadata.get(_META)
+        if isinstance(meta, tuple) and meta[0] == "replay_stream" and self.origins.cancel_stream(
+            meta[2]
+        ):
+            meta[1].closed(None)
 
-def _text_response(text: str) -> Any:
-    from mitmproxy import http
 
-    return http.Response.make(
-        UNMATCHED_STATUS,
-        text.encode(),
-        {"Content-Type": "text/plain; charset=utf-8", "X-Streamreplay": "unmatched"},
-    )
+class OriginsLifecycle:
+    """Starts and stops the replay origins with the proxy, on its loop."""
+
+    def __init__(self, origins: ReplayOrigins) -> None:
+        self.origins = origins
+
+    async def running(self) -> None:
+        await self.origins.start()
+
+    async def done(self) -> None:
+        await self.origins.stop()

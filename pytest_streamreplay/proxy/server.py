@@ -25,6 +25,16 @@ class ProxyStartError(RuntimeError):
     """The proxy did not come up (port, CA or option problem)."""
 
 
+class _Running:
+    """Added last: its ``running`` hook fires after every other addon's has finished."""
+
+    def __init__(self) -> None:
+        self.seen = False
+
+    def running(self) -> None:
+        self.seen = True
+
+
 class ProxyServer:
     """Owns the mitmproxy ``Master``, its loop thread and the CA bundle clients trust."""
 
@@ -133,19 +143,24 @@ class ProxyServer:
         from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
         from mitmproxy.master import Master
 
+        from .compat import accept_ws_scheme_requests
+
+        accept_ws_scheme_requests()
+
         opts = options.Options(
             listen_host=self.listen_host, listen_port=0, confdir=str(self.confdir)
         )
         master = Master(opts, event_loop=asyncio.get_running_loop())
         ps = proxyserver.Proxyserver()
+        running = _Running()
         master.addons.add(
-            core.Core(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(), *self.addons
+            core.Core(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(), *self.addons, running
         )
         opts.update(connection_strategy="lazy", **self._upstream_options())
         self._master, self._proxyserver = master, ps
         run = asyncio.ensure_future(master.run())
-        for _ in range(2000):
-            if run.done() or ps.listen_addrs():
+        for _ in range(4000):
+            if run.done() or (ps.listen_addrs() and running.seen):
                 break
             await asyncio.sleep(0.005)
         addrs = ps.listen_addrs()

@@ -22,16 +22,23 @@ def marbles() -> Iterator[Marbles]:
     """A fresh virtual clock with ``cold``/``hot``/``expect``/``flush`` for this test."""
     tester = Marbles()
     yield tester
-    # Normally flushed by pytest_pyfunc_call; reaching here with pending checks means the test
-    # body raised first, and that error is the one worth reading.
-    tester.discard()
+    # Normally flushed (or, after an exception, discarded) by pytest_pyfunc_call below; if
+    # that hook did not run, check here so no expectation is silently skipped.
+    if tester.pending:
+        tester.flush()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
     """After a test using ``marbles`` returns, flush it so mismatches fail the test itself."""
-    result = yield
     tester = pyfuncitem.funcargs.get("marbles")
+    try:
+        result = yield
+    except BaseException:
+        # The test body's own error is the one worth reading.
+        if isinstance(tester, Marbles):
+            tester.discard()
+        raise
     if isinstance(tester, Marbles) and tester.pending:
         failure = None
         try:

@@ -49,7 +49,8 @@ def render(items: Iterable[tuple[float, str]]) -> Rendered:
         if gap < 0:
             exact = False
             gap = 0
-        text = _gap(text, gap)
+        text, ok = _gap(text, gap)
+        exact = exact and ok
         columns[frame] = len(text) + (1 if len(markers) > 1 else 0)
         if len(markers) == 1:
             text += markers[0]
@@ -60,20 +61,25 @@ def render(items: Iterable[tuple[float, str]]) -> Rendered:
     return Rendered(text, exact, columns)
 
 
-def _gap(text: str, gap: float) -> str:
+def _gap(text: str, gap: float) -> tuple[str, bool]:
+    """Append a gap of ``gap`` frames; False if the result would not parse back exactly."""
     if gap == 0:
-        return text
+        return text, True
     if gap == int(gap) and gap <= _MAX_DASHES:
-        return text + "-" * int(gap)
+        return text + "-" * int(gap), True
+    ok = True
     tail = text.rsplit(" ", 1)[-1]
-    if tail and _PROGRESSION_LIKE.fullmatch(tail) and gap >= 1:
-        # "1m" then " 30ms " would read as a one-minute progression: break it with a frame.
-        text += "-"
-        gap -= 1
+    if tail and _PROGRESSION_LIKE.fullmatch(tail):
+        if gap >= 1:
+            # "1m" then " 30ms " would read as a one-minute progression: break it with a frame.
+            text += "-"
+            gap -= 1
+        else:
+            ok = False  # values "1","m" then a sub-frame gap: no exact spelling exists
     if gap == 0:
-        return text
+        return text, ok
     lead = " " if text else ""
-    return f"{text}{lead}{format_ms(gap)}ms "
+    return f"{text}{lead}{format_ms(gap)}ms ", ok
 
 
 def render_subscription(subscribed: float, unsubscribed: float) -> str:

@@ -1,0 +1,220 @@
+"""Replay origins: small servers on the proxy's own loop that play recorded streams.
+
+mitmproxy cannot replay WebSockets (a fake 101 crashes it on close) and delivers a response set
+in a hook whole. So the proxy routes such requests here, to 127.0.0.1, and these servers play
+the recording with its timing: WebSocket conversations through the ``websockets`` library, and
+streamed HTTP bodies (chunked, server-sent events, long downloads) chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..cassette.records import HttpInteraction
+from .conversation import ConnectionGone, Conversation, ConversationReport, Speed, WsScript
+
+__all__ = ["ROUTE_PREFIX", "ReplayOrigins", "StreamJob", "WsJob"]
+
+ROUTE_PREFIX = "/__streamreplay__/"
+_HANDSHAKE_HEADERS = frozenset(
+    {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions",
+     "sec-websocket-protocol", "date", "server", "content-length"}
+)
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+@dataclass
+class WsJob:
+    script: WsScript
+    speed: Speed
+    ignore_paths: tuple[str, ...]
+    redact_live: Callable[[Any], Any]
+    on_done: Callable[[ConversationReport], None]
+
+
+@dataclass
+class StreamJob:
+    interaction: HttpInteraction
+    speed: Speed
+    on_done: Callable[[], None]
+
+
+class _Endpoint:
+    """``WsEndpoint`` over a websockets server connection."""
+
+    def __init__(self, connection: Any) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        self.conn = connection
+        self._closed_exc = ConnectionClosed
+
+    async def send(self, data: str | bytes) -> None:
+        try:
+            await self.conn.send(data)
+        except self._closed_exc:
+            raise ConnectionGone from None
+
+    async def recv(self) -> str | bytes:
+        try:
+            data: str | bytes = await self.conn.recv()
+        except self._closed_exc:
+            raise ConnectionGone from None
+        return data
+
+    async def close(self, code: int, reason: str) -> None:
+        await self.conn.close(code, reason)
+
+    def abort(self) -> None:
+        self.conn.transport.abort()
+
+    async def wait_closed(self, timeout: float | None) -> bool:
+        try:
+            await asyncio.wait_for(asyncio.shield(self.conn.wait_closed()), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+class ReplayOrigins:
+    """Both servers; jobs are registered under a token the proxy puts in the routed path."""
+
+    def __init__(self) -> None:
+        self.ws_port: int | None = None
+        self.http_port: int | None = None
+        self._ws_jobs: dict[str, WsJob] = {}
+        self._stream_jobs: dict[str, StreamJob] = {}
+        self._tokens = itertools.count(1)
+        self._ws_server: Any = None
+        self._http_server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- lifecycle (on the proxy loop) -----------------------------------------------------
+    async def start(self) -> None:
+        from websockets.asyncio.server import serve
+
+        self._ws_server = await serve(
+            self._ws_handler, "127.0.0.1", 0, compression=None, max_size=None,
+            ping_interval=None, select_subprotocol=self._select_subprotocol,
+            process_response=self._process_response,
+        )
+        self.ws_port = self._ws_server.sockets[0].getsockname()[1]
+        self._http_server = await asyncio.start_server(self._http_handler, "127.0.0.1", 0)
+        self.http_port = self._http_server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._ws_server is not None:
+            self._ws_server.close()
+            await self._ws_server.wait_closed()
+        if self._http_server is not None:
+            self._http_server.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- jobs (from mitmproxy hooks, same loop) ---------------------------------------------
+    def add_ws(self, job: WsJob) -> str:
+        token = f"ws{next(self._tokens)}"
+        self._ws_jobs[token] = job
+        return ROUTE_PREFIX + token
+
+    def add_stream(self, job: StreamJob) -> str:
+        token = f"http{next(self._tokens)}"
+        self._stream_jobs[token] = job
+        return ROUTE_PREFIX + token
+
+    def cancel_ws(self, path: str) -> bool:
+        """Forget a job whose handshake never arrived; True if it was still waiting."""
+        return self._ws_jobs.pop(path[len(ROUTE_PREFIX) :], None) is not None
+
+    def cancel_stream(self, path: str) -> bool:
+        return self._stream_jobs.pop(path[len(ROUTE_PREFIX) :], None) is not None
+
+    # -- WebSocket ---------------------------------------------------------------------------
+    def _job_for(self, connection: Any) -> WsJob | None:
+        path = connection.request.path
+        return self._ws_jobs.get(path[len(ROUTE_PREFIX):]) if path.startswith(ROUTE_PREFIX) else None
+
+    def _select_subprotocol(self, connection: Any, offered: Any) -> Any:
+        job = self._job_for(connection)
+        wanted = job.script.conn.subprotocol if job else None
+        return wanted if wanted in offered else None
+
+    def _process_response(self, connection: Any, request: Any, response: Any) -> Any:
+        job = self._job_for(connection)
+        if job is not None and response.status_code == 101:
+            for name, value in job.script.conn.response_headers:
+                if name.lower() not in _HANDSHAKE_HEADERS:
+                    response.headers[name] = value
+        return response
+
+    async def _ws_handler(self, connection: Any) -> None:
+        path = connection.request.path
+        job = self._ws_jobs.pop(path[len(ROUTE_PREFIX):], None)
+        if job is None:
+            await connection.close(1011, "pytest-streamreplay: no recording for this connection")
+            return
+        conversation = Conversation(job.script, _Endpoint(connection), speed=job.speed,
+                                    ignore_paths=job.ignore_paths, redact_live=job.redact_live)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            report = await conversation.run()
+        except asyncio.CancelledError:
+            conversation._report_tail()
+            report = conversation.report
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+        job.on_done(report)
+
+    # -- streamed HTTP -------------------------------------------------------------------------
+    async def _http_handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        job: StreamJob | None = None
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            path = head.split(b" ", 2)[1].decode()
+            job = self._stream_jobs.pop(path[len(ROUTE_PREFIX):], None)
+            if job is None:
+                writer.write(b"HTTP/1.1 599 No Recording\r\nContent-Length: 0\r\n\r\n")
+                return
+            await self._play_stream(job, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            if job is not None:
+                job.on_done()
+            writer.close()
+
+    async def _play_stream(self, job: StreamJob, writer: asyncio.StreamWriter) -> None:
+        resp = job.interaction.response
+        chunks = resp.chunks or []
+        sized = resp.header("content-length") is not None
+        head = [f"HTTP/1.1 {resp.status} {resp.reason or 'OK'}"]
+        head += [f"{k}: {v}" for k, v in resp.headers if k.lower() not in _FRAMING]
+        if sized:
+            head.append(f"Content-Length: {sum(len(c.content) for c in chunks)}")
+        else:
+            head.append("Transfer-Encoding: chunked")
+        head.append("Connection: close")
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        await writer.drain()
+        start = time.monotonic()
+        for chunk in chunks:
+            if job.speed.factor is not None:
+                delay = start + chunk.t / 1000.0 / job.speed.factor - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            data = chunk.content
+            if not data:
+                continue
+            writer.write(data if sized else b"%x\r\n%s\r\n" % (len(data), data))
+            await writer.drain()
+            await asyncio.sleep(0)  # let each chunk leave on its own
+        if not sized:
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()

@@ -1,0 +1,109 @@
+"""The mitmproxy addon for WebSockets: record live connections, route replayed ones to the
+replay origin (where ``conversation`` plays them)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..cassette.records import WsClose, WsConnection, WsMessage
+from .binding import SessionBinding
+from .http_addon import refusal
+from .origins import ReplayOrigins, WsJob
+
+__all__ = ["WebSocketRecordReplay", "is_websocket_upgrade"]
+
+_META = "streamreplay-ws"
+
+
+def is_websocket_upgrade(request: Any) -> bool:
+    return str(request.headers.get("upgrade", "")).lower() == "websocket"
+
+
+def _ws_url(url: str) -> str:
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://") :]
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://") :]
+    return url
+
+
+class WebSocketRecordReplay:
+    def __init__(self, binding: SessionBinding, origins: ReplayOrigins) -> None:
+        self.binding = binding
+        self.origins = origins
+
+    def request(self, flow: Any) -> None:
+        if not is_websocket_upgrade(flow.request):
+            return
+        session = self.binding.session
+        if session is None:
+            flow.response = refusal("pytest-streamreplay: no test is bound to the proxy")
+            return
+        url = _ws_url(flow.request.url)
+        decision = session.decide_ws(url)
+        if decision.action == "replay":
+            assert decision.script is not None
+            session.opened()
+            path = self.origins.add_ws(
+                WsJob(decision.script, session.speed, session.message_ignore,
+                      session.redact_live_json, session.closed)
+            )
+            flow.metadata[_META] = ("replay", session, path)
+            flow.request.scheme = "http"
+            flow.request.host = "127.0.0.1"
+            flow.request.port = self.origins.ws_port
+            flow.request.path = path
+        elif decision.action == "live":
+            flow.metadata[_META] = ("live", session, url)
+        else:
+            flow.response = refusal(decision.report)
+
+    def error(self, flow: Any) -> None:
+        meta = flow.metadata.get(_META)
+        if meta and meta[0] == "replay" and self.origins.cancel_ws(meta[2]):
+            meta[1].closed(None)  # the handshake never reached the replay origin
+
+    def websocket_start(self, flow: Any) -> None:
+        meta = flow.metadata.get(_META)
+        if not meta or meta[0] != "live":
+            return
+        _, session, url = meta
+        response = flow.response
+        conn = WsConnection(
+            id=session.next_id(),
+            url=url,
+            t=session.elapsed_ms(),
+            headers=list(flow.request.headers.items(multi=True)),
+            subprotocol=response.headers.get("sec-websocket-protocol") if response else None,
+            response_headers=list(response.headers.items(multi=True)) if response else [],
+        )
+        session.record(conn)
+        session.opened()
+        flow.metadata[_META] = ("recording", session, conn.id, time.time())
+
+    def websocket_message(self, flow: Any) -> None:
+        meta = flow.metadata.get(_META)
+        messages = flow.websocket.messages
+        if meta and meta[0] == "recording":
+            _, session, conn_id, opened = meta
+            msg = messages[-1]
+            session.record(
+                WsMessage.build(conn_id, "send" if msg.from_client else "recv",
+                                (msg.timestamp - opened) * 1000.0, msg.content,
+                                binary=not msg.is_text)
+            )
+        if len(messages) > 1:
+            del messages[:-1]  # kept only to be recorded: long streams must not pile up
+
+    def websocket_end(self, flow: Any) -> None:
+        meta = flow.metadata.get(_META)
+        if not meta or meta[0] != "recording":
+            return
+        _, session, conn_id, opened = meta
+        ws = flow.websocket
+        session.record(
+            WsClose(conn_id, (time.time() - opened) * 1000.0, ws.close_code,
+                    ws.close_reason or "", "client" if ws.closed_by_client else "server")
+        )
+        session.closed(None)
