@@ -41,6 +41,8 @@ def inner(
     out.mkdir()
     monkeypatch.setenv("OUT", str(out))
     monkeypatch.setenv("STREAMREPLAY_CACHE_DIR", str(ca_cache))
+    # Inline runs re-import hypothesis at session end (~3 s each): the inner tests need none of it.
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cacheprovider")
     # Whatever the developer's shell has must not leak into the inner runs.
     for var in (
         "HTTP_PROXY",

@@ -1,0 +1,168 @@
+"""Real WebSocket and streaming-HTTP servers on 127.0.0.1 for the tests, each on its own loop
+thread. Every stream carries fresh uuids, so a replayed stream is provably not live."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import ssl
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+async def _indexer(ws: Any) -> None:
+    """Shaped like the dYdX indexer: connected, subscribe -> subscribed, then batched
+    channel data every 50 ms; one message_id counter per connection."""
+    counter = 0
+    conn_id = str(uuid.uuid4())
+
+    async def send(obj: dict[str, Any]) -> None:
+        nonlocal counter
+        obj.update(connection_id=conn_id, message_id=counter)
+        counter += 1
+        await ws.send(json.dumps(obj))
+
+    await send({"type": "connected"})
+    async for raw in ws:
+        msg = json.loads(raw)
+        if msg.get("type") == "unsubscribe":
+            await send({"type": "unsubscribed", "channel": msg["channel"], "id": msg["id"]})
+            continue
+        if msg.get("channel") not in ("v4_orderbook", "v4_trades"):
+            await send({"type": "error", "message": f"Invalid subscribe message: {raw}"})
+            continue
+        await send({"type": "subscribed", "channel": msg["channel"], "id": msg["id"],
+                    "contents": {"bids": [{"price": "100", "size": str(uuid.uuid4())}]}})
+        for i in range(int(os.environ.get("BATCHES", "4"))):
+            await asyncio.sleep(0.05)
+            await send({"type": "channel_batch_data", "channel": msg["channel"], "id": msg["id"],
+                        "version": "1.0.0",
+                        "contents": [{"bids": [["100", str(i)]], "uuid": str(uuid.uuid4())}]})
+
+
+async def _echo(ws: Any) -> None:
+    async for raw in ws:
+        await ws.send(raw)
+
+
+async def _abnormal(ws: Any) -> None:
+    await ws.send(json.dumps({"bye": str(uuid.uuid4())}))
+    await asyncio.sleep(0.05)
+    ws.transport.abort()  # no close frame: the client sees 1006
+
+
+async def _binary(ws: Any) -> None:
+    for _ in range(3):
+        await ws.send(uuid.uuid4().bytes + bytes(range(256)))
+    await ws.close(4001, "done with binary")
+
+
+async def _large(ws: Any) -> None:
+    await ws.send(json.dumps({"blob": uuid.uuid4().hex * (1_000_000 // 32)}))
+    await ws.close()
+
+
+async def _many(ws: Any) -> None:
+    tag = str(uuid.uuid4())
+    for i in range(10_000):
+        await ws.send(f'{{"i":{i},"tag":"{tag}"}}')
+    await ws.close()
+
+
+WS_ROUTES: dict[str, Callable[[Any], Awaitable[None]]] = {
+    "/v4/ws": _indexer,
+    "/echo": _echo,
+    "/abnormal": _abnormal,
+    "/binary": _binary,
+    "/large": _large,
+    "/many": _many,
+}
+
+
+async def _route(ws: Any) -> None:
+    from websockets.exceptions import ConnectionClosed
+
+    handler = WS_ROUTES.get(ws.request.path.split("?")[0])
+    try:
+        if handler is None:
+            await ws.close(4004, "no such route")
+        else:
+            await handler(ws)
+    except ConnectionClosed:
+        pass
+
+
+async def _sse(request: Any) -> Any:
+    from aiohttp import web
+
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                       "Cache-Control": "no-cache"})
+    await resp.prepare(request)
+    for i in range(5):
+        await resp.write(f"id: {i}\ndata: {json.dumps({'n': i, 'u': str(uuid.uuid4())})}\n\n".encode())
+        await asyncio.sleep(0.1)
+    await resp.write_eof()
+    return resp
+
+
+@dataclass
+class StreamOrigin:
+    """A websockets server (``ws_url``) and an aiohttp server (``http_url``), one loop thread."""
+
+    ws_url: str
+    http_url: str
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    _stop: asyncio.Future[None]
+
+    def stop(self) -> None:
+        if self.thread.is_alive() and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
+        self.thread.join(10)
+
+
+def start_stream_origin(tls: tuple[Path, Path] | None = None) -> StreamOrigin:
+    ready: dict[str, Any] = {}
+    ctx: ssl.SSLContext | None = None
+    if tls is not None:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(*tls)
+
+    async def main() -> None:
+        from aiohttp import web
+        from websockets.asyncio.server import serve
+
+        app = web.Application()
+        app.router.add_get("/sse", _sse)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
+        await site.start()
+        http_port = runner.addresses[0][1]
+        async with serve(_route, "127.0.0.1", 0, ssl=ctx, max_size=None) as server:
+            ready["ws_port"] = server.sockets[0].getsockname()[1]
+            ready["http_port"] = http_port
+            ready["stop"] = asyncio.get_running_loop().create_future()
+            ready["loop"] = asyncio.get_running_loop()
+            await ready["stop"]
+        await runner.cleanup()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if "stop" in ready:
+            break
+        threading.Event().wait(0.01)
+    ws_scheme, http_scheme = ("wss", "https") if tls else ("ws", "http")
+    return StreamOrigin(
+        ws_url=f"{ws_scheme}://127.0.0.1:{ready['ws_port']}",
+        http_url=f"{http_scheme}://127.0.0.1:{ready['http_port']}",
+        loop=ready["loop"],
+        thread=thread,
+        _stop=ready["stop"],
+    )
