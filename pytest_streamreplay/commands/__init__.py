@@ -2,7 +2,7 @@
 
 Each module listed in ``COMMAND_MODULES`` has ``register(subparsers)``, which adds its
 subcommands and sets ``run=<function(args, console) -> exit code>`` as the parser default.
-To add a command group (``verify`` and ``redact`` are planned), write
+To add a command group, write
 ``pytest_streamreplay/commands/<group>.py`` with a ``register`` function and append its name
 here: ``cli.main`` needs no change. Modules import their heavy dependencies inside ``run``
 so ``streamreplay --help`` stays fast.
@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["COMMAND_MODULES", "register_all"]
 
-COMMAND_MODULES: list[str] = ["overview", "timeline", "filter", "convert"]
+COMMAND_MODULES: list[str] = ["overview", "timeline", "filter", "convert", "integrity"]
 """Command group modules, in the order their commands appear in ``--help``."""
 
 
