@@ -62,6 +62,7 @@ class ProxyRuntime:
                     upstream_ca=upstream_ca,
                     upstream_insecure=insecure,
                 ).start()
+            self._proxy.claim_context()
             return self._proxy
 
     @property

@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 
@@ -91,8 +93,198 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cassettes(paths: list[Path]) -> list[Path] | None:
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        for p in missing:
+            print(f"tradingbot: cassette {p} not found", file=sys.stderr)
+        return None
+    return paths
+
+
+def _finish(summary: dict[str, Any], path: Path | None) -> None:
+    """Print the summary JSON and write it to ``path`` if asked."""
+    import json
+
+    text = json.dumps(summary, indent=2, sort_keys=True)
+    print(text, flush=True)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
+
+
+def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="run the bot on recorded cassettes (virtual time, paper broker)",
+        description=(
+            "Read the indexer messages (recv direction) of each cassette in turn, decode them "
+            "and run books, bars, signals, strategy, risk and the paper broker on a virtual "
+            "clock that starts at the recording's market time. Prints a summary JSON."
+        ),
+    )
+    p.add_argument("cassettes", nargs="+", type=Path, metavar="CASSETTE")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="market seconds per wall second (0, the default: as fast as possible)",
+    )
+    p.add_argument("--headless", action="store_true", help="no dashboard: just the summary")
+    p.add_argument("--summary-json", type=Path, default=None, help="also write it here")
+    p.add_argument("--no-trade", action="store_true", help="signals and risk only, no orders")
+    p.add_argument("--equity", type=Decimal, default=Decimal(10_000), help="starting USDC")
+    p.set_defaults(func=_run_replay)
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from .pipeline import PipelineConfig, replay
+
+    paths = _cassettes(args.cassettes)
+    if paths is None:
+        return 2
+    if args.speed < 0:
+        print("tradingbot replay: --speed must be >= 0", file=sys.stderr)
+        return 2
+    config = PipelineConfig(trade=not args.no_trade, starting_quote=args.equity)
+    if args.headless:
+        pipeline = replay(paths, config=config, speed=args.speed)
+    else:
+        from .dashboard import Dashboard
+
+        board = Dashboard(title=f"tradingbot replay: {', '.join(p.name for p in paths)}")
+        with board.running():
+            pipeline = replay(paths, config=config, speed=args.speed, on_progress=board.update)
+    _finish(pipeline.summary(), args.summary_json)
+    return 0
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the bot on a live indexer feed (mainnet, testnet or a local one)",
+        description=(
+            "Subscribe to markets, order books, trades and 1-minute candles of the given "
+            "markets and run the pipeline for --duration seconds. Orders go to the paper "
+            "broker with --paper; otherwise to the NodeClient adapter, which only builds and "
+            "logs orders (dry-run) unless DYDX_MNEMONIC is set and a node is configured."
+        ),
+    )
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--network", choices=("mainnet", "testnet"))
+    where.add_argument("--rest-url", help="indexer REST URL (with --ws-url), e.g. the simulator")
+    p.add_argument("--ws-url", help="indexer websocket URL (with --rest-url)")
+    p.add_argument("--node-url", help="validator gRPC host for live orders (mainnet)")
+    p.add_argument(
+        "--market", type=_markets, action="append", required=True, help="e.g. BTC-USD[,ETH-USD]"
+    )
+    p.add_argument("--duration", type=_positive, default=60.0, help="wall seconds (default 60)")
+    p.add_argument("--paper", action="store_true", help="paper broker instead of the adapter")
+    p.add_argument("--dry-run", action="store_true", help="never send, even with a mnemonic")
+    p.add_argument("--address", help="wallet address (default: derived from the mnemonic)")
+    p.add_argument("--headless", action="store_true", help="no dashboard: just the summary")
+    p.add_argument("--summary-json", type=Path, default=None, help="also write it here")
+    p.set_defaults(func=_run_run)
+
+
+def _endpoints(args: argparse.Namespace) -> tuple[str, str, Any]:
+    """(rest, ws, dydx network config or None)."""
+    from .feeds.network import MAINNET, TESTNET
+
+    if args.network is None:
+        return args.rest_url, args.ws_url, None
+    endpoints = MAINNET if args.network == "mainnet" else TESTNET
+    network: Any = None
+    if args.network == "testnet":
+        from dydx_v4_client.network import TESTNET as DYDX_TESTNET
+
+        network = DYDX_TESTNET
+    elif args.node_url:
+        from dydx_v4_client.network import make_mainnet
+
+        network = make_mainnet(
+            rest_indexer=endpoints.rest_url,
+            websocket_indexer=endpoints.ws_url,
+            node_url=args.node_url,
+        )
+    return endpoints.rest_url, endpoints.ws_url, network
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    import logging
+
+    import reactivex
+
+    from .execution import PaperBroker
+    from .execution.base import Broker
+    from .execution.live import LiveBroker
+    from .feeds.stream import StreamFeed
+    from .pipeline import PipelineConfig, run_live
+    from .strategy import StrategyConfig
+
+    if args.rest_url is not None and not args.ws_url:
+        print("tradingbot run: --rest-url needs --ws-url", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    markets = tuple(dict.fromkeys(m for group in args.market for m in group))
+    _, ws_url, network = _endpoints(args)
+    config = PipelineConfig(
+        exchange_clock=args.network is None,
+        strategy=StrategyConfig(markets=markets),
+    )
+    live: LiveBroker | None = None
+    broker: Broker
+    if args.paper:
+        broker = PaperBroker(config.starting_quote, fees=config.fees)
+    else:
+        live = LiveBroker(
+            network=network,
+            address=args.address,
+            dry_run=True if args.dry_run else None,
+            shadow=PaperBroker(config.starting_quote, fees=config.fees),
+        )
+        broker = live
+    feed = StreamFeed(ws_url)
+    streams = [feed.markets()]
+    for market in markets:
+        streams += [feed.order_book(market), feed.trades(market), feed.candles(market, "1MIN")]
+    events = reactivex.merge(*streams)
+    feed.start()
+    try:
+        if args.headless:
+            pipeline = run_live(
+                events, duration=args.duration, config=config, broker=broker, status=feed.status
+            )
+        else:
+            from .dashboard import Dashboard
+
+            board = Dashboard(title=f"tradingbot run: {', '.join(markets)}")
+            with board.running():
+                pipeline = run_live(
+                    events,
+                    duration=args.duration,
+                    config=config,
+                    broker=broker,
+                    status=feed.status,
+                    on_progress=board.update,
+                )
+    finally:
+        feed.close()
+        if live is not None:
+            live.close()
+    summary = pipeline.summary()
+    summary["mode"] = "paper" if args.paper else ("dry-run" if live and live.dry_run else "live")
+    if live is not None:
+        summary["orders_built"] = len(live.orders)
+        summary["wallet_address"] = live.address
+    _finish(summary, args.summary_json)
+    return 0
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_simulate,
+    _add_replay,
+    _add_run,
 ]
 """Subcommand registrars, in help order."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["COMMAND_MODULES", "register_all"]
 
-COMMAND_MODULES: list[str] = ["overview", "timeline", "filter", "convert", "integrity"]
+COMMAND_MODULES: list[str] = ["overview", "timeline", "filter", "convert", "integrity", "web"]
 """Command group modules, in the order their commands appear in ``--help``."""
 
 

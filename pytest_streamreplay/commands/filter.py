@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import os
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,7 @@ from .where import Where
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["Selection", "register", "run_filter"]
+__all__ = ["Selection", "register", "run_filter", "write_filtered"]
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -82,7 +84,7 @@ class Selection:
         url: str | None = None,
         direction: str | None = None,
         events: list[str] | None = None,
-        where: Where | None = None,
+        where: Where | Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         self.connections = set(connections) if connections else None
         self.url = url
@@ -137,18 +139,7 @@ def run_filter(args: argparse.Namespace, console: Console) -> int:
         events=args.event,
         where=where,
     )
-    header = read_header(source)
-    header.extra["filtered_from"] = source.name
-    header.extra["filter"] = shlex.join(_options(args))
-    kept: Counter[str] = Counter()
-    total = 0
-    with CassetteWriter(out, header) as writer:
-        for record in iter_records(source):
-            total += 1
-            if selection(record):
-                obj = record.to_json()
-                kept[obj["kind"]] += 1
-                writer.write(obj)
+    kept, total = write_filtered(source, out, selection, shlex.join(_options(args)))
     parts = ", ".join(f"{k} {kept[k]}" for k in ("http", "ws", "ws_msg", "ws_close", "event"))
     console.print(
         f"kept {sum(kept.values())} of {total} records ({parts}) in {out}",
@@ -156,6 +147,33 @@ def run_filter(args: argparse.Namespace, console: Console) -> int:
         soft_wrap=True,
     )
     return 0
+
+
+def write_filtered(
+    source: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    selection: Selection,
+    description: str,
+    records: Iterable[Record] | None = None,
+) -> tuple[Counter[str], int]:
+    """Write the records ``selection`` keeps to ``out`` atomically; (kept by kind, total read).
+
+    Shared by ``filter`` and the web dashboard so both cut cassettes the same way. ``records``
+    defaults to ``iter_records(source)``; a caller may pass a wrapping iterator of it.
+    """
+    header = read_header(source)
+    header.extra["filtered_from"] = Path(source).name
+    header.extra["filter"] = description
+    kept: Counter[str] = Counter()
+    total = 0
+    with CassetteWriter(out, header) as writer:
+        for record in iter_records(source) if records is None else records:
+            total += 1
+            if selection(record):
+                obj = record.to_json()
+                kept[obj["kind"]] += 1
+                writer.write(obj)
+    return kept, total
 
 
 def _options(args: argparse.Namespace) -> list[str]:

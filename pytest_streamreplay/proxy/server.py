@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
+import os
 import threading
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -23,6 +25,20 @@ T = TypeVar("T")
 
 class ProxyStartError(RuntimeError):
     """The proxy did not come up (port, CA or option problem)."""
+
+
+def _debug_log_to(path: str | None) -> None:
+    """``STREAMREPLAY_PROXY_LOG=FILE`` appends mitmproxy's debug log there (one per process)."""
+    if not path:
+        return
+    logger = logging.getLogger("mitmproxy")
+    if any(getattr(h, "_streamreplay", False) for h in logger.handlers):
+        return
+    handler = logging.FileHandler(f"{path}.{os.getpid()}")
+    handler._streamreplay = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(threadName)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 class _Running:
@@ -109,6 +125,22 @@ class ProxyServer:
         self._thread = None
         self.port = None
 
+    def claim_context(self) -> None:
+        """Make this proxy's master mitmproxy's process-global one again.
+
+        mitmproxy builds every new client connection's handler from the global ``ctx.master``
+        and ``ctx.options``. Anything else that constructs a ``Master`` in this process (its own
+        test helpers do) takes them over, and our proxy then accepts connections it never
+        serves. Called before each test's traffic.
+        """
+        if self._master is None:
+            return
+        from mitmproxy import ctx
+
+        if ctx.master is not self._master:
+            ctx.master = self._master
+            ctx.options = self._master.options
+
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
         """Run a coroutine on the proxy's loop from another thread and wait for its result."""
         assert self.loop is not None, "proxy not started"
@@ -116,6 +148,7 @@ class ProxyServer:
 
     # -- the loop thread -------------------------------------------------------------------
     def _thread_main(self) -> None:
+        _debug_log_to(os.environ.get("STREAMREPLAY_PROXY_LOG"))
         loop = asyncio.new_event_loop()
         self.loop = loop
         asyncio.set_event_loop(loop)

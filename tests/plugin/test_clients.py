@@ -39,8 +39,8 @@ CLIENTS = {
     "curl": (
         "import subprocess\n"
         "def fetch(url):\n"
-        "    return subprocess.run(['curl', '-sS', '--compressed', url], capture_output=True,\n"
-        "                          check=True).stdout\n"
+        "    return subprocess.run(['curl', '-sS', '-m', '30', '--compressed', url],\n"
+        "                          capture_output=True, check=True).stdout\n"
     ),
 }
 

@@ -126,3 +126,14 @@ def test_parse_render_parse_round_trips(tokens: list[str], end: str) -> None:
     assert rendered.exact
     again, _ = parse_marbles(rendered.diagram)
     assert [(e.frame, e.kind, e.char) for e in again] == [(e.frame, e.kind, e.char) for e in events]
+
+
+def test_render_never_writes_values_that_read_as_a_time_progression() -> None:
+    rendered = render([(0, "1"), (1, "m"), (40, "a")])
+    assert rendered.exact
+    assert [(e.frame, e.char) for e in parse_marbles(rendered.diagram)[0]] == [
+        (0, "1"),
+        (1, "m"),
+        (40, "a"),
+    ]
+    assert not render([(0, "1"), (1, "m"), (2.5, "a")]).exact

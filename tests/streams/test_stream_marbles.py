@@ -162,3 +162,23 @@ def test_docs_example_hot_debounce_and_unsubscribe(marbles: Marbles) -> None:
     marbles.expect(ticks, "^---!").to_be("--b-")
     marbles.flush()
     assert marbles.pending == 0 and marbles.frame == 8
+
+
+def test_a_test_body_error_is_reported_instead_of_pending_marbles(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(
+        """
+        def test_body_error_wins(marbles):
+            marbles.expect(marbles.cold("a|")).to_be("b|")
+            raise RuntimeError("own failure")
+
+        def test_correct_one_passes(marbles):
+            marbles.expect(marbles.cold("a|")).to_be("a|")
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    result.assert_outcomes(failed=1, passed=1, errors=0)
+    result.stdout.fnmatch_lines(["*RuntimeError: own failure*"])
+    assert "marble expectation failed" not in result.stdout.str()

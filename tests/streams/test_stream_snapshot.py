@@ -69,3 +69,20 @@ def test_timeline_rendering_directly() -> None:
         '0ms       on_next      {"a":[1,"x"],"b":1}\n1500.25ms on_error     ValueError["boom"]'
     )
     assert render_timeline([]) == "(no notifications)"
+
+
+def test_syrupy_paths_filter_and_matcher_apply_to_timeline_paths() -> None:
+    from syrupy.filters import paths
+    from syrupy.matchers import path_type
+
+    notes = [
+        Notification(0.0, "on_next", {"ts": 1, "p": "1"}),
+        Notification(1.0, "on_next", {"ts": 2, "p": "2"}),
+    ]
+    only_first = render_timeline(notes, exclude=paths("0.value.ts"))
+    assert only_first.splitlines() == [
+        '0ms on_next      {"p":"1"}',
+        '1ms on_next      {"p":"2","ts":2}',
+    ]
+    times = render_timeline(notes, matcher=path_type({"1.time": (float,)}))
+    assert times.splitlines()[1].startswith("float on_next")

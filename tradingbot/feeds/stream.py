@@ -102,6 +102,7 @@ class StreamFeed:
         self._pinged = False
         self._reason = ""
         self._connection_id: str | None = None
+        self._failed_sock: Any = None
         self._closing = threading.Event()
         self._supervisor = threading.Thread(target=self._run, name="stream-feed", daemon=True)
         self._io_threads: list[threading.Thread] = []
@@ -329,6 +330,9 @@ class StreamFeed:
         if io.is_alive():
             _abort_socket(ws)
             io.join(2.0)
+        if not io.is_alive() and self._failed_sock is not None:
+            _release_socket(self._failed_sock)
+        self._failed_sock = None
         with self._lock:
             self._ws = None
             self._open = False
@@ -406,6 +410,7 @@ class StreamFeed:
             )
             return
         self._reason = f"{type(error).__name__}: {error}"
+        self._failed_sock = ws.sock  # still set here; teardown clears it next
 
     def _on_close(self, ws: Any, code: int | None, message: str | None) -> None:
         if self._current(ws) and code is not None:
@@ -446,6 +451,17 @@ def _close_socket(ws: IndexerSocket) -> None:
         except Exception as exc:
             log.debug("stream feed close frame: %s", exc)
     _abort_socket(ws)
+
+
+def _release_socket(sock: Any) -> None:
+    """Close the TCP socket a failed handshake leaves open (websocket-client's teardown skips
+    it because the websocket never counted as connected)."""
+    raw = getattr(sock, "sock", None)
+    if raw is not None:
+        try:
+            raw.close()
+        except OSError as exc:
+            log.debug("stream feed release: %s", exc)
 
 
 def _abort_socket(ws: IndexerSocket) -> None:

@@ -1,0 +1,822 @@
+"""What the dashboard shows, computed from cassette files in streaming passes.
+
+Nothing here holds a whole cassette: listings and summaries come from ``scan``, pages of
+messages stop reading once the page is full (the total is counted on without keeping
+records), and the timeline is aggregated into a bounded number of bins on the server, so a
+100 000-message cassette costs the browser one page and a few hundred numbers.
+
+Message filters are a ``commands.filter.Selection`` (with a predicate for channel, text, JSON
+path and time), so what the page lists is exactly what "create filtered cassette" writes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections import Counter, OrderedDict
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..cassette import (
+    CassetteError,
+    Event,
+    HttpInteraction,
+    Record,
+    WsClose,
+    WsConnection,
+    WsMessage,
+    iter_records,
+    read_header,
+    record_from_json,
+)
+from ..cassette.redaction import REDACTED
+from ..commands._common import age
+from ..commands.filter import Selection, write_filtered
+from ..commands.where import Where
+from .paths import CassetteRoot
+
+__all__ = [
+    "MAX_BINS",
+    "MAX_LIMIT",
+    "MessageQuery",
+    "QueryError",
+    "Summary",
+    "cassette_details",
+    "create_filtered",
+    "fields_of",
+    "list_cassettes",
+    "page_messages",
+    "summary_of",
+    "timeline_bins",
+]
+
+MAX_LIMIT = 1000
+MAX_BINS = 2000
+_MAX_BODY_CHARS = 65536
+_MAX_FIELDS = 500
+_FIELD_DEPTH = 8
+_FIELD_ITEMS = 20
+_FIELDS_SAMPLE = 20000
+
+
+class QueryError(ValueError):
+    """A query the user can fix (bad expression, bad range); sent as HTTP 400."""
+
+
+Missing = object()
+
+
+# -- JSON paths ---------------------------------------------------------------------------
+
+
+def _parse_path(path: str) -> list[str | int | None]:
+    """``a.b[0].c`` / ``a[].b`` into keys, indexes and None (any element)."""
+    steps: list[str | int | None] = []
+    text = path.strip()
+    if text.startswith("$"):
+        text = text[1:].lstrip(".")
+    i = 0
+    while i < len(text):
+        if text[i] == ".":
+            i += 1
+            continue
+        if text[i] == "[":
+            end = text.find("]", i)
+            if end < 0:
+                raise QueryError(f"JSON path {path!r}: unclosed [")
+            inner = text[i + 1 : end].strip()
+            if inner in ("", "*"):
+                steps.append(None)
+            elif inner.lstrip("-").isdigit():
+                steps.append(int(inner))
+            else:
+                steps.append(inner.strip("\"'"))
+            i = end + 1
+            continue
+        j = i
+        while j < len(text) and text[j] not in ".[":
+            j += 1
+        steps.append(text[i:j])
+        i = j
+    if not steps:
+        raise QueryError(f"JSON path {path!r} is empty")
+    return steps
+
+
+def _resolve(value: Any, steps: list[str | int | None]) -> Iterator[Any]:
+    if not steps:
+        yield value
+        return
+    step, rest = steps[0], steps[1:]
+    if step is None:
+        if isinstance(value, list):
+            for item in value:
+                yield from _resolve(item, rest)
+    elif isinstance(step, int):
+        if isinstance(value, list) and -len(value) <= step < len(value):
+            yield from _resolve(value[step], rest)
+    elif isinstance(value, dict) and step in value:
+        yield from _resolve(value[step], rest)
+
+
+def _scalar_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _walk_fields(value: Any, prefix: str, out: Counter[str], depth: int) -> None:
+    if depth > _FIELD_DEPTH:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            out[path] += 1
+            _walk_fields(item, path, out, depth + 1)
+    elif isinstance(value, list):
+        path = f"{prefix}[]"
+        for item in value[:_FIELD_ITEMS]:
+            _walk_fields(item, path, out, depth + 1)
+
+
+def _redacted_paths(value: Any, prefix: str = "") -> list[str]:
+    if isinstance(value, str):
+        return [prefix or "$"] if value == REDACTED or REDACTED in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _redacted_paths(item, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _redacted_paths(item, f"{prefix}[{index}]")
+    return found
+
+
+def _payload(record: Record) -> Any:
+    """The JSON a path or a field list is about: message body, event data, response body."""
+    if isinstance(record, WsMessage):
+        return record.body.get("json", Missing) if record.body else Missing
+    if isinstance(record, Event):
+        return record.data
+    if isinstance(record, HttpInteraction):
+        body = record.response.body
+        return body.get("json", Missing) if body else Missing
+    return Missing
+
+
+# -- the index: one streaming pass, then pages and bins without parsing ---------------------
+
+HTTP, WS, MSG, CLOSE, EVENT, ORPHAN = range(6)
+_DIRS = {"send": 1, "recv": 2}
+
+
+@dataclass
+class Summary:
+    """What the list and the cassette page show, from the index pass."""
+
+    name: str
+    path: Path
+    size: int
+    mtime: float
+    header: dict[str, Any]
+    kinds: dict[str, int]
+    connections: list[dict[str, Any]]
+    http: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    duration_ms: float
+    channels: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> list[str]:
+        labels = []
+        if self.kinds.get("http"):
+            labels.append("HTTP")
+        if self.kinds.get("ws"):
+            labels.append("WebSocket")
+        if self.kinds.get("event"):
+            labels.append("events")
+        return labels
+
+    def row(self) -> dict[str, Any]:
+        recorded_at = self.header.get("recorded_at")
+        return {
+            "name": self.name,
+            "test": self.header.get("test"),
+            "kind": self.kind,
+            "counts": {
+                "http": self.kinds.get("http", 0),
+                "ws": self.kinds.get("ws", 0),
+                "messages": self.kinds.get("ws_msg", 0),
+                "events": self.kinds.get("event", 0),
+            },
+            "size": self.size,
+            "recorded_at": recorded_at,
+            "age": age(recorded_at, self.mtime),
+            "version": self.header.get("version"),
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass
+class Index:
+    """Per record: kind, connection, direction, time on the cassette's axis, channel, event
+    name and the line's byte offset, in compact arrays (about 30 bytes a record).
+
+    Structural filters (connection, direction, event, channel, time) and the timeline run on
+    these arrays; only the records of the page asked for are read again, by seeking.
+    """
+
+    summary: Summary
+    kinds: array[int] = field(default_factory=lambda: array("b"))
+    conns: array[int] = field(default_factory=lambda: array("q"))
+    dirs: array[int] = field(default_factory=lambda: array("b"))
+    times: array[float] = field(default_factory=lambda: array("d"))
+    channels: array[int] = field(default_factory=lambda: array("l"))
+    names: array[int] = field(default_factory=lambda: array("l"))
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    channel_names: list[str] = field(default_factory=list)
+    event_names: list[str] = field(default_factory=list)
+
+
+def _intern(table: dict[str, int], names: list[str], value: str) -> int:
+    found = table.get(value)
+    if found is None:
+        found = table[value] = len(names)
+        names.append(value)
+    return found
+
+
+def _build_index(root: CassetteRoot, path: Path) -> Index:
+    stat = path.stat()
+    header = read_header(path)
+    summary = Summary(
+        name=root.name_of(path),
+        path=path,
+        size=stat.st_size,
+        mtime=stat.st_mtime,
+        header=header.to_json(),
+        kinds={},
+        connections=[],
+        http=[],
+        events=[],
+        duration_ms=0.0,
+    )
+    index = Index(summary)
+    kinds: Counter[str] = Counter()
+    channel_ids: dict[str, int] = {}
+    name_ids: dict[str, int] = {}
+    channels: Counter[str] = Counter()
+    conns: dict[int, dict[str, Any]] = {}
+    events: dict[str, list[float]] = {}
+    event_counts: Counter[str] = Counter()
+    end = 0.0
+    for record in iter_records(path):
+        conn, direction, channel, name = -1, 0, -1, -1
+        if isinstance(record, WsMessage):
+            kinds["ws_msg"] += 1
+            stats = conns.get(record.conn)
+            t = (stats["t"] if stats else 0.0) + record.t
+            kind = MSG if stats is not None else ORPHAN
+            conn, direction = record.conn, _DIRS.get(record.dir, 0)
+            if stats is not None:
+                stats["sent" if record.dir == "send" else "received"] += 1
+                stats["last_t"] = max(stats["last_t"], record.t)
+            payload = _payload(record)
+            if isinstance(payload, dict) and isinstance(payload.get("channel"), str):
+                channel = _intern(channel_ids, index.channel_names, payload["channel"])
+                channels[payload["channel"]] += 1
+        elif isinstance(record, Event):
+            kinds["event"] += 1
+            kind, t = EVENT, record.t
+            name = _intern(name_ids, index.event_names, record.name)
+            event_counts[record.name] += 1
+            times = events.setdefault(record.name, [t, t])
+            times[0], times[1] = min(times[0], t), max(times[1], t)
+            data = record.data
+            if isinstance(data, dict) and isinstance(data.get("channel"), str):
+                channel = _intern(channel_ids, index.channel_names, data["channel"])
+                channels[data["channel"]] += 1
+        elif isinstance(record, HttpInteraction):
+            kinds["http"] += 1
+            kind, t, conn = HTTP, record.t, record.id
+            end = max(end, record.t + record.duration_ms)
+            if len(summary.http) < _HTTP_SHOWN:
+                summary.http.append(
+                    {
+                        "id": record.id,
+                        "t": record.t,
+                        "method": record.request.method,
+                        "url": record.request.url,
+                        "status": record.response.status,
+                        "reason": record.response.reason,
+                        "duration_ms": record.duration_ms,
+                    }
+                )
+        elif isinstance(record, WsConnection):
+            kinds["ws"] += 1
+            kind, t, conn = WS, record.t, record.id
+            conns[record.id] = {
+                "id": record.id,
+                "url": record.url,
+                "t": record.t,
+                "sent": 0,
+                "received": 0,
+                "last_t": 0.0,
+                "close": None,
+            }
+        else:
+            kinds["ws_close"] += 1
+            stats = conns.get(record.conn)
+            kind, t, conn = CLOSE, (stats["t"] if stats else 0.0) + record.t, record.conn
+            if stats is not None:
+                stats["close"] = {
+                    "code": record.code,
+                    "reason": record.reason,
+                    "by": record.by,
+                    "t": record.t,
+                }
+        end = max(end, t)
+        index.kinds.append(kind)
+        index.conns.append(conn)
+        index.dirs.append(direction)
+        index.times.append(t)
+        index.channels.append(channel)
+        index.names.append(name)
+    with open(path, "rb") as fh:
+        position = len(fh.readline())
+        for line in fh:
+            index.offsets.append(position)
+            position += len(line)
+    if len(index.offsets) != len(index.kinds):
+        raise CassetteError(path, None, "changed while being read; try again")
+    summary.kinds = dict(kinds)
+    summary.connections = list(conns.values())
+    summary.events = [
+        {"name": n, "count": event_counts[n], "first": ts[0], "last": ts[1]}
+        for n, ts in sorted(events.items())
+    ]
+    summary.duration_ms = end
+    summary.channels = dict(channels.most_common())
+    return index
+
+
+_cache: OrderedDict[tuple[str, int, int], Index] = OrderedDict()
+_cache_lock = threading.Lock()
+_CACHE_SIZE = 32
+_HTTP_SHOWN = 500
+
+
+def index_of(root: CassetteRoot, path: Path) -> Index:
+    """``path``'s index, cached until the file's size or mtime changes."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+    index = _build_index(root, path)
+    with _cache_lock:
+        _cache[key] = index
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return index
+
+
+def summary_of(root: CassetteRoot, path: Path) -> Summary:
+    return index_of(root, path).summary
+
+
+def list_cassettes(root: CassetteRoot, search: str | None = None) -> dict[str, Any]:
+    """Every cassette's row; unreadable ones are listed with their error, not dropped."""
+    rows: list[dict[str, Any]] = []
+    needle = (search or "").strip().lower()
+    for path in root.cassettes():
+        name = path.relative_to(root.root).as_posix()
+        try:
+            row = summary_of(root, path.resolve()).row()
+            row["name"] = name
+        except CassetteError as exc:
+            row = {"name": name, "error": error_text(root, exc), "size": path.stat().st_size}
+        if needle:
+            haystack = f"{row['name']} {row.get('test') or ''} {' '.join(row.get('kind', []))}"
+            if needle not in haystack.lower():
+                continue
+        rows.append(row)
+    return {"root": str(root.root), "count": len(rows), "cassettes": rows}
+
+
+def error_text(root: CassetteRoot, exc: CassetteError) -> str:
+    """The error with the path relative to the root (the absolute path is nobody's business)."""
+    text = str(exc)
+    try:
+        rel = Path(exc.path).resolve().relative_to(root.root).as_posix()
+    except ValueError:
+        return text
+    return rel + text[len(exc.path) :] if text.startswith(exc.path) else text
+
+
+def cassette_details(root: CassetteRoot, path: Path) -> dict[str, Any]:
+    summary = summary_of(root, path)
+    return {
+        **summary.row(),
+        "header": summary.header,
+        "records": summary.kinds,
+        "connections": summary.connections,
+        "http": summary.http,
+        "http_shown": len(summary.http),
+        "events": summary.events,
+        "channels": summary.channels,
+    }
+
+
+# -- queries ------------------------------------------------------------------------------
+
+
+@dataclass
+class MessageQuery:
+    """A selection of a cassette's messages, events and interactions, as the page asks for it.
+
+    ``conn``/``dir`` scope to WebSocket messages and ``event`` to events (as ``filter``'s
+    ``--connection``/``--direction``/``--event`` do); ``channel`` (dYdX ``channel``), ``text``
+    (substring), ``path`` (+ ``value``), ``where`` and the time range then test each record.
+    """
+
+    conn: list[int] | None = None
+    dir: str | None = None
+    event: list[str] | None = None
+    url: str | None = None
+    channel: str | None = None
+    text: str | None = None
+    path: str | None = None
+    value: str | None = None
+    where: str | None = None
+    t_from: float | None = None
+    t_to: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.dir not in (None, "send", "recv"):
+            raise QueryError(f"dir must be send or recv, not {self.dir!r}")
+        if self.t_from is not None and self.t_to is not None and self.t_to < self.t_from:
+            raise QueryError("t_to is before t_from")
+        self._where = _compile_where(self.where) if self.where else None
+        self._channel = _compile_where(f"channel == {json.dumps(self.channel)}") if (
+            self.channel
+        ) else None
+        self._path = _parse_path(self.path) if self.path else None
+        self._text = self.text.lower() if self.text else None
+
+    def description(self) -> str:
+        """How the result was cut, for the new cassette's header."""
+        parts = [f"{k}={v!r}" for k, v in self.options().items()]
+        return "web: " + " ".join(parts)
+
+    @property
+    def structural(self) -> bool:
+        """True when the index alone can answer (no text, JSON path, expression or URL)."""
+        return not (self.text or self.path or self.where or self.url)
+
+    def options(self) -> dict[str, Any]:
+        keys = ("conn", "dir", "event", "url", "channel", "text", "path", "value", "where")
+        out = {k: getattr(self, k) for k in (*keys, "t_from", "t_to")}
+        return {k: v for k, v in out.items() if v not in (None, "", [])}
+
+    def selection(self) -> tuple[Selection, _Tracker]:
+        tracker = _Tracker(self)
+        selection = Selection(
+            connections=self.conn,
+            url=self.url or None,
+            direction=self.dir,
+            events=self.event,
+            where=tracker.matches,
+        )
+        return selection, tracker
+
+
+def _compile_where(source: str) -> Where:
+    from ..commands._common import CommandError
+
+    try:
+        return Where(source)
+    except CommandError as exc:
+        raise QueryError(str(exc)) from None
+
+
+class _Tracker:
+    """The predicate half of a query; it also learns connection openings to place messages
+    on the cassette's time axis (message ``t`` counts from its connection's opening)."""
+
+    def __init__(self, query: MessageQuery) -> None:
+        self.query = query
+        self.opened: dict[int, float] = {}
+        self.current: Record | None = None
+
+    def feed(self, records: Iterable[Record]) -> Iterator[Record]:
+        for record in records:
+            if isinstance(record, WsConnection):
+                self.opened[record.id] = record.t
+            self.current = record
+            yield record
+
+    def time_of(self, record: Record) -> float:
+        if isinstance(record, WsMessage | WsClose):
+            return self.opened.get(record.conn, 0.0) + record.t
+        return record.t
+
+    def matches(self, obj: dict[str, Any]) -> bool:
+        q = self.query
+        record = self.current
+        if record is not None and (q.t_from is not None or q.t_to is not None):
+            t = self.time_of(record)
+            if (q.t_from is not None and t < q.t_from) or (q.t_to is not None and t > q.t_to):
+                return False
+        if q._channel is not None and not q._channel(obj):
+            return False
+        if q._where is not None and not q._where(obj):
+            return False
+        if q._text is not None and q._text not in json.dumps(obj, ensure_ascii=False).lower():
+            return False
+        if q._path is not None:
+            payload = _payload(record) if record is not None else Missing
+            if payload is Missing:
+                return False
+            found = list(_resolve(payload, q._path))
+            if not found:
+                return False
+            if q.value is not None and not any(_scalar_text(v) == q.value for v in found):
+                return False
+        return True
+
+
+_SHOWN_KINDS = (WsMessage, Event, HttpInteraction)
+_SHOWN_CODES = (MSG, EVENT, HTTP)
+
+
+def _item(record: Record, t: float, line: int) -> dict[str, Any]:
+    """One record as the page shows it: where, when, what, and the redacted fields."""
+    item: dict[str, Any] = {"line": line, "t": round(t, 3)}
+    body: dict[str, Any] | None
+    if isinstance(record, WsMessage):
+        item.update(kind="ws_msg", conn=record.conn, dir=record.dir, binary=record.binary)
+        body = record.body
+        item["size"] = len(record.content)
+    elif isinstance(record, Event):
+        item.update(kind="event", name=record.name, session=record.session, type=record.type)
+        body = {"json": record.data}
+        item["size"] = len(json.dumps(record.data, ensure_ascii=False).encode())
+    else:
+        assert isinstance(record, HttpInteraction)
+        item.update(
+            kind="http",
+            id=record.id,
+            method=record.request.method,
+            url=record.request.url,
+            status=record.response.status,
+        )
+        body = record.response.body
+        item["size"] = len(record.response.content)
+    payload = _payload(record)
+    if isinstance(payload, dict) and isinstance(payload.get("channel"), str):
+        item["channel"] = payload["channel"]
+    if body is None:
+        item["body"] = {"text": ""}
+    elif "json" in body:
+        item["body"] = {"json": body["json"]}
+        item["redacted"] = _redacted_paths(body["json"])
+    elif "text" in body:
+        text = str(body["text"])
+        item["body"] = {"text": text[:_MAX_BODY_CHARS]}
+        item["truncated"] = len(text) > _MAX_BODY_CHARS
+        item["redacted"] = ["$"] if REDACTED in text else []
+    else:
+        b64 = str(body.get("base64", ""))
+        item["body"] = {"base64": b64[:_MAX_BODY_CHARS]}
+        item["truncated"] = len(b64) > _MAX_BODY_CHARS
+    item.setdefault("redacted", [])
+    return item
+
+
+def _fast_matches(index: Index, query: MessageQuery) -> Iterator[int]:
+    """Record numbers the query selects, from the index alone (structural queries only).
+
+    Mirrors ``Selection``: options naming a family drop the others, messages of a connection
+    whose ``ws`` record is missing are dropped, and ``channel`` compares the body's (or the
+    event data's) ``channel`` field.
+    """
+    scoped = bool(query.conn or query.dir or query.event)
+    keep = {
+        HTTP: not scoped,
+        MSG: not scoped or bool(query.conn or query.dir),
+        EVENT: not scoped or bool(query.event),
+    }
+    conns = set(query.conn) if query.conn else None
+    direction = _DIRS.get(query.dir or "", 0)
+    names = (
+        {i for i, n in enumerate(index.event_names) if n in query.event} if query.event else None
+    )
+    channel = -2
+    if query.channel is not None:
+        channel = (
+            index.channel_names.index(query.channel) if query.channel in index.channel_names
+            else -3
+        )
+    lo, hi = query.t_from, query.t_to
+    kinds, times = index.kinds, index.times
+    for i in range(len(kinds)):
+        kind = kinds[i]
+        if kind not in _SHOWN_CODES or not keep[kind]:
+            continue
+        if kind == MSG:
+            if conns is not None and index.conns[i] not in conns:
+                continue
+            if direction and index.dirs[i] != direction:
+                continue
+        elif kind == EVENT and names is not None and index.names[i] not in names:
+            continue
+        if channel != -2 and index.channels[i] != channel:
+            continue
+        t = times[i]
+        if (lo is not None and t < lo) or (hi is not None and t > hi):
+            continue
+        yield i
+
+
+def _read_records(path: Path, index: Index, numbers: list[int]) -> list[Record]:
+    """The records with these numbers, read by seeking to their lines."""
+    out: list[Record] = []
+    with open(path, "rb") as fh:
+        for n in numbers:
+            fh.seek(index.offsets[n])
+            line = fh.readline()
+            try:
+                out.append(record_from_json(json.loads(line)))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CassetteError(path, n + 2, f"changed while being read ({exc})") from None
+    return out
+
+
+def page_messages(
+    root: CassetteRoot,
+    path: Path,
+    query: MessageQuery,
+    *,
+    offset: int = 0,
+    limit: int = 100,
+    count_total: bool = True,
+) -> dict[str, Any]:
+    """One page of the selected messages/events/interactions, in file order.
+
+    Structural queries are answered from the index; content queries (text, JSON path,
+    ``where``, URL) stream through the cassette with ``Selection`` and, unless
+    ``count_total``, stop once the page is full.
+    """
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"offset must be >= 0 and limit between 1 and {MAX_LIMIT}")
+    index = index_of(root, path)
+    items: list[dict[str, Any]] = []
+    complete = True
+    if query.structural:
+        matched_numbers = list(_fast_matches(index, query))
+        matched = len(matched_numbers)
+        numbers = matched_numbers[offset : offset + limit]
+        for n, record in zip(numbers, _read_records(path, index, numbers), strict=True):
+            items.append(_item(record, index.times[n], n + 2))
+    else:
+        selection, tracker = query.selection()
+        matched = 0
+        for line, record in enumerate(tracker.feed(iter_records(path)), start=2):
+            if not selection(record) or not isinstance(record, _SHOWN_KINDS):
+                continue
+            if offset <= matched < offset + limit:
+                items.append(_item(record, tracker.time_of(record), line))
+            matched += 1
+            if matched > offset + limit and not count_total:
+                complete = False
+                break
+    more = matched > offset + limit
+    return {
+        "offset": offset,
+        "limit": limit,
+        "items": items,
+        "total": matched if complete else None,
+        "has_more": more,
+        "next_offset": offset + len(items) if more else None,
+    }
+
+
+def timeline_bins(
+    root: CassetteRoot,
+    path: Path,
+    query: MessageQuery,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    bins: int = 200,
+) -> dict[str, Any]:
+    """Counts per series (connection and direction, event name, HTTP) per time bin.
+
+    The response size is bounded by ``bins`` times the number of series, whatever the
+    cassette's size; zooming asks again with a narrower ``start``/``end``.
+    """
+    if not 1 <= bins <= MAX_BINS:
+        raise QueryError(f"bins must be between 1 and {MAX_BINS}")
+    index = index_of(root, path)
+    summary = index.summary
+    lo = 0.0 if start is None else float(start)
+    hi = summary.duration_ms if end is None else float(end)
+    if hi <= lo:
+        hi = lo + 1.0
+    width = (hi - lo) / bins
+    urls = {c["id"]: c["url"] for c in summary.connections}
+    series: dict[tuple[int, int, int], list[int]] = {}
+
+    def add(kind: int, key: int, direction: int, t: float) -> None:
+        if t < lo or t > hi:
+            return
+        counts = series.get((kind, key, direction))
+        if counts is None:
+            counts = series[(kind, key, direction)] = [0] * bins
+        counts[min(bins - 1, int((t - lo) / width))] += 1
+
+    ranged = MessageQuery(**{**query.options(), "t_from": lo, "t_to": hi})
+    if ranged.structural:
+        for i in _fast_matches(index, ranged):
+            kind = index.kinds[i]
+            key = index.conns[i] if kind == MSG else index.names[i] if kind == EVENT else 0
+            add(kind, key, index.dirs[i], index.times[i])
+    else:
+        selection, tracker = ranged.selection()
+        names = {n: i for i, n in enumerate(index.event_names)}
+        for record in tracker.feed(iter_records(path)):
+            if not selection(record) or not isinstance(record, _SHOWN_KINDS):
+                continue
+            t = tracker.time_of(record)
+            if isinstance(record, WsMessage):
+                add(MSG, record.conn, _DIRS.get(record.dir, 0), t)
+            elif isinstance(record, Event):
+                add(EVENT, names.get(record.name, -1), 0, t)
+            else:
+                add(HTTP, 0, 0, t)
+    out = []
+    for (kind, key, direction), counts in sorted(series.items()):
+        if kind == MSG:
+            dir_name = "send" if direction == 1 else "recv"
+            label = f"#{key} {dir_name} {urls.get(key, '')}".strip()
+            out_key = f"conn {key} {dir_name}"
+        elif kind == EVENT:
+            out_key = label = f"event {index.event_names[key]}"
+        else:
+            out_key = label = "http"
+        out.append({"key": out_key, "label": label, "counts": counts, "total": sum(counts)})
+    return {"start": lo, "end": hi, "bins": bins, "bin_ms": width, "series": out}
+
+
+_fields_cache: OrderedDict[tuple[str, int, int], list[dict[str, Any]]] = OrderedDict()
+
+
+def fields_of(path: Path) -> list[dict[str, Any]]:
+    """JSON paths seen in message bodies, event data and response bodies, with counts."""
+    stat = path.stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        if key in _fields_cache:
+            return _fields_cache[key]
+    seen: Counter[str] = Counter()
+    sampled = 0
+    for record in iter_records(path):
+        payload = _payload(record)
+        if payload is not Missing:
+            _walk_fields(payload, "", seen, 0)
+            sampled += 1
+            if sampled >= _FIELDS_SAMPLE:
+                break
+    fields = [{"path": p, "count": n} for p, n in sorted(seen.items())[:_MAX_FIELDS]]
+    with _cache_lock:
+        _fields_cache[key] = fields
+        while len(_fields_cache) > _CACHE_SIZE:
+            _fields_cache.popitem(last=False)
+    return fields
+
+
+def create_filtered(
+    root: CassetteRoot, source: Path, output: str, query: MessageQuery, overwrite: bool = False
+) -> dict[str, Any]:
+    """Write the query's selection as a new cassette inside the root (atomically)."""
+    target = root.new(output)
+    if target.resolve() == source.resolve():
+        raise QueryError("the output must differ from the cassette being viewed")
+    if target.exists() and not overwrite:
+        raise FileExistsError(output)
+    selection, tracker = query.selection()
+    kept, total = write_filtered(
+        source, target, selection, query.description(), tracker.feed(iter_records(source))
+    )
+    return {
+        "name": root.name_of(target),
+        "kept": sum(kept.values()),
+        "total": total,
+        "by_kind": {k: kept[k] for k in ("http", "ws", "ws_msg", "ws_close", "event")},
+        "size": os.path.getsize(target),
+    }

@@ -1,0 +1,42 @@
+// The cassette list: one request per search, rendered as a table.
+"use strict";
+
+(function () {
+  const tbody = document.querySelector("#cassettes tbody");
+  const search = document.getElementById("search");
+  const count = document.getElementById("count");
+  let pending = 0;
+
+  function row(c) {
+    const link = `<a href="/cassette/${SR.encodeName(c.name)}">${SR.escape(c.name)}</a>`;
+    if (c.error) {
+      return `<tr class="unreadable"><td>${link}</td><td colspan="9"><span class="tag bad">unreadable</span> ${SR.escape(c.error)}</td></tr>`;
+    }
+    const kinds = c.kind.map((k) => `<span class="tag ${SR.escape(k)}">${SR.escape(k)}</span>`).join("");
+    const n = c.counts;
+    return `<tr><td>${link}</td><td>${SR.escape(c.test || "")}</td><td>${kinds}</td>`
+      + `<td class="num">${n.http}</td><td class="num">${n.ws}</td><td class="num">${n.messages}</td>`
+      + `<td class="num">${n.events}</td><td class="num">${SR.size(c.size)}</td>`
+      + `<td class="num">${SR.escape(c.age)}</td><td class="num">${c.version}</td></tr>`;
+  }
+
+  async function load() {
+    const ticket = ++pending;
+    const q = search.value.trim();
+    try {
+      const body = await SR.api(`/api/cassettes${q ? `?q=${encodeURIComponent(q)}` : ""}`);
+      if (ticket !== pending) return;
+      SR.showError(null);
+      document.getElementById("root").textContent = body.root;
+      tbody.innerHTML = body.cassettes.map(row).join("") || `<tr><td colspan="10" class="muted">no cassettes${q ? " match" : ""}</td></tr>`;
+      count.textContent = `${body.count} cassette${body.count === 1 ? "" : "s"}`;
+      document.body.dataset.loaded = "1";
+    } catch (error) {
+      SR.showError(error);
+    }
+  }
+
+  let timer = null;
+  search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(load, 150); });
+  load();
+})();

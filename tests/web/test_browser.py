@@ -1,0 +1,254 @@
+"""The dashboard in a real headless Chromium (Debian's), driven by Playwright.
+
+``streamreplay web`` runs as a subprocess on port 0; no browser is downloaded. The
+screenshot goes to tmp_path, and to docs/images/dashboard.png when
+``STREAMREPLAY_UPDATE_SCREENSHOT=1`` (so a normal run leaves the repository alone).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_streamreplay.cassette import CassetteWriter, WsConnection, new_header, read_header
+
+from .conftest import event_records, feed_records
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason=f"{CHROMIUM} not found: apt-get install chromium to run these"
+)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+def _write_market_feed(path: Path) -> None:
+    """Two feeds over a minute with bursts, so the chart has something to show."""
+    with CassetteWriter(path, new_header(test="tests/test_feed.py::test_market_day")) as writer:
+        writer.write(WsConnection(id=1, url="wss://indexer.dydx.test/v4/ws", t=0.0))
+        writer.write(WsConnection(id=2, url="wss://indexer.dydx.test/v4/ws", t=1500.0))
+        writer.write(
+            {"kind": "ws_msg", "conn": 1, "dir": "send", "t": 2.0,
+             "json": {"type": "subscribe", "channel": "v4_trades", "id": "BTC-USD",
+                      "apiKey": "REDACTED"}}
+        )
+        writer.write(
+            {"kind": "ws_msg", "conn": 2, "dir": "send", "t": 1.0,
+             "json": {"type": "subscribe", "channel": "v4_orderbook", "id": "ETH-USD"}}
+        )
+        for i in range(1200):
+            t = i * 50.0 + (i % 7) * 3
+            burst = 3 if 300 <= i < 420 or 800 <= i < 860 else 1
+            for k in range(burst):
+                writer.write(
+                    {"kind": "ws_msg", "conn": 1, "dir": "recv", "t": t + k,
+                     "json": {"type": "channel_data", "channel": "v4_trades", "id": "BTC-USD",
+                              "contents": {"trades": [{"price": f"{97000 + (i % 50) * 0.5}",
+                                                       "size": "0.01", "side": "BUY"}]}}}
+                )
+            if i % 3 == 0:
+                writer.write(
+                    {"kind": "ws_msg", "conn": 2, "dir": "recv", "t": t + 10,
+                     "json": {"type": "channel_data", "channel": "v4_orderbook",
+                              "id": "ETH-USD", "contents": {"bids": [["3100.5", "2"]]}}}
+                )
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    from pytest_streamreplay.cassette import write_cassette
+
+    root = tmp_path_factory.mktemp("served") / "cassettes"
+    write_cassette(
+        root / "feed" / "test_book.jsonl", new_header(test="tests/test_feed.py::test_book"),
+        feed_records(),
+    )
+    write_cassette(
+        root / "bot" / "session.jsonl", new_header(test="tests/test_bot.py::test_session"),
+        event_records(),
+    )
+    _write_market_feed(root / "feed" / "market_day.jsonl")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest_streamreplay.cli", "web", str(root), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("serving "), process.stderr.read() if process.stderr else line
+        url = line.rsplit(" at ", 1)[1].strip().rstrip("/")
+        assert url.startswith("http://127.0.0.1:")
+        yield url, root
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+    assert errors == [], errors
+
+
+def _open(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-loaded='1']")
+
+
+def test_list_page_shows_cassettes_and_searches(page: Any, served: tuple[str, Path]) -> None:
+    url, _ = served
+    _open(page, url + "/")
+    rows = page.locator("#cassettes tbody tr")
+    assert rows.count() == 3
+    assert "tests/test_feed.py::test_book" in page.inner_text("#cassettes")
+    page.fill("#search", "bot")
+    page.wait_for_function("document.querySelectorAll('#cassettes tbody tr').length === 1")
+    assert "bot/session.jsonl" in rows.first.inner_text()
+    assert "events" in rows.first.inner_text()
+
+
+def test_cassette_page_renders_the_timeline_chart(page: Any, served: tuple[str, Path]) -> None:
+    url, _ = served
+    _open(page, url + "/cassette/feed/market_day.jsonl")
+    page.wait_for_selector("#timeline .main-svg")
+    bars = page.locator("#timeline .trace.bars .point")
+    assert bars.count() > 50
+    traces = page.evaluate("document.getElementById('timeline').data.length")
+    assert traces == 4  # two connections, send and recv
+    total = int(page.get_attribute("#timeline", "data-points") or 0)
+    assert total == 1 + 1 + (1200 + 2 * 120 + 2 * 60) + 400  # every message, binned
+    assert page.locator("#connections tbody tr").count() == 2
+    assert "redacted: apiKey" in page.inner_text("#messages li >> nth=0")
+    assert page.locator("#messages .redacted").count() >= 1
+
+
+def test_filter_and_zoom_narrow_the_message_list(page: Any, served: tuple[str, Path]) -> None:
+    url, _ = served
+    _open(page, url + "/cassette/feed/market_day.jsonl")
+    before = int(page.get_attribute("#messages", "data-total") or 0)
+    page.select_option("select[name=channel]", "v4_orderbook")
+    page.select_option("select[name=dir]", "recv")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function(f"document.getElementById('messages').dataset.total !== '{before}'")
+    narrowed = int(page.get_attribute("#messages", "data-total") or 0)
+    assert narrowed == 400 < before
+    channels = page.locator("#messages li .meta .tag").all_inner_texts()
+    assert channels and set(channels) == {"v4_orderbook"}
+    # zooming the chart re-queries both the bins and the list for that time range
+    page.evaluate("Plotly.relayout('timeline', {'xaxis.range': [10, 20]})")
+    page.wait_for_function(
+        f"document.getElementById('messages').dataset.total !== '{narrowed}'"
+    )
+    zoomed = int(page.get_attribute("#messages", "data-total") or 0)
+    assert 0 < zoomed < narrowed
+    assert " in +10.000s" in page.inner_text("#range")
+
+
+def test_text_filter_and_paging(page: Any, served: tuple[str, Path]) -> None:
+    url, _ = served
+    _open(page, url + "/cassette/feed/test_book.jsonl")
+    assert page.locator("#messages li").count() == 15
+    page.fill("input[name=text]", "97004")
+    page.press("input[name=text]", "Enter")
+    page.wait_for_function("document.getElementById('messages').dataset.total === '1'")
+    assert "97004" in page.inner_text("#messages")
+
+
+def test_create_filtered_cassette_from_the_page(page: Any, served: tuple[str, Path]) -> None:
+    url, root = served
+    _open(page, url + "/cassette/feed/market_day.jsonl")
+    page.select_option("select[name=channel]", "v4_orderbook")
+    page.click("#filters button[type=submit]")
+    page.wait_for_function("document.getElementById('messages').dataset.total === '401'")
+    page.fill("#create input[name=output]", "cut/orderbook.jsonl")
+    page.click("#create button[type=submit]")
+    page.wait_for_selector("#created a")
+    assert "kept 403" in page.inner_text("#created")
+    out = root / "cut" / "orderbook.jsonl"
+    assert out.is_file()
+    assert read_header(out).extra["filtered_from"] == "market_day.jsonl"
+    page.click("#created a")
+    page.wait_for_selector("body[data-loaded='1']")
+    assert page.get_attribute("#messages", "data-total") == "401"
+
+
+def test_replay_controls_show_progress(page: Any, served: tuple[str, Path]) -> None:
+    url, _ = served
+    _open(page, url + "/cassette/bot/session.jsonl")
+    assert page.is_visible("#replay")
+    page.fill("#replay-speed", "0.5")
+    page.click("#replay-start")
+    page.wait_for_selector("#replay-status[data-state='running']")
+    page.click("#replay-pause")
+    page.wait_for_selector("#replay-status[data-state='paused']")
+    assert page.is_enabled("#replay-resume") and not page.is_enabled("#replay-pause")
+    page.fill("#replay-speed", "1000")
+    page.click("#replay-speed-set")
+    page.click("#replay-resume")
+    page.wait_for_selector("#replay-status[data-state='finished']")
+    assert "40 of 40 events" in page.inner_text("#replay-status")
+    assert page.get_attribute("#replay-progress", "value") == "1"
+
+
+def test_missing_cassette_page_is_clear(page: Any, served: tuple[str, Path]) -> None:
+    url, _ = served
+    response = page.goto(url + "/cassette/%2e%2e/etc/passwd.jsonl")
+    assert response.status in (400, 404)
+    assert "outside the cassette directory" in page.inner_text("body")
+
+
+def test_screenshot_for_the_docs(page: Any, served: tuple[str, Path], tmp_path: Path) -> None:
+    url, _ = served
+    _open(page, url + "/cassette/feed/market_day.jsonl")
+    page.wait_for_selector("#timeline .main-svg")
+    time.sleep(0.3)  # let plotly finish its transition
+    shot = tmp_path / "dashboard.png"
+    page.screenshot(path=str(shot), full_page=False)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+    if os.environ.get("STREAMREPLAY_UPDATE_SCREENSHOT") == "1":
+        target = REPO / "docs" / "images" / "dashboard.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)

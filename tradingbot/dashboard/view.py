@@ -1,0 +1,373 @@
+"""The Rich terminal dashboard: one Layout rebuilt from a snapshot of the pipeline.
+
+Why a snapshot: the pipeline runs on the feed's (or the replay's) thread and the screen is
+redrawn on another; :func:`snapshot` copies what the panels show under the pipeline's lock, so
+rendering never reads half-updated state. Rendering is a pure function of the snapshot, which
+is also how the tests check it (a fixed-size ``Console(record=True)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.layout import Layout
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from tradingbot.execution.reports import AccountState, ExecutionReport
+from tradingbot.feeds.events import Fill
+
+if TYPE_CHECKING:
+    from tradingbot.pipeline import Pipeline
+
+__all__ = ["Dashboard", "DashboardData", "MarketRow", "render", "snapshot", "sparkline"]
+
+_BLOCKS = "▁▂▃▄▅▆▇█"
+DEPTH_BAND = Decimal("0.001")
+"""The depth column: resting size within 0.1% (10 bps) of the mid, each side."""
+
+
+def sparkline(values: Sequence[Decimal | float], width: int = 24) -> str:
+    """The last ``width`` values as block characters scaled between their min and max."""
+    data = [float(v) for v in values[-width:]]
+    if not data:
+        return ""
+    low, high = min(data), max(data)
+    if high == low:
+        return _BLOCKS[3] * len(data)
+    span = high - low
+    return "".join(_BLOCKS[min(7, int((v - low) / span * 8))] for v in data)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRow:
+    market: str
+    oracle: Decimal | None
+    bids: tuple[tuple[Decimal, Decimal], ...]
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    closes: tuple[Decimal, ...]
+    bars: int
+    score: float | None
+    explain: str
+    depth: tuple[Decimal, Decimal] | None = None
+    """(bid size, ask size) within ``DEPTH_BAND`` of the mid, over the whole book."""
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardData:
+    """Everything the panels show, copied out of a running pipeline."""
+
+    title: str
+    market_time: datetime | None
+    progress: float | None
+    markets: tuple[MarketRow, ...]
+    account: AccountState | None
+    reports: tuple[ExecutionReport, ...]
+    fills: tuple[Fill, ...]
+    feed: str
+    messages: int
+    events: int
+    signals: int
+    orders: int
+    fill_count: int
+    rejected: int
+    guard_actions: int
+    quality_issues: tuple[str, ...]
+    latency_ms: dict[str, float]
+    events_per_second: float
+    max_margin_usage: Decimal
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def snapshot(
+    pipeline: Pipeline, *, title: str = "tradingbot", progress: float | None = None
+) -> DashboardData:
+    """Copy the pipeline's visible state (``run_live`` calls ``on_progress`` holding
+    ``pipeline.lock``)."""
+    rows = []
+    for market in sorted(pipeline.markets):
+        book = pipeline.market.books.book(market)
+        history = pipeline.market.bars.history(market, pipeline.config.resolutions[0])
+        closes = [b.close for b in history]
+        forming = pipeline.market.bars.forming(market, pipeline.config.resolutions[0])
+        if forming is not None:
+            closes.append(forming.close)
+        score = pipeline.last_scores.get(market)
+        rows.append(
+            MarketRow(
+                market=market,
+                oracle=pipeline.oracle.get(market),
+                bids=book.bids(5) if book is not None else (),
+                asks=book.asks(5) if book is not None else (),
+                closes=tuple(closes[-40:]),
+                bars=len(history),
+                score=score.value if score is not None else None,
+                explain=", ".join(f"{c.name} {c.signal:+.2f}" for c in score) if score else "",
+                depth=book.depth_within(DEPTH_BAND) if book is not None else None,
+            )
+        )
+    ex = pipeline.execution
+    status = pipeline.feed_status
+    if status is not None:
+        feed = f"{status.state.value}" + (f" ({status.detail})" if status.detail else "")
+    elif pipeline.completed:
+        feed = "replay complete"
+    else:
+        feed = "replaying" if pipeline.clock is not None else "waiting"
+    wall = max(1e-9, (pipeline.finished_wall or _now()) - pipeline.started_wall)
+    return DashboardData(
+        title=title,
+        market_time=pipeline.last_time,
+        progress=progress,
+        markets=tuple(rows),
+        account=ex.last_state,
+        reports=tuple(ex.recent_reports[-8:]),
+        fills=tuple(ex.recent_fills[-8:]),
+        feed=feed,
+        messages=pipeline.messages,
+        events=pipeline.events,
+        signals=pipeline.scores,
+        orders=ex.orders,
+        fill_count=ex.fills,
+        rejected=ex.rejected,
+        guard_actions=ex.guard_actions,
+        quality_issues=tuple(f"{i.kind.value} {i.stream}" for i in pipeline.market.issues[-3:]),
+        latency_ms=pipeline.latency.stats_ms(),
+        events_per_second=pipeline.events / wall,
+        max_margin_usage=ex.max_margin_usage,
+    )
+
+
+def _now() -> float:
+    import time
+
+    return time.perf_counter()
+
+
+def _fmt(value: Decimal | None, places: int = 2) -> str:
+    if value is None:
+        return "-"
+    if not value.is_finite():
+        return "inf"
+    return f"{value:,.{places}f}"
+
+
+def _markets_panel(data: DashboardData) -> Panel:
+    table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
+    for name in ("market", "oracle", "bid", "ask", "spread", "depth ±10bp", "bars", "closes"):
+        table.add_column(name, justify="left" if name in ("market", "closes") else "right")
+    for row in data.markets:
+        bid = row.bids[0][0] if row.bids else None
+        ask = row.asks[0][0] if row.asks else None
+        spread = ask - bid if bid is not None and ask is not None else None
+        table.add_row(
+            row.market,
+            str(row.oracle) if row.oracle is not None else "-",
+            str(bid) if bid is not None else "-",
+            str(ask) if ask is not None else "-",
+            str(spread) if spread is not None else "-",
+            f"{row.depth[0]} / {row.depth[1]}" if row.depth is not None else "-",
+            str(row.bars),
+            Text(sparkline(row.closes), style="cyan"),
+        )
+    return Panel(table, title="Markets & oracle prices", border_style="blue")
+
+
+def _book_panel(data: DashboardData) -> Panel:
+    grids: list[RenderableType] = []
+    for row in data.markets:
+        table = Table(title=row.market, box=box.MINIMAL, expand=True, pad_edge=False)
+        table.add_column("bid size", justify="right", style="green")
+        table.add_column("bid", justify="right", style="green")
+        table.add_column("ask", justify="right", style="red")
+        table.add_column("ask size", justify="right", style="red")
+        for i in range(max(len(row.bids), len(row.asks))):
+            b = row.bids[i] if i < len(row.bids) else None
+            a = row.asks[i] if i < len(row.asks) else None
+            table.add_row(
+                str(b[1]) if b else "",
+                str(b[0]) if b else "",
+                str(a[0]) if a else "",
+                str(a[1]) if a else "",
+            )
+        grids.append(table)
+    return Panel(Group(*grids), title="Order book (top 5)", border_style="blue")
+
+
+def _signals_panel(data: DashboardData) -> Panel:
+    table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
+    table.add_column("market")
+    table.add_column("score", justify="right")
+    table.add_column("components")
+    for row in data.markets:
+        score = "-" if row.score is None else f"{row.score:+.3f}"
+        style = "green" if (row.score or 0) > 0 else "red" if (row.score or 0) < 0 else ""
+        table.add_row(row.market, Text(score, style=style), row.explain)
+    footer = Text(f"signals {data.signals}", style="dim")
+    return Panel(Group(table, footer), title="Signals", border_style="magenta")
+
+
+def _positions_panel(data: DashboardData) -> Panel:
+    table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
+    for name in ("market", "size", "entry", "oracle", "uPnL", "liq. price"):
+        table.add_column(name, justify="left" if name == "market" else "right")
+    acct = data.account
+    if acct is not None:
+        for p in acct.positions:
+            table.add_row(
+                p.market,
+                str(p.size),
+                _fmt(p.entry_price),
+                _fmt(p.oracle_price),
+                _fmt(p.unrealized_pnl),
+                _fmt(p.liquidation_price),
+            )
+    return Panel(table, title="Positions", border_style="green")
+
+
+def _gauge(label: str, value: Decimal, limit: Decimal) -> Table:
+    ratio = float(min(value / limit, Decimal(1))) if value.is_finite() and limit else 1.0
+    style = "green" if ratio < 0.5 else "yellow" if ratio < 0.8 else "red"
+    grid = Table.grid(expand=True)
+    grid.add_column(width=20)
+    grid.add_column(ratio=1)
+    grid.add_column(width=10, justify="right")
+    shown = f"{value:.2%}" if value.is_finite() else "inf"
+    grid.add_row(label, ProgressBar(total=1.0, completed=ratio, complete_style=style), Text(shown))
+    return grid
+
+
+def _margin_panel(data: DashboardData) -> Panel:
+    acct = data.account
+    if acct is None:
+        body: RenderableType = Text("no account state yet", style="dim")
+    else:
+        body = Group(
+            Text(
+                f"equity {_fmt(acct.equity)}  free collateral {_fmt(acct.free_collateral)}  "
+                f"USDC {_fmt(acct.quote_balance)}"
+            ),
+            _gauge("margin usage", acct.margin_usage, Decimal(1)),
+            _gauge("maintenance ratio", acct.maintenance_ratio, Decimal(1)),
+            Text(
+                f"max margin usage {data.max_margin_usage:.2%}  guard actions "
+                f"{data.guard_actions}" + ("  LIQUIDATABLE" if acct.liquidatable else ""),
+                style="red" if acct.liquidatable else "dim",
+            ),
+        )
+    return Panel(body, title="Margin", border_style="yellow")
+
+
+def _orders_panel(data: DashboardData) -> Panel:
+    table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
+    for name in ("id", "market", "side", "kind", "status", "filled", "avg px"):
+        table.add_column(name)
+    for r in data.reports[-5:]:
+        table.add_row(
+            r.intent_id,
+            r.market,
+            r.side.value,
+            r.kind.value,
+            r.status.value,
+            f"{r.filled}/{r.requested}",
+            _fmt(r.average_price),
+        )
+    fills = Table(box=box.SIMPLE, expand=True, pad_edge=False)
+    for name in ("fill", "market", "side", "price", "size", "liq.", "fee"):
+        fills.add_column(name)
+    for f in data.fills[-5:]:
+        fills.add_row(
+            f.fill_id,
+            f.market,
+            f.side.value,
+            str(f.price),
+            str(f.size),
+            f.liquidity or "",
+            _fmt(f.fee, 4),
+        )
+    counts = Text(
+        f"orders {data.orders}  fills {data.fill_count}  rejected {data.rejected}", style="dim"
+    )
+    return Panel(Group(table, fills, counts), title="Orders & fills", border_style="cyan")
+
+
+def _feed_panel(data: DashboardData) -> Panel:
+    lat = data.latency_ms
+    lines = [
+        f"feed: {data.feed}",
+        f"messages {data.messages}  events {data.events}  {data.events_per_second:,.0f} ev/s",
+        f"latency ms p50 {lat['p50']:.3f}  p99 {lat['p99']:.3f}  max {lat['max']:.3f}",
+        "quality: " + ("; ".join(data.quality_issues) or "ok"),
+    ]
+    return Panel(Text("\n".join(lines)), title="Feed & processing", border_style="white")
+
+
+def _header(data: DashboardData) -> RenderableType:
+    when = data.market_time.strftime("%Y-%m-%d %H:%M:%S UTC") if data.market_time else "-"
+    head = Text(f"{data.title}   market time {when}", style="bold")
+    if data.progress is None:
+        return head
+    grid = Table.grid(expand=True)
+    grid.add_column(ratio=2)
+    grid.add_column(ratio=3)
+    grid.add_column(width=8, justify="right")
+    grid.add_row(
+        head,
+        ProgressBar(total=1.0, completed=data.progress),
+        Text(f"{data.progress:.0%}"),
+    )
+    return grid
+
+
+def render(data: DashboardData) -> Layout:
+    """The whole screen for one snapshot."""
+    layout = Layout(name="root")
+    layout.split_column(Layout(name="header", size=1), Layout(name="body"))
+    layout["body"].split_row(Layout(name="left"), Layout(name="right"))
+    layout["left"].split_column(
+        Layout(_markets_panel(data), name="markets", size=4 + len(data.markets) + 2),
+        Layout(_book_panel(data), name="book"),
+        Layout(_signals_panel(data), name="signals", size=5 + len(data.markets)),
+    )
+    layout["right"].split_column(
+        Layout(_positions_panel(data), name="positions", size=5 + len(data.markets)),
+        Layout(_margin_panel(data), name="margin", size=6),
+        Layout(_orders_panel(data), name="orders"),
+        Layout(_feed_panel(data), name="feed", size=6),
+    )
+    layout["header"].update(_header(data))
+    return layout
+
+
+class Dashboard:
+    """A ``rich.live.Live`` screen refreshed from the pipeline's progress callback."""
+
+    def __init__(self, console: Console | None = None, *, title: str = "tradingbot") -> None:
+        self.console = console or Console()
+        self.title = title
+        self._live: Live | None = None
+
+    @contextmanager
+    def running(self) -> Iterator[Dashboard]:
+        with Live(console=self.console, auto_refresh=False, screen=False, transient=False) as live:
+            self._live = live
+            try:
+                yield self
+            finally:
+                self._live = None
+
+    def update(self, pipeline: Pipeline, progress: float | None = None) -> None:
+        """The pipeline's ``on_progress`` callback: rebuild the layout and redraw."""
+        layout = render(snapshot(pipeline, title=self.title, progress=progress))
+        if self._live is not None:
+            self._live.update(layout, refresh=True)

@@ -1,0 +1,298 @@
+"""Risk in front of the broker: pre-trade checks on every intent, the liquidation guard on
+every revaluation, and the reactivex stage that runs both on the pipeline's stream.
+
+Order of work for one stream item (all synchronous, so a replay repeats it exactly):
+
+1. market data goes to the broker (books, oracle, parameters, maker fills);
+2. an intent from the strategy passes :class:`~tradingbot.risk.PreTradeChecker` (rejections
+   become ``REJECTED`` reports naming every failed check) and is submitted;
+3. after fills or an oracle move the account is revalued (an :class:`AccountState`) and the
+   :class:`~tradingbot.risk.LiquidationGuard` evaluated; its actions become reduce-only
+   ``REDUCE``/``CLOSE`` intents carrying the guard's reason, executed at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+import reactivex
+from reactivex import Observable, abc
+
+from tradingbot.feeds.events import Fill, MarketUpdate, OraclePrice, Side
+from tradingbot.risk import (
+    GuardConfig,
+    GuardReport,
+    LiquidationGuard,
+    OrderIntent,
+    PreTradeChecker,
+    RiskLimits,
+    equity,
+    free_collateral,
+    is_liquidatable,
+    liquidation_price,
+    maintenance_ratio,
+    margin_usage,
+)
+from tradingbot.strategy.intents import IntentKind, TradeIntent
+from tradingbot.strategy.operators import event_time
+
+from .base import Broker
+from .reports import AccountState, ExecutionReport, OrderStatus, PositionState
+
+__all__ = ["DEFAULT_LIMITS", "ExecutionEngine", "RiskGate", "execution_stage"]
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+DEFAULT_LIMITS = RiskLimits(
+    min_free_collateral=ZERO,
+    max_leverage=Decimal(5),
+    max_order_notional=Decimal(25_000),
+    max_position_notional=Decimal(50_000),
+    max_orders_per_window=10,
+)
+"""Limits the pipeline uses unless told otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class GateDecision:
+    approved: bool
+    reasons: tuple[str, ...]
+
+
+class RiskGate:
+    """Pre-trade checks plus the liquidation guard, against a broker's account."""
+
+    def __init__(
+        self,
+        limits: RiskLimits | None = None,
+        guard: GuardConfig | None = None,
+        *,
+        guard_slippage: Decimal = Decimal("0.01"),
+        id_prefix: str = "g",
+    ) -> None:
+        self.checker = PreTradeChecker(limits or DEFAULT_LIMITS)
+        self.guard = LiquidationGuard(guard)
+        self.guard_slippage = guard_slippage
+        self.id_prefix = id_prefix
+        self._seq = 0
+
+    def check(self, intent: TradeIntent, broker: Broker, now: datetime | None) -> GateDecision:
+        params = broker.params(intent.market)
+        if params is None:
+            return GateDecision(False, (f"no_params: no market parameters for {intent.market}",))
+        oracle = broker.oracle_price(intent.market)
+        order = OrderIntent(params, intent.signed_size, intent.price, intent.reduce_only, oracle)
+        guard = intent.kind in (IntentKind.REDUCE, IntentKind.CLOSE)
+        decision = self.checker.check(broker.account(), order, now or _EPOCH, record=not guard)
+        # The guard's orders only shrink risk: the order-rate limit must not hold them back.
+        reasons = tuple(
+            f"{r.check}: {r.message}"
+            for r in decision.reasons
+            if not (guard and r.check == "order_rate")
+        )
+        return GateDecision(not reasons, reasons)
+
+    def evaluate(
+        self, broker: Broker, now: datetime | None
+    ) -> tuple[GuardReport, list[TradeIntent]]:
+        """The guard's verdict on the broker's account, as executable intents."""
+        report = self.guard.evaluate(broker.account())
+        out: list[TradeIntent] = []
+        for action in report.actions:
+            held = broker.position_size(action.market)
+            if held == ZERO:
+                continue
+            size = min(abs(action.size), abs(held)).quantize(
+                Decimal("1E-8"), rounding=ROUND_CEILING
+            )
+            size = min(size, abs(held))
+            side = Side.BUY if action.size > ZERO else Side.SELL
+            price = self._price(broker, action.market, side)
+            if price is None or size <= ZERO:
+                continue
+            self._seq += 1
+            out.append(
+                TradeIntent(
+                    id=f"{self.id_prefix}{self._seq:06d}",
+                    market=action.market,
+                    side=side,
+                    size=size,
+                    price=price,
+                    kind=IntentKind.CLOSE if action.kind == "close" else IntentKind.REDUCE,
+                    reason=f"liquidation guard: {action.reason}",
+                    reduce_only=True,
+                    created_at=now,
+                )
+            )
+        return report, out
+
+    def _price(self, broker: Broker, market: str, side: Side) -> Decimal | None:
+        book = broker.book(market)
+        touch: Decimal | None = None
+        if book is not None:
+            level = book.best_ask if side is Side.BUY else book.best_bid
+            touch = level[0] if level is not None else None
+        if touch is None:
+            touch = broker.oracle_price(market)
+        if touch is None:
+            return None
+        factor = ONE + self.guard_slippage if side is Side.BUY else ONE - self.guard_slippage
+        return touch * factor
+
+
+class ExecutionEngine:
+    """``apply(item, now) -> outputs``: reports, fills, guard intents and account states.
+
+    Keeps the run's counters (orders, rejections, fills, guard actions) and the worst margin
+    usage and maintenance ratio seen, for the summary and the dashboard.
+    """
+
+    def __init__(self, broker: Broker, gate: RiskGate | None = None) -> None:
+        self.broker = broker
+        self.gate = gate or RiskGate()
+        self.orders = 0
+        self.rejected = 0
+        self.fills = 0
+        self.guard_actions = 0
+        self.max_margin_usage = ZERO
+        self.max_maintenance_ratio = ZERO
+        self.ever_liquidatable = False
+        self.last_state: AccountState | None = None
+        self.recent_reports: list[ExecutionReport] = []
+        self.recent_fills: list[Fill] = []
+        self._keep = 20
+
+    def apply(self, item: Any, now: datetime | None) -> list[Any]:
+        if isinstance(item, TradeIntent):
+            return self._execute(item, now, guard=True)
+        out: list[Any] = list(self.broker.on_event(item, now))
+        self._count_fills(out)
+        moved = isinstance(item, OraclePrice) or (
+            isinstance(item, MarketUpdate) and item.oracle_price is not None
+        )
+        if out or moved:
+            out += self._revalue(now, guard=True)
+        return out
+
+    def _count_fills(self, fills: list[Any]) -> None:
+        for f in fills:
+            if isinstance(f, Fill):
+                self.fills += 1
+                self.recent_fills = [*self.recent_fills[-self._keep + 1 :], f]
+
+    def _execute(self, intent: TradeIntent, now: datetime | None, *, guard: bool) -> list[Any]:
+        self.orders += 1
+        decision = self.gate.check(intent, self.broker, now)
+        out: list[Any] = []
+        if not decision.approved:
+            self.rejected += 1
+            report = ExecutionReport(
+                intent_id=intent.id,
+                market=intent.market,
+                side=intent.side,
+                kind=intent.kind,
+                status=OrderStatus.REJECTED,
+                requested=intent.size,
+                filled=ZERO,
+                average_price=None,
+                fee=ZERO,
+                at=now,
+                reasons=decision.reasons,
+                note=intent.reason,
+            )
+            self._remember(report)
+            return [report]
+        report, fills = self.broker.submit(intent, now)
+        self._remember(report)
+        out.append(report)
+        out += fills
+        self._count_fills(fills)
+        if fills:
+            out += self._revalue(now, guard=guard)
+        return out
+
+    def _remember(self, report: ExecutionReport) -> None:
+        self.recent_reports = [*self.recent_reports[-self._keep + 1 :], report]
+
+    def _revalue(self, now: datetime | None, *, guard: bool) -> list[Any]:
+        out: list[Any] = [self.state(now)]
+        if not guard:
+            return out
+        report, intents = self.gate.evaluate(self.broker, now)
+        if report.triggered:
+            for intent in intents:
+                self.guard_actions += 1
+                out.append(intent)
+                out += self._execute(intent, now, guard=False)
+        return out
+
+    def state(self, now: datetime | None) -> AccountState:
+        """Revalue the account now and update the worst-case gauges."""
+        account = self.broker.account()
+        usage = margin_usage(account)
+        ratio = maintenance_ratio(account)
+        liquidatable = is_liquidatable(account)
+        if usage > self.max_margin_usage:
+            self.max_margin_usage = usage
+        if ratio > self.max_maintenance_ratio:
+            self.max_maintenance_ratio = ratio
+        self.ever_liquidatable = self.ever_liquidatable or liquidatable
+        positions = tuple(
+            PositionState(
+                p.market,
+                p.size,
+                self.broker.entry_price(p.market) or p.oracle_price,
+                p.oracle_price,
+                (p.oracle_price - (self.broker.entry_price(p.market) or p.oracle_price)) * p.size,
+                liquidation_price(account, p.market),
+            )
+            for p in account.positions
+        )
+        state = AccountState(
+            at=now,
+            quote_balance=account.quote_balance,
+            equity=equity(account),
+            free_collateral=free_collateral(account),
+            margin_usage=usage,
+            maintenance_ratio=ratio,
+            liquidatable=liquidatable,
+            positions=positions,
+        )
+        self.last_state = state
+        return state
+
+
+def execution_stage(
+    engine: ExecutionEngine | Callable[[], ExecutionEngine],
+) -> Callable[[Observable[Any]], Observable[Any]]:
+    """``Observable[Any] -> Observable[Any]``: items unchanged (intents included), each
+    followed by what executing or revaluing on it produced."""
+
+    def _op(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            eng = engine if isinstance(engine, ExecutionEngine) else engine()
+            now: list[datetime | None] = [None]
+
+            def on_next(item: Any) -> None:
+                observer.on_next(item)
+                t = event_time(item)
+                if t is not None:
+                    now[0] = t
+                for out in eng.apply(item, now[0]):
+                    observer.on_next(out)
+
+            return source.subscribe(
+                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+            )
+
+        return reactivex.create(subscribe)
+
+    return _op

@@ -1,0 +1,652 @@
+"""The whole bot as one reactivex chain: decoded events -> books/bars/quality -> signals ->
+strategy -> risk -> execution, plus the replay and live drivers and the run summary.
+
+Every stage is pass-through (it re-emits what it received, then what it derived), so the chain
+is one ordered stream: each layer sees market data and earlier layers' decisions in the order
+they happened, and a replay repeats the run exactly. Stages only take Observables of events;
+nothing here knows about sockets (the live driver gets its Observable from ``feeds.stream``).
+
+Latency is measured per decoded event: from the moment the event leaves the decoder (plus its
+message's decode time, charged to the message's first event) until every stage has finished
+with it, which in a synchronous chain is when ``on_next`` returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import threading
+import time
+from array import array
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import reactivex
+from reactivex import Observable, abc
+
+from pytest_streamreplay.cassette import iter_records, read_header
+from pytest_streamreplay.cassette.records import WsMessage
+from pytest_streamreplay.streams import MarketClock, StreamHasher, cassette_stream
+from pytest_streamreplay.streams.scheduling import next_due
+
+from .execution import ExecutionEngine, FeeSchedule, PaperBroker, RiskGate
+from .execution.base import Broker
+from .execution.engine import DEFAULT_LIMITS, execution_stage
+from .execution.reports import AccountState
+from .feeds.dydx import decode
+from .feeds.events import (
+    Candle,
+    ErrorEvent,
+    FeedStatus,
+    Fill,
+    MarketEvent,
+    MarketUpdate,
+    OraclePrice,
+    Subscribed,
+    Trade,
+)
+from .market import BarEngine, BookEngine, CandleChecker, DataQualityMonitor
+from .market.bars import Bar, CandleCheck, LateTrade
+from .market.book import BookState, ResyncRequest
+from .market.quality import QualityIssue
+from .risk import GuardConfig, RiskLimits
+from .signals import Score, SignalConfig, SignalEngine, SignalScorer
+from .strategy import IntentKind, ScoreStrategy, StrategyConfig, TradeIntent
+from .strategy.operators import event_time, strategy_stage
+
+__all__ = [
+    "DEV_SIGNALS",
+    "LatencyRecorder",
+    "MarketState",
+    "Pipeline",
+    "PipelineConfig",
+    "cassette_duration_ms",
+    "cassette_start",
+    "decode_stage",
+    "market_stage",
+    "peak_rss_mb",
+    "replay",
+    "run_live",
+    "signal_stage",
+]
+
+ZERO = Decimal(0)
+
+DEV_SIGNALS = SignalConfig(ema_fast=3, ema_slow=8, rsi=5, atr=5, volatility_window=10)
+"""Short indicator periods: minutes of replay are enough to warm every component up."""
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1024 * 1024 if os.uname().sysname == "Darwin" else 1024
+    return round(peak / scale, 1)
+
+
+class LatencyRecorder:
+    """Per-event processing times in nanoseconds, kept compactly (8 bytes an event)."""
+
+    def __init__(self) -> None:
+        self.samples = array("d")
+
+    def add(self, ns: float) -> None:
+        self.samples.append(ns)
+
+    def stats_ms(self) -> dict[str, float]:
+        """p50, p99 and max in milliseconds (zeros before any event)."""
+        if not self.samples:
+            return {"p50": 0.0, "p99": 0.0, "max": 0.0}
+        ordered = sorted(self.samples)
+        n = len(ordered)
+
+        def pick(q: float) -> float:
+            return round(ordered[min(n - 1, int(q * n))] / 1e6, 4)
+
+        return {"p50": pick(0.50), "p99": pick(0.99), "max": round(ordered[-1] / 1e6, 4)}
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """Everything that shapes a run; the defaults suit the development cassettes."""
+
+    book_depth: int = 10
+    resolutions: tuple[str, ...] = ("1MIN",)
+    signals: SignalConfig = DEV_SIGNALS
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    limits: RiskLimits = DEFAULT_LIMITS
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    starting_quote: Decimal = Decimal(10_000)
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
+    positions: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """Positions to start with: ``{market: (signed size, entry price)}``."""
+    trade: bool = True
+    """False: run market data, signals and risk but let the strategy send nothing."""
+    stale_after: timedelta = timedelta(seconds=60)
+    exchange_clock: bool = False
+    """Confirm bars on the latest exchange timestamp seen (trades, oracle prices) instead of
+    ``received_at``: for live feeds whose market time is not the wall time (the simulator)."""
+
+
+# -- stages ----------------------------------------------------------------------------------
+
+
+def decode_stage(
+    clock: Callable[[], datetime] | None = None,
+    latency: LatencyRecorder | None = None,
+    counter: Callable[[], None] | None = None,
+) -> Callable[[Observable[Any]], Observable[MarketEvent]]:
+    """Raw indexer messages (parsed JSON) -> decoded events stamped ``received_at = clock()``.
+
+    With ``latency``, each event's downstream processing time is recorded (see the module
+    docstring)."""
+
+    def _op(source: Observable[Any]) -> Observable[MarketEvent]:
+        def subscribe(
+            observer: abc.ObserverBase[MarketEvent], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            def on_next(message: Any) -> None:
+                start = time.perf_counter_ns()
+                if counter is not None:
+                    counter()
+                events = decode(message, clock() if clock is not None else None)
+                for event in events:
+                    observer.on_next(event)
+                    end = time.perf_counter_ns()
+                    if latency is not None:
+                        latency.add(end - start)
+                    start = end
+
+            return source.subscribe(
+                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+            )
+
+        return reactivex.create(subscribe)
+
+    return _op
+
+
+class MarketState:
+    """L3 state of a run: books, bars, candle checks and data quality, fed event by event."""
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.books = BookEngine(config.book_depth)
+        self.bars = BarEngine(config.resolutions)
+        self.candles = CandleChecker(Decimal("0.000001"))
+        self.quality = DataQualityMonitor(config.stale_after)
+        self.snapshot_ids: set[tuple[str | None, int]] = set()
+        self.bars_confirmed = 0
+        self.late_trades = 0
+        self.resyncs = 0
+        self.candle_mismatches = 0
+        self.history_trades = 0
+        self.issues: list[QualityIssue] = []
+        self.feed_errors = 0
+        self.exchange_clock = config.exchange_clock
+        self.exchange_time: datetime | None = None
+
+    def apply(self, event: MarketEvent) -> tuple[bool, list[Any]]:
+        """(forward the event?, derived items). Trades of a subscription snapshot are history,
+        not news: they are not forwarded and build no bars."""
+        out: list[Any] = []
+        now = event.received_at
+        if self.exchange_clock:
+            seen = (
+                event.created_at
+                if isinstance(event, Trade)
+                else event.effective_at
+                if isinstance(event, OraclePrice)
+                else None
+            )
+            if seen is not None and (self.exchange_time is None or seen > self.exchange_time):
+                self.exchange_time = seen
+            now = self.exchange_time
+        if isinstance(event, Subscribed) and event.message_id is not None:
+            self.snapshot_ids.add((event.connection_id, event.message_id))
+        if isinstance(event, Trade) and (event.connection_id, event.message_id) in (
+            self.snapshot_ids
+        ):
+            self.history_trades += 1
+            return False, out
+        for issue in self.quality.apply(event, now):
+            self.issues = [*self.issues[-19:], issue]
+            out.append(issue)
+        if isinstance(event, ErrorEvent):
+            self.feed_errors += 1
+        for book_out in self.books.apply(event):
+            if isinstance(book_out, ResyncRequest):
+                self.resyncs += 1
+            out.append(book_out)
+        for bar_out in self.bars.apply(event):
+            out += self._bar(bar_out)
+        if isinstance(event, Candle):
+            out += self._checks(self.candles.on_candle(event))
+        if now is not None:
+            deadline = self.bars.next_deadline()
+            if deadline is not None and deadline <= now:
+                for bar in self.bars.on_time(now):
+                    out += self._bar(bar)
+        return True, out
+
+    def _bar(self, item: Bar | LateTrade) -> list[Any]:
+        if isinstance(item, LateTrade):
+            self.late_trades += 1
+            return [item]
+        out: list[Any] = [item]
+        if item.confirmed:
+            self.bars_confirmed += 1
+            out += self._checks(self.candles.on_bar(item))
+        return out
+
+    def _checks(self, checks: list[CandleCheck]) -> list[Any]:
+        self.candle_mismatches += sum(1 for c in checks if not c.ok)
+        return list(checks)
+
+
+def market_stage(state: MarketState) -> Callable[[Observable[MarketEvent]], Observable[Any]]:
+    """Events (forwarded) followed by book states, bars, candle checks and quality issues."""
+
+    def _op(source: Observable[MarketEvent]) -> Observable[Any]:
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            def on_next(event: MarketEvent) -> None:
+                forward, derived = state.apply(event)
+                if forward:
+                    observer.on_next(event)
+                for item in derived:
+                    observer.on_next(item)
+
+            return source.subscribe(
+                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+            )
+
+        return reactivex.create(subscribe)
+
+    return _op
+
+
+def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable[Any]]:
+    """Items unchanged; each bar, book state or trade followed by its market's new Score."""
+
+    def _op(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            def on_next(item: Any) -> None:
+                observer.on_next(item)
+                if isinstance(item, Bar | BookState | Trade):
+                    score = engine.apply(item)
+                    if score is not None:
+                        observer.on_next(score)
+
+            return source.subscribe(
+                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+            )
+
+        return reactivex.create(subscribe)
+
+    return _op
+
+
+# -- the pipeline ----------------------------------------------------------------------------
+
+
+class Pipeline:
+    """One run's components, the composed operator and the counters of its summary.
+
+    Build one per run (components keep state). ``broker`` defaults to a :class:`PaperBroker`
+    from the config; pass a live adapter for real orders.
+    """
+
+    def __init__(
+        self,
+        config: PipelineConfig | None = None,
+        *,
+        broker: Broker | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        cfg = config or PipelineConfig()
+        self.config = cfg
+        self.clock = clock
+        self.market = MarketState(cfg)
+        self.signals = SignalEngine(SignalScorer(), cfg.signals)
+        self.broker: Broker = broker or PaperBroker(
+            cfg.starting_quote, fees=cfg.fees, positions=cfg.positions
+        )
+        # trade=False: a strategy for no market, so signals and risk run but nothing is sent
+        strategy_config = cfg.strategy if cfg.trade else StrategyConfig(markets=())
+        self.strategy = ScoreStrategy(strategy_config, self.broker)
+        self.last_scores: dict[str, Score] = {}
+        self.execution = ExecutionEngine(self.broker, RiskGate(cfg.limits, cfg.guard))
+        self.latency = LatencyRecorder()
+        self.intent_hasher = StreamHasher()
+        self.fill_hasher = StreamHasher()
+        self.messages = 0
+        self.events = 0
+        self.scores = 0
+        self.intents = 0
+        self.guard_intents: list[TradeIntent] = []
+        self.markets: set[str] = set()
+        self.oracle: dict[str, Decimal] = {}
+        self.account_states = 0
+        self.feed_status: FeedStatus | None = None
+        self.started_wall = time.perf_counter()
+        self.finished_wall: float | None = None
+        self.first_time: datetime | None = None
+        self.last_time: datetime | None = None
+        self.completed = False
+        self.error: BaseException | None = None
+        self.lock = threading.RLock()
+        """Held while a live run processes an event: take it to read state consistently."""
+
+    def _count_message(self) -> None:
+        self.messages += 1
+
+    def operator(self) -> Callable[[Observable[Any]], Observable[Any]]:
+        """Raw messages -> every item of the run (events and everything derived)."""
+
+        def _op(messages: Observable[Any]) -> Observable[Any]:
+            events = decode_stage(self.clock, self.latency, self._count_message)(messages)
+            return self.from_events(events)
+
+        return _op
+
+    def from_events(self, events: Observable[MarketEvent]) -> Observable[Any]:
+        """Decoded events (a live feed's, already stamped) -> every item of the run."""
+        strategy = self.strategy
+        staged = market_stage(self.market)(events.pipe(reactivex.operators.do_action(self._tap_in)))
+        staged = signal_stage(self.signals)(staged)
+        staged = strategy_stage(strategy)(staged)
+        staged = execution_stage(self.execution)(staged)
+        return staged.pipe(reactivex.operators.do_action(self._tap_out))
+
+    def _tap_in(self, event: MarketEvent) -> None:
+        self.events += 1
+        t = event_time(event)
+        if t is not None:
+            if self.first_time is None:
+                self.first_time = t
+            self.last_time = t
+        market = getattr(event, "market", None)
+        if isinstance(market, str) and not isinstance(event, ErrorEvent):
+            self.markets.add(market)
+        if isinstance(event, OraclePrice):
+            self.oracle[event.market] = event.price
+        elif isinstance(event, MarketUpdate) and event.oracle_price is not None:
+            self.oracle[event.market] = event.oracle_price
+
+    def _tap_out(self, item: Any) -> None:
+        if isinstance(item, Score):
+            self.scores += 1
+            self.last_scores[item.market] = item
+        elif isinstance(item, TradeIntent):
+            self.intents += 1
+            self.intent_hasher.update(item)
+            if item.kind in (IntentKind.REDUCE, IntentKind.CLOSE):
+                self.guard_intents.append(item)
+        elif isinstance(item, Fill):
+            self.fill_hasher.update(item)
+        elif isinstance(item, AccountState):
+            self.account_states += 1
+
+    def run(self, messages: Observable[Any], scheduler: abc.SchedulerBase | None = None) -> None:
+        """Subscribe the chain to ``messages``; completion and errors are recorded."""
+
+        def done() -> None:
+            self.completed = True
+            self.finished_wall = time.perf_counter()
+
+        def failed(exc: Exception) -> None:
+            self.error = exc
+            done()
+
+        self.operator()(messages).subscribe(on_error=failed, on_completed=done, scheduler=scheduler)
+
+    # -- results ---------------------------------------------------------------------------
+
+    def best_prices(self) -> dict[str, tuple[Decimal | None, Decimal | None]]:
+        out: dict[str, tuple[Decimal | None, Decimal | None]] = {}
+        for market in sorted(self.markets):
+            book = self.market.books.book(market)
+            if book is None:
+                continue
+            bid, ask = book.best_bid, book.best_ask
+            out[market] = (bid[0] if bid else None, ask[0] if ask else None)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The run in numbers (JSON-ready: money as decimal strings)."""
+        ex = self.execution
+        state = ex.state(self.last_time)
+        prices = self.best_prices()
+        wall = (self.finished_wall or time.perf_counter()) - self.started_wall
+        virtual = (
+            (self.last_time - self.first_time).total_seconds()
+            if self.first_time and self.last_time
+            else 0.0
+        )
+        broker = self.broker
+        extra: dict[str, Any] = {}
+        if isinstance(broker, PaperBroker):
+            extra = {
+                "fees_paid": _num(broker.fees_paid),
+                "funding_paid": _num(broker.funding_paid),
+                "realized_pnl": _num(broker.realized_pnl, 8),
+            }
+        return {
+            "markets": sorted(self.markets),
+            "messages": self.messages,
+            "events": self.events,
+            "bars_confirmed": self.market.bars_confirmed,
+            "best_bid": {m: _num(b) for m, (b, _) in prices.items()},
+            "best_ask": {m: _num(a) for m, (_, a) in prices.items()},
+            "oracle_price": {m: _num(p) for m, p in sorted(self.oracle.items())},
+            "signals": self.scores,
+            "orders": ex.orders,
+            "rejected": ex.rejected,
+            "fills": ex.fills,
+            "equity": _num(state.equity, 8),
+            "max_margin_usage": _num(ex.max_margin_usage, 6),
+            "max_maintenance_ratio": _num(ex.max_maintenance_ratio, 6),
+            "liquidatable_at_any_time": ex.ever_liquidatable,
+            "liquidation_guard_actions": ex.guard_actions,
+            "positions": {
+                p.market: {
+                    "size": _num(p.size),
+                    "entry_price": _num(p.entry_price, 8),
+                    "liquidation_price": _num(p.liquidation_price, 8),
+                }
+                for p in state.positions
+            },
+            **extra,
+            "quality_issues": len(self.market.quality.issues),
+            "candle_mismatches": self.market.candle_mismatches,
+            "resyncs": self.market.resyncs,
+            "feed_errors": self.market.feed_errors,
+            "intents_sha256": self.intent_hasher.digest,
+            "fills_sha256": self.fill_hasher.digest,
+            "latency_ms": self.latency.stats_ms(),
+            "peak_rss_mb": peak_rss_mb(),
+            "market_seconds": round(virtual, 3),
+            "wall_seconds": round(wall, 3),
+            "events_per_second": round(self.events / wall, 1) if wall > 0 else 0.0,
+        }
+
+
+def _num(value: Decimal | None, places: int | None = None) -> str | None:
+    """Money and prices go out as plain decimal strings (JSON floats would round them);
+    ``places`` rounds derived values (averages, ratios) that carry 28 digits of division."""
+    if value is None:
+        return None
+    if not value.is_finite():
+        return str(value)
+    if places is not None:
+        value = value.quantize(Decimal(1).scaleb(-places))
+    return format(value.normalize(), "f")
+
+
+# -- drivers ---------------------------------------------------------------------------------
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cassette_start(path: str | os.PathLike[str], scan: int = 500) -> datetime | None:
+    """Market time at the cassette's opening: the header's ``market_start`` if recorded,
+    else the first trade or oracle time among the first ``scan`` messages."""
+    header = read_header(path)
+    start = header.extra.get("market_start")
+    if isinstance(start, str) and (moment := _parse_time(start)) is not None:
+        return moment
+    for n, record in enumerate(iter_records(path)):
+        if n >= scan:
+            break
+        if isinstance(record, WsMessage) and record.dir == "recv":
+            for event in decode(record.value):
+                t = event_time(event)
+                if t is not None:
+                    return t - timedelta(milliseconds=record.t)
+    return None
+
+
+def cassette_duration_ms(path: str | os.PathLike[str]) -> float:
+    """Offset of the last recorded message (read from the file's tail: no full scan)."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 256 * 1024))
+        tail = fh.read().decode("utf-8", "replace").splitlines()
+    for line in reversed(tail):
+        with contextlib.suppress(ValueError):
+            obj = json.loads(line)
+            if isinstance(obj, dict) and obj.get("kind") == "ws_msg":
+                return float(obj.get("t", 0.0))
+    return 0.0
+
+
+def replay(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    config: PipelineConfig | None = None,
+    speed: float = 0.0,
+    on_progress: Callable[[Pipeline, float], None] | None = None,
+    slice_seconds: float = 1.0,
+    broker: Broker | None = None,
+) -> Pipeline:
+    """Replay cassettes (one after another) through a fresh pipeline on a virtual clock.
+
+    The clock starts at the first cassette's market time, so bars and cooldowns see the
+    recorded times. ``speed`` 0 runs as fast as possible; N > 0 paces the virtual clock at N
+    market seconds per wall second. ``on_progress(pipeline, fraction)`` is called after each
+    ``slice_seconds`` of market time (dashboards refresh there).
+    """
+    if not paths:
+        raise ValueError("need at least one cassette")
+    start = cassette_start(paths[0]) or datetime(2024, 1, 1, tzinfo=UTC)
+    clock = MarketClock(start)
+    sched = clock.scheduler
+    pipeline = Pipeline(config, broker=broker, clock=lambda: clock.now)
+    total_ms = sum(cassette_duration_ms(p) for p in paths) or 1.0
+    streams = [cassette_stream(p, direction="recv", scheduler=sched) for p in paths]
+    pipeline.run(reactivex.concat(*streams), scheduler=sched)
+    wall0 = time.perf_counter()
+    step = timedelta(seconds=slice_seconds)
+    while not pipeline.completed:
+        due = next_due(sched)  # type: ignore[arg-type]
+        if due is None:
+            break  # nothing left to run: a source that never completes
+        target = max(clock.now + step, due) if speed <= 0 else clock.now + step
+        clock.seek(target)
+        if on_progress is not None:
+            done_ms = (clock.now - start).total_seconds() * 1000
+            on_progress(pipeline, min(1.0, done_ms / total_ms))
+        if speed > 0:
+            ahead = (clock.now - start).total_seconds() / speed - (time.perf_counter() - wall0)
+            if ahead > 0:
+                time.sleep(min(ahead, 1.0))
+    if pipeline.error is not None:
+        raise pipeline.error
+    if on_progress is not None:
+        on_progress(pipeline, 1.0)
+    return pipeline
+
+
+def run_live(
+    events: Observable[MarketEvent],
+    *,
+    duration: float,
+    config: PipelineConfig | None = None,
+    broker: Broker | None = None,
+    status: Observable[FeedStatus] | None = None,
+    on_progress: Callable[[Pipeline, float], None] | None = None,
+    refresh: float = 0.25,
+) -> Pipeline:
+    """Run the pipeline on a live Observable of decoded events for ``duration`` wall seconds.
+
+    Events arrive on the feed's thread; the pipeline runs there under a lock, and this thread
+    only waits (and calls ``on_progress`` every ``refresh`` seconds with a snapshot of the run).
+    """
+    pipeline = Pipeline(config, broker=broker)
+    lock = pipeline.lock
+    subscribers: list[abc.DisposableBase] = []
+
+    def guarded(source: Observable[Any]) -> Observable[Any]:
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            def on_next(item: Any) -> None:
+                with lock:
+                    observer.on_next(item)
+
+            return source.subscribe(on_next, observer.on_error, observer.on_completed)
+
+        return reactivex.create(subscribe)
+
+    if status is not None:
+        subscribers.append(status.subscribe(lambda s: setattr(pipeline, "feed_status", s)))
+
+    def done() -> None:
+        pipeline.completed = True
+
+    def count(event: MarketEvent) -> None:
+        pipeline.messages += 1
+
+    def timed(source: Observable[MarketEvent]) -> Observable[MarketEvent]:
+        def subscribe(
+            observer: abc.ObserverBase[MarketEvent], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            def on_next(event: MarketEvent) -> None:
+                start = time.perf_counter_ns()
+                observer.on_next(event)
+                pipeline.latency.add(time.perf_counter_ns() - start)
+
+            return source.subscribe(on_next, observer.on_error, observer.on_completed)
+
+        return reactivex.create(subscribe)
+
+    chain = pipeline.from_events(timed(guarded(events.pipe(reactivex.operators.do_action(count)))))
+    subscribers.append(chain.subscribe(on_completed=done, on_error=lambda e: done()))
+    deadline = time.monotonic() + duration
+    try:
+        while not pipeline.completed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(refresh, left))
+            if on_progress is not None:
+                with lock:
+                    on_progress(pipeline, min(1.0, 1 - left / duration))
+    finally:
+        for sub in subscribers:
+            sub.dispose()
+        pipeline.finished_wall = time.perf_counter()
+    return pipeline
