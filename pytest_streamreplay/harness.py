@@ -115,6 +115,11 @@ class StreamReplayHandle:
     def unused(self) -> list[HttpInteraction]:
         return self.session.unused()
 
+    def route(self, original: str, target: str) -> None:
+        """While recording, serve ``original`` (a URL prefix, any of http/https/ws/wss) from
+        ``target``: record a production URL from a local stand-in. Replay ignores routes."""
+        self.session.add_route(original, target)
+
 
 @contextlib.contextmanager
 def patched_environ(env: dict[str, str], unset: Sequence[str] = UNSET_VARS) -> Iterator[None]:

@@ -88,6 +88,7 @@ class CassetteSession:
     extra_redact: Callable[[Record], None] | None = None
     speed: Speed = field(default_factory=Speed)
     message_ignore: tuple[str, ...] = ()
+    routes: list[tuple[str, str]] = field(default_factory=list)
 
     existed: bool = field(init=False, default=False)
     can_replay: bool = field(init=False, default=False)
@@ -137,6 +138,20 @@ class CassetteSession:
         self.ws_reports: list[ConversationReport] = []
         self._active = 0
         self._idle = threading.Condition(self._lock)
+
+    # -- routes ----------------------------------------------------------------------------
+    def add_route(self, original: str, target: str) -> None:
+        """While recording, send requests under ``original`` to ``target`` instead; the cassette
+        keeps the original URLs, so replay needs neither."""
+        self.routes.append((_http_form(original).rstrip("/"), _http_form(target).rstrip("/")))
+
+    def route(self, url: str) -> str | None:
+        """The stand-in URL for a live request (the longest matching prefix wins), or None."""
+        url = _http_form(url)
+        for original, target in sorted(self.routes, key=lambda r: -len(r[0])):
+            if url == original or url.startswith(original + "/") or url.startswith(original + "?"):
+                return target + url[len(original) :]
+        return None
 
     # -- facts -----------------------------------------------------------------------------
     @property
@@ -356,3 +371,12 @@ def _scripts(records: list[Record]) -> list[WsScript]:
         elif isinstance(r, WsClose) and r.conn in scripts:
             scripts[r.conn].close = r
     return list(scripts.values())
+
+
+def _http_form(url: str) -> str:
+    """ws:// and wss:// as the proxy sees them: http:// and https://."""
+    if url.startswith("wss://"):
+        return "https://" + url[6:]
+    if url.startswith("ws://"):
+        return "http://" + url[5:]
+    return url

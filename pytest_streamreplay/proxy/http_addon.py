@@ -155,7 +155,12 @@ class HttpRecordReplay:
             flow.response = _response_to_flow(interaction.response, flow.request.http_version)
             flow.metadata[_META] = "replayed"
         elif decision.action == "live":
-            flow.metadata[_META] = ("live", session, session.elapsed_ms(), time.monotonic())
+            original = request_from_flow(flow)
+            target = session.route(flow.request.url)
+            if target is not None:
+                flow.request.url = target
+            flow.metadata[_META] = ("live", session, session.elapsed_ms(), time.monotonic(),
+                                    None, original if target is not None else None)
         else:
             flow.response = refusal(decision.report)
             flow.metadata[_META] = "refused"
@@ -169,18 +174,17 @@ class HttpRecordReplay:
         elif meta[0] == "live" and flow.websocket is None and is_streaming(flow.response):
             recorder = _ChunkRecorder()
             flow.response.stream = recorder
-            flow.metadata[_META] = (*meta, recorder)
+            flow.metadata[_META] = (*meta[:4], recorder, meta[5])
 
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if not (isinstance(meta, tuple) and meta[0] == "live") or flow.websocket is not None:
             return
-        session, t, started = meta[1], meta[2], meta[3]
-        recorder = meta[4] if len(meta) > 4 else None
+        session, t, started, recorder, original = meta[1:6]
         session.record(
             HttpInteraction(
                 id=session.next_id(),
-                request=request_from_flow(flow),
+                request=original or request_from_flow(flow),
                 response=_response_from_flow(flow, recorder.chunks if recorder else None),
                 t=t,
                 duration_ms=(time.monotonic() - started) * 1000.0,

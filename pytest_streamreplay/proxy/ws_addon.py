@@ -55,7 +55,11 @@ class WebSocketRecordReplay:
             flow.request.port = self.origins.ws_port
             flow.request.path = path
         elif decision.action == "live":
-            flow.metadata[_META] = ("live", session, url)
+            headers = list(flow.request.headers.items(multi=True))
+            target = session.route(flow.request.url)
+            if target is not None:
+                flow.request.url = target
+            flow.metadata[_META] = ("live", session, url, headers)
         else:
             flow.response = refusal(decision.report)
 
@@ -68,13 +72,13 @@ class WebSocketRecordReplay:
         meta = flow.metadata.get(_META)
         if not meta or meta[0] != "live":
             return
-        _, session, url = meta
+        _, session, url, headers = meta
         response = flow.response
         conn = WsConnection(
             id=session.next_id(),
             url=url,
             t=session.elapsed_ms(),
-            headers=list(flow.request.headers.items(multi=True)),
+            headers=headers,
             subprotocol=response.headers.get("sec-websocket-protocol") if response else None,
             response_headers=list(response.headers.items(multi=True)) if response else [],
         )

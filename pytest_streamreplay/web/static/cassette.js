@@ -104,10 +104,11 @@
   function bindZoom() {
     chart.on("plotly_relayout", (event) => {
       if (drawing) return;
-      if (event["xaxis.autorange"]) { state.range = null; }
-      else if (event["xaxis.range[0]"] !== undefined) {
-        state.range = [Math.max(0, event["xaxis.range[0]"] * 1000), event["xaxis.range[1]"] * 1000];
-      } else return;
+      const range = event["xaxis.range"] || (event["xaxis.range[0]"] !== undefined ? [event["xaxis.range[0]"], event["xaxis.range[1]"]] : null);
+      if (event["xaxis.autorange"]) state.range = null;
+      else if (range) state.range = [Math.max(0, Number(range[0]) * 1000), Number(range[1]) * 1000];
+      else return;
+      state.offset = 0;
       refresh(true);
     });
   }
