@@ -12,11 +12,16 @@ test would be.
    child process (the reader's practical limit: nothing else competes for its interpreter) and,
    for comparison, on a thread of this process (sharing the GIL with the reader, as the
    in-process proxy does). Rate = N / (first ``recv`` call to last message), handshake excluded.
+   Diagnostics: CPU per message of the proxy's loop thread and of the reader (from /proc), and
+   the plugin's replay origin alone (``ReplayOrigins`` on a loop thread, read directly, no
+   mitmproxy), which separates the plugin's share of the cost from mitmproxy's relay.
 2. Timing fidelity: a cassette with known offsets (a 10 ms cadence with bursts, then a 250 ms
    batched cadence like the dYdX indexer), replayed at ``recorded`` and at 2.0; each message's
    arrival at the reader is compared with its recorded offset / speed, measured from the first
    message and, separately, from the moment ``create_connection`` returned (the replay anchors
    on the replay origin's handler start, which is just before the client sees the ``101``).
+   Baseline: the same schedule sent live by a ``websockets`` server (child process) with
+   asyncio sleeps, straight to the same reader: the timing floor of this machine.
 3. Added latency while recording: 1,000 ping-pong round trips (client sends, server echoes)
    through the proxy with ``record_mode="all"``, and straight to the same echo server (child
    process) by the same client.
@@ -24,7 +29,8 @@ test would be.
 Every measurement is repeated (``--runs``, interleaving proxy and direct) and summarised by
 medians across runs.
 
-Usage: python bench/bench_websocket.py [--messages N] [--runs R] [--round-trips K]
+Usage: python bench/bench_websocket.py [--messages N] [--runs R] [--fidelity-runs F]
+                                       [--round-trips K] [--only throughput|fidelity|latency]
 """
 
 from __future__ import annotations
@@ -508,6 +514,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     ap.add_argument("--messages", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--fidelity-runs", type=int, default=5)
     ap.add_argument("--round-trips", type=int, default=1000)
     ap.add_argument("--only", choices=["throughput", "fidelity", "latency"])
     ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -541,7 +548,7 @@ def main() -> None:
             if args.only in (None, "throughput"):
                 result["throughput"] = bench_throughput(tmp, args.messages, args.runs)
             if args.only in (None, "fidelity"):
-                result["fidelity"] = bench_fidelity(tmp, args.runs)
+                result["fidelity"] = bench_fidelity(tmp, args.fidelity_runs)
             if args.only in (None, "latency"):
                 result["latency"] = bench_latency(tmp, args.round_trips, args.runs)
         finally:

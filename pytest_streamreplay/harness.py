@@ -91,6 +91,7 @@ class StreamReplayHandle:
     proxy_url: str
     ca_bundle: Path
     env: dict[str, str]
+    note: str | None = None  # written into the cassette's header when it is recorded
 
     @property
     def mode(self) -> str:
@@ -180,4 +181,4 @@ def use_cassette(
     )
     with bound(session) as handle:
         yield handle
-    session.save()
+    session.save(note=handle.note)

@@ -159,6 +159,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if state is not None:
         state.guard.uninstall()
     runtime().stop()
+    runtime().configure()  # this session's upstream settings must not outlive it
 
 
 def _cassette_path(item: pytest.Item, settings: Any) -> Path:
@@ -241,7 +242,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
         if failed and not getattr(session, "record_on_failure", False):
             action = "kept"
         else:
-            session.save()
+            session.save(note=handle.note)
             action = "recorded"
     state.outcomes.append(
         CassetteOutcome(

@@ -11,8 +11,8 @@ it, so the result replays like the original. The output is written atomically, i
 from __future__ import annotations
 
 import argparse
-import shlex
 import os
+import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path

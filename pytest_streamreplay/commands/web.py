@@ -39,9 +39,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks one"
     )
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="default 127.0.0.1 (only this machine)"
-    )
+    parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (only this machine)")
     parser.set_defaults(run=run_web)
 
 

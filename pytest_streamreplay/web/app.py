@@ -309,7 +309,9 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
         path = plotly_js_path()
         if path is None:
             return _error(404, "plotly is not installed: install pytest-streamreplay[web]")
-        return FileResponse(path, media_type="text/javascript")
+        return FileResponse(
+            path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
+        )
 
     @app.get("/static/{filename}", include_in_schema=False)
     def static(filename: str) -> Any:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections import Counter, OrderedDict
 from array import array
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -462,9 +462,9 @@ class MessageQuery:
         if self.t_from is not None and self.t_to is not None and self.t_to < self.t_from:
             raise QueryError("t_to is before t_from")
         self._where = _compile_where(self.where) if self.where else None
-        self._channel = _compile_where(f"channel == {json.dumps(self.channel)}") if (
-            self.channel
-        ) else None
+        self._channel = (
+            _compile_where(f"channel == {json.dumps(self.channel)}") if (self.channel) else None
+        )
         self._path = _parse_path(self.path) if self.path else None
         self._text = self.text.lower() if self.text else None
 
@@ -619,8 +619,7 @@ def _fast_matches(index: Index, query: MessageQuery) -> Iterator[int]:
     channel = -2
     if query.channel is not None:
         channel = (
-            index.channel_names.index(query.channel) if query.channel in index.channel_names
-            else -3
+            index.channel_names.index(query.channel) if query.channel in index.channel_names else -3
         )
     lo, hi = query.t_from, query.t_to
     kinds, times = index.kinds, index.times

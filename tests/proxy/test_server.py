@@ -42,16 +42,29 @@ def test_start_stop_cycles_leave_no_threads(cache) -> None:
     assert {t.name for t in threading.enumerate()} - before == set()
 
 
+def _another_master() -> None:
+    """Build a second mitmproxy Master in this process, as mitmproxy's test helpers or another
+    embedding library would: it becomes mitmproxy's global ``ctx.master``."""
+    import asyncio
+
+    from mitmproxy import ctx, options
+    from mitmproxy.master import Master
+
+    loop = asyncio.new_event_loop()
+    try:
+        foreign = Master(options.Options(), event_loop=loop)
+        assert ctx.master is foreign
+    finally:
+        loop.close()
+
+
 def test_another_master_in_the_process_does_not_hijack_the_proxy(cache, tmp_path) -> None:
     origin = start_origin()
     try:
         with use_cassette(tmp_path / "a.jsonl", record_mode="all"):
             first = subprocess.run(["curl", "-sS", "-m", "10", origin.url + "/a"],
                                    capture_output=True, check=False)
-        from mitmproxy.test import taddons
-
-        with taddons.context():  # builds a second mitmproxy Master, as its test helpers do
-            pass
+        _another_master()
         with use_cassette(tmp_path / "b.jsonl", record_mode="all"):
             second = subprocess.run(["curl", "-sS", "-m", "10", origin.url + "/b"],
                                     capture_output=True, check=False)

@@ -13,9 +13,9 @@ pytest.importorskip("fastapi", reason="the web extra is not installed")
 
 with warnings.catch_warnings():  # starlette's note about httpx2 is not ours to act on
     warnings.simplefilter("ignore")
-    from fastapi.testclient import TestClient  # noqa: E402
+    from fastapi.testclient import TestClient
 
-from pytest_streamreplay.cassette import (  # noqa: E402
+from pytest_streamreplay.cassette import (
     CassetteWriter,
     Event,
     HttpInteraction,
@@ -28,7 +28,7 @@ from pytest_streamreplay.cassette import (  # noqa: E402
     new_header,
     write_cassette,
 )
-from pytest_streamreplay.web import create_app  # noqa: E402
+from pytest_streamreplay.web import create_app
 
 FEED_TEST = "tests/test_feed.py::test_book[BTC-USD]"
 EVENTS_TEST = "tests/test_bot.py::test_session"
@@ -41,6 +41,7 @@ def _json(value: object) -> bytes:
 
 def feed_records() -> list:
     """An HTTP call and two connections to a dYdX-like feed; one body has a redacted field."""
+
     def trade(i: int) -> dict:
         return {
             "type": "channel_data",
@@ -60,8 +61,11 @@ def feed_records() -> list:
         ),
         WsConnection(id=1, url="wss://indexer.test/v4/ws", t=20.0),
         WsMessage.build(
-            1, "send", 1.0, _json({"type": "subscribe", "channel": "v4_trades",
-                                   "apiKey": "REDACTED"}), False
+            1,
+            "send",
+            1.0,
+            _json({"type": "subscribe", "channel": "v4_trades", "apiKey": "REDACTED"}),
+            False,
         ),
         WsConnection(id=2, url="wss://other.test/stream", t=25.0),
     ]
@@ -114,8 +118,13 @@ def write_big(path: Path, messages: int = BIG_MESSAGES) -> Path:
         for i in range(messages):
             channel = "v4_trades" if i % 4 else "v4_orderbook"
             writer.write(
-                {"kind": "ws_msg", "conn": 1, "dir": "recv", "t": float(i),
-                 "json": {"channel": channel, "seq": i}}
+                {
+                    "kind": "ws_msg",
+                    "conn": 1,
+                    "dir": "recv",
+                    "t": float(i),
+                    "json": {"channel": channel, "seq": i},
+                }
             )
     return path
 

@@ -7,11 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from .conftest import BIG_MESSAGES, EVENTS_TEST, FEED_TEST
 from fastapi.testclient import TestClient
 
 from pytest_streamreplay.cassette import (
-    CassetteError,
     WsClose,
     WsConnection,
     WsMessage,
@@ -21,6 +19,8 @@ from pytest_streamreplay.cassette import (
 from pytest_streamreplay.commands.filter import Selection
 from pytest_streamreplay.web import create_app
 from pytest_streamreplay.web.service import MessageQuery
+
+from .conftest import BIG_MESSAGES, EVENTS_TEST, FEED_TEST
 
 FEED = "/api/cassettes/feed/test_book.jsonl"
 BOT = "/api/cassettes/bot/session.jsonl"

@@ -67,6 +67,11 @@
     const channel = form.elements.namedItem("channel");
     for (const [ch, count] of Object.entries(d.channels)) channel.insertAdjacentHTML("beforeend", `<option value="${SR.escape(ch)}">${SR.escape(ch)} (${count})</option>`);
     document.getElementById("replay").hidden = !n.events;
+    // empty tables say nothing: hide them, and let the connections use the width
+    document.getElementById("http-block").hidden = !n.http;
+    document.getElementById("events-block").hidden = !n.events;
+    document.getElementById("ws-block").hidden = !n.ws;
+    document.getElementById("tables").classList.toggle("single", [n.http || n.events, n.ws].filter(Boolean).length < 2);
   }
 
   // -- timeline -----------------------------------------------------------------------------

@@ -158,7 +158,8 @@ def test_rest_retries_then_opens_the_circuit() -> None:
 
 def test_rest_rate_limiter_reports_waits(simulator: SimulatorThread) -> None:
     statuses = Recorder()
-    with RestFeed(simulator.rest_url, limiter=RateLimiter(rate=4, burst=1)) as rest:
+    frozen = FrozenClock()  # no refill: the waits are exact, whatever the machine's load
+    with RestFeed(simulator.rest_url, limiter=RateLimiter(rate=8, burst=1, clock=frozen)) as rest:
         rest.status.subscribe(statuses)
 
         async def three() -> list[list[MarketEvent]]:
@@ -166,11 +167,15 @@ def test_rest_rate_limiter_reports_waits(simulator: SimulatorThread) -> None:
 
         start = time.monotonic()
         books = rest.run(three())
-        assert time.monotonic() - start >= 0.45  # 3 calls, 1 token, refills at 4/s
+        assert time.monotonic() - start >= 0.25  # the third call waited two tokens at 8/s
     assert all(isinstance(b[0], BookSnapshot) for b in books)
     limited = [s for s in statuses.snapshot() if s.state is FeedState.RATE_LIMITED]
-    assert 1 <= len(limited) <= 2 and all(0 < (s.delay or 0) <= 0.5 for s in limited)
-    assert max(s.delay or 0 for s in limited) > 0.2
+    assert sorted(s.delay or 0 for s in limited) == pytest.approx([0.125, 0.25])
+
+
+class FrozenClock:
+    def __call__(self) -> float:
+        return 0.0
 
 
 # -- websocket -----------------------------------------------------------------------------
