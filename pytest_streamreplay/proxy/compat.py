@@ -6,9 +6,6 @@ from typing import Any
 
 __all__ = ["accept_ws_scheme_requests"]
 
-_PATCHED = False
-
-
 def accept_ws_scheme_requests() -> None:
     """Let ``GET ws://host/path`` through to the hooks as ``http://``.
 
@@ -17,12 +14,11 @@ def accept_ws_scheme_requests() -> None:
     #7717), so the scheme is normalised inside its validator. wss:// uses CONNECT and is
     unaffected.
     """
-    global _PATCHED
-    if _PATCHED:
-        return
     from mitmproxy.proxy.layers import http as http_layer
 
     original = http_layer.validate_request
+    if getattr(original, "_streamreplay", False):
+        return
 
     def validate_request(mode: Any, request: Any, validate_inbound_headers: bool) -> str | None:
         if request.scheme in ("ws", "wss"):
@@ -30,5 +26,5 @@ def accept_ws_scheme_requests() -> None:
         result: str | None = original(mode, request, validate_inbound_headers)
         return result
 
+    validate_request._streamreplay = True  # type: ignore[attr-defined]
     http_layer.validate_request = validate_request
-    _PATCHED = True

@@ -94,6 +94,8 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: not here
+        redoc_url=None,
         title="streamreplay dashboard",
         version=__version__,
         description="Browse, filter and replay the cassettes of one directory.",

@@ -14,9 +14,8 @@ def test_version_and_help_list_the_commands(run: Run) -> None:
     assert re.fullmatch(r"streamreplay \d+\.\d+\.\d+\S*", version.stdout.strip())
     helped = run("--help")
     assert helped.returncode == 0
-    for command in ("ls", "info", "timeline", "filter", "import", "export"):
+    for command in ("ls", "info", "timeline", "filter", "import", "export", "verify", "redact"):
         assert re.search(rf"^\s+{command}\s", helped.stdout, re.M), command
-    assert "verify" not in helped.stdout and "redact" not in helped.stdout
 
 
 def test_ls_tables_every_cassette_and_reports_the_corrupt_one(

@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's), driven by Playwright.
 
-``streamreplay web`` runs as a subprocess on port 0; no browser is downloaded. The
+The app runs under uvicorn in a thread on 127.0.0.1:0, exactly as ``streamreplay web`` serves
+it (test_command.py starts the real command); no browser is downloaded. The
 screenshot goes to tmp_path, and to docs/images/dashboard.png when
 ``STREAMREPLAY_UPDATE_SCREENSHOT=1`` (so a normal run leaves the repository alone).
 """
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from pytest_streamreplay.cassette import CassetteWriter, WsConnection, new_header, read_header
 
-from .conftest import event_records, feed_records
+from .conftest import event_records, feed_records, serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -128,25 +127,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         event_records(),
     )
     _write_market_feed(root / "feed" / "market_day.jsonl")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest_streamreplay.cli", "web", str(root), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    server = serve_in_thread(root)
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("serving "), process.stderr.read() if process.stderr else line
-        url = line.rsplit(" at ", 1)[1].strip().rstrip("/")
-        assert url.startswith("http://127.0.0.1:")
-        yield url, root
+        yield server.url, root
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -170,14 +155,25 @@ def context(browser: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(context: Any) -> Iterator[Any]:
+def page(context: Any, served: tuple[str, Path]) -> Iterator[Any]:
+    """A page that fails the test on a script error or on any request off the server."""
     page = context.new_page()
     errors: list[str] = []
+    elsewhere: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "request",
+        lambda request: (
+            None
+            if request.url.startswith((served[0] + "/", "data:", "blob:", "about:"))
+            else elsewhere.append(request.url)
+        ),
+    )
     page.set_default_timeout(15_000)
     yield page
     page.close()
     assert errors == [], errors
+    assert elsewhere == [], f"requests off the local server: {elsewhere}"
 
 
 def _open(page: Any, url: str) -> None:
@@ -282,7 +278,7 @@ def test_replay_controls_show_progress(page: Any, served: tuple[str, Path]) -> N
     url, _ = served
     _open(page, url + "/cassette/bot/session.jsonl")
     assert page.is_visible("#replay")
-    page.fill("#replay-speed", "0.5")
+    page.fill("#replay-speed", "0.1")
     page.click("#replay-start")
     page.wait_for_selector("#replay-status[data-state='running']")
     page.click("#replay-pause")

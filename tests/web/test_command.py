@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pytest_streamreplay.cli import main
 
 
@@ -29,22 +31,59 @@ def test_web_is_listed_in_help() -> None:
     assert code == 0 and "--port" in out and "127.0.0.1" in out and "/openapi.json" in out
 
 
-def test_missing_web_extra_is_one_clear_line(tmp_path: Path) -> None:
-    for module in ("fastapi", "uvicorn", "plotly"):
-        script = (
-            f"import sys; sys.modules[{module!r}] = None\n"
-            "from pytest_streamreplay.cli import main\n"
-            f"sys.exit(main(['web', {str(tmp_path)!r}, '--port', '0']))\n"
-        )
-        result = subprocess.run(
-            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
-        )
-        assert result.returncode == 1, result.stdout
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1, result.stderr
-        assert lines[0].startswith("streamreplay: error: streamreplay web needs FastAPI")
-        assert lines[0].endswith("install pytest-streamreplay[web]")
-        assert module in lines[0]
+def test_missing_fastapi_is_one_clear_line(tmp_path: Path) -> None:
+    """In a fresh process, where nothing has imported the web package yet."""
+    script = (
+        "import sys; sys.modules['fastapi'] = None\n"
+        "from pytest_streamreplay.cli import main\n"
+        f"sys.exit(main(['web', {str(tmp_path)!r}, '--port', '0']))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "streamreplay: error: streamreplay web needs FastAPI, uvicorn and plotly (fastapi): "
+        "install pytest-streamreplay[web]"
+    ]
+
+
+@pytest.mark.parametrize("module", ["uvicorn", "plotly"])
+def test_missing_uvicorn_or_plotly_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)
+    code, out, err = run_inline("web", str(tmp_path), "--port", "0")
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        f"streamreplay: error: streamreplay web needs FastAPI, uvicorn and plotly ({module}): "
+        "install pytest-streamreplay[web]"
+    )
+
+
+def test_the_real_command_serves_the_api(tmp_path: Path) -> None:
+    """``streamreplay web DIR --port 0`` prints its address and answers on it."""
+    import httpx
+
+    from pytest_streamreplay.cassette import new_header, write_cassette
+
+    write_cassette(tmp_path / "one.jsonl", new_header(test="t::one"), [])
+    script = Path(sys.executable).with_name("streamreplay")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "pytest_streamreplay.cli"]
+    process = subprocess.Popen(
+        [*cmd, "web", str(tmp_path), "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith(f"serving {tmp_path.resolve()} at http://127.0.0.1:")
+        url = line.rsplit(" at ", 1)[1].strip()
+        body = httpx.get(url + "api/cassettes", timeout=30).json()
+        assert [(c["name"], c["test"]) for c in body["cassettes"]] == [("one.jsonl", "t::one")]
+        assert httpx.get(url + "openapi.json", timeout=30).json()["info"]["title"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def test_missing_directory_is_one_line(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def test_replay_runs_to_the_end_and_counts_every_event(client: TestClient) -> No
 
 
 def test_pause_holds_progress_and_resume_continues(client: TestClient) -> None:
-    client.post(f"{BOT}/replay/start", json={"speed": 1})  # 975 ms of events at 1x
+    client.post(f"{BOT}/replay/start", json={"speed": 0.2})  # 975 ms of events: ~5 s
     running = wait_for(client, lambda s: s["published"] >= 2)
     assert running["state"] == "running" and 2 <= running["published"] < 40
     paused = client.post(f"{BOT}/replay/pause").json()

@@ -114,7 +114,7 @@
       else if (range) state.range = [Math.max(0, Number(range[0]) * 1000), Number(range[1]) * 1000];
       else return;
       state.offset = 0;
-      refresh(true);
+      refresh();
     });
   }
 
@@ -176,17 +176,15 @@
     list.dataset.total = String(body.total);
   }
 
-  async function refresh(keepTimeline) {
+  /** Messages and chart for the current filters and zoom range, side by side. */
+  async function refresh() {
     try {
       SR.showError(null);
-      const jobs = [loadMessages()];
-      jobs.push(loadTimeline());
-      await Promise.all(jobs);
+      await Promise.all([loadMessages(), loadTimeline()]);
     } catch (error) {
       SR.showError(error);
     }
     document.body.dataset.loaded = "1";
-    return keepTimeline;
   }
 
   form.addEventListener("submit", (event) => { event.preventDefault(); state.offset = 0; refresh(); });
