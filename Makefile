@@ -5,7 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: test demo lint type bench clean
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: test demo lint type bench clean chromium
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -13,8 +15,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev,bot]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+# The browser tests use Debian's Chromium (no browser download); they skip where it is absent.
+chromium:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "make: could not install chromium; the browser tests will be skipped"; \
+	else echo "make: no $(CHROMIUM) and no root apt-get to install it; the browser tests will be skipped"; fi
 
 demo: $(STAMP)
 	$(BIN)/python docs/examples/demo.py

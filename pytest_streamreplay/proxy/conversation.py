@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("pytest_streamreplay")
+_YIELD_EVERY = 64
 
 
 class ConnectionGone(Exception):
@@ -186,6 +187,11 @@ class Conversation:
                 if msg.dir == "recv":
                     await self._wait_until(msg.t)
                     await self.ws.send(msg.content if msg.binary else msg.text)
+                    if self.speed.factor is None and self.position % _YIELD_EVERY == 0:
+                        # websockets' send() only awaits when the transport is paused: without
+                        # this the proxy, on the same loop, would relay nothing (not even the
+                        # handshake) until the socket buffer filled.
+                        await asyncio.sleep(0)
                 else:
                     await self._expect(msg)
                     self._anchor = (time.monotonic(), msg.t)

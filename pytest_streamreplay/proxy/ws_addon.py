@@ -63,6 +63,17 @@ class WebSocketRecordReplay:
         else:
             flow.response = refusal(decision.report)
 
+    def response(self, flow: Any) -> None:
+        meta = flow.metadata.get(_META)
+        if meta and meta[0] == "replay" and flow.websocket is not None:
+            # The replay origin does all matching and timing: relay its bytes with mitmproxy's
+            # raw TCP layer instead of parsing and re-framing every message (~10x less CPU).
+            flow.websocket = None
+
+    def tcp_message(self, flow: Any) -> None:
+        if len(flow.messages) > 1:
+            del flow.messages[:-1]  # relayed replay connections must not pile up
+
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if meta and meta[0] == "replay" and self.origins.cancel_ws(meta[2]):

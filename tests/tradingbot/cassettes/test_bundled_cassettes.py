@@ -467,6 +467,10 @@ def test_subaccount(streamreplay: StreamReplayHandle, stream_snapshot: Any) -> N
     account is static: a snapshot and no updates."""
     events = Recorder()
     with indexer(streamreplay):
+        # REST first: the first subscription starts the indexer's clock, and block heights
+        # read after that would depend on wall time.
+        with RestFeed(MAINNET.rest_url, timeout=10) as rest:
+            (rest_snapshot,) = rest.run(rest.fetch_subaccount(ADDRESS, 0))
         feed = make_feed()
         feed.subaccount(ADDRESS, 0).subscribe(events)
         feed.start()
@@ -476,8 +480,6 @@ def test_subaccount(streamreplay: StreamReplayHandle, stream_snapshot: Any) -> N
             )
         finally:
             feed.close()
-        with RestFeed(MAINNET.rest_url, timeout=10) as rest:
-            (rest_snapshot,) = rest.run(rest.fetch_subaccount(ADDRESS, 0))
     seen = upto(events.snapshot(), stop)
     assert [type(e).__name__ for e in seen] == ["Subscribed", "SubaccountSnapshot"]
     assert isinstance(stop, SubaccountSnapshot) and isinstance(rest_snapshot, SubaccountSnapshot)
