@@ -88,6 +88,8 @@ class Redactor:
 
     def __post_init__(self) -> None:
         self._extra = frozenset(_norm(n) for n in self.extra)
+        # Streams repeat the same few keys millions of times: decide each name once.
+        self._field_cache: dict[str, bool] = {}
 
     # -- what counts as secret -------------------------------------------------------------
     def secret_header(self, name: str) -> bool:
@@ -104,11 +106,15 @@ class Redactor:
         )
 
     def secret_field(self, name: str) -> bool:
-        if _norm(name) in self._extra:
-            return True
-        return self.defaults and (
-            _norm(name) in _SECRET_FIELDS or bool(_SECRET_FIELD_RE.search(name))
-        )
+        cached = self._field_cache.get(name)
+        if cached is None:
+            norm = _norm(name)
+            cached = norm in self._extra or (
+                self.defaults and (norm in _SECRET_FIELDS or bool(_SECRET_FIELD_RE.search(name)))
+            )
+            if len(self._field_cache) < 10_000:
+                self._field_cache[name] = cached
+        return cached
 
     # -- parts -----------------------------------------------------------------------------
     def headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -164,12 +164,17 @@ def test_record_then_replay_instant_and_recorded(ws_inner, ws_origin, monkeypatc
     recorded, instant, timed = _runs(ws_inner)
     assert _values(instant) == _values(recorded) == _values(timed)
     assert recorded[1][0]["type"] == "subscribed" and len(recorded) == 6
-    # Recorded timing holds: batches were sent 50 ms apart after the subscription.
-    gaps = [b[1] - a[1] for a, b in zip(timed[1:], timed[2:], strict=False)]
-    assert all(35 <= g <= 90 for g in gaps), gaps
+    lines = cassette_lines(cassette_files(ws_inner)[0])
+    # Recorded timing holds: each message after the subscription arrives at its recorded offset
+    # (relative to the reply that follows the subscription) within 40 ms, with no drift; the
+    # benchmark (docs/benchmarks.md) measures the distribution precisely.
+    recorded_t = [r["t"] for r in lines if r.get("dir") == "recv"][1:]
+    want = [t - recorded_t[0] for t in recorded_t]
+    got = [e[1] - timed[1][1] for e in timed[1:]]
+    assert want[-1] >= 150, "the server spaced its batches 50 ms apart"
+    assert all(abs(g - w) <= 40 for g, w in zip(got, want, strict=True)), (got, want)
     assert instant[-1][1] - instant[1][1] < 40, "instant replay must not wait"
 
-    lines = cassette_lines(cassette_files(ws_inner)[0])
     kinds = [r["kind"] for r in lines[1:]]
     assert kinds[0] == "ws" and kinds[-1] == "ws_close"
     assert lines[1]["url"].startswith("wss://" if url.startswith("wss") else "ws://")
