@@ -33,6 +33,7 @@ class ProxyRuntime:
         self._proxy: Any = None
         self._config: tuple[Path | None, bool] = (None, False)
         self._lock = threading.Lock()
+        self.share_tls_contexts = True
 
     def configure(
         self, *, upstream_ca: Path | None = None, upstream_insecure: bool = False
@@ -138,6 +139,12 @@ def patched_environ(env: dict[str, str], unset: Sequence[str] = UNSET_VARS) -> I
                 os.environ[k] = v
 
 
+def _tls_sharing(enabled: bool) -> contextlib.AbstractContextManager[None]:
+    from .proxy.tls_cache import shared_httpx_tls_contexts
+
+    return shared_httpx_tls_contexts() if enabled else contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[StreamReplayHandle]:
     """Bind an existing session to the running proxy with the client environment set."""
@@ -148,7 +155,7 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
     handle = StreamReplayHandle(session, proxy.url, proxy.ca_bundle, env)
     rt.binding.bind(session)
     try:
-        with patched_environ(env):
+        with patched_environ(env), _tls_sharing(rt.share_tls_contexts):
             reset_cached_openers()
             yield handle
     finally:

@@ -134,6 +134,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini("streamreplay_replay_speed", "instant, recorded or a factor", default="")
     parser.addini(
+        "streamreplay_share_tls_contexts",
+        "share httpx's TLS contexts (all trust the same bundle) while a test is bound",
+        type="bool",
+        default=True,
+    )
+    parser.addini(
         "streamreplay_message_ignore",
         "JSON paths ignored when comparing a client's WebSocket messages with the recording",
         type="args",
@@ -150,6 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
         upstream_ca=Path(upstream_ca).resolve() if upstream_ca else None,
         upstream_insecure=bool(config.getoption("upstream_insecure")),
     )
+    runtime().share_tls_contexts = bool(config.getini("streamreplay_share_tls_contexts"))
     if config.getoption("replay_strict"):
         state.guard.install()
 
