@@ -18,8 +18,8 @@ from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
 from .proxy.binding import SessionBinding
-from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
 from .proxy.conversation import Speed
+from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
 from .session import CassetteSession, RecordMode
 
 __all__ = ["ProxyRuntime", "StreamReplayHandle", "patched_environ", "runtime", "use_cassette"]

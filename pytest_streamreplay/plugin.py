@@ -27,8 +27,8 @@ __all__ = ["streamreplay"]
 
 MARKER = (
     "streamreplay(cassette=None, *, match_on=None, redact=None, allow_repeats=None, "
-    "record_mode=None, speed=None, message_ignore=None): record or replay this test's HTTP and WebSocket traffic through the "
-    "pytest-streamreplay proxy"
+    "record_mode=None, speed=None, message_ignore=None): record or replay this test's HTTP "
+    "and WebSocket traffic through the pytest-streamreplay proxy"
 )
 
 

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class Settings:
     redact_defaults: bool
     allow_repeats: bool
     record_on_failure: bool
-    speed: Speed = Speed()
+    speed: Speed = field(default_factory=Speed)
     message_ignore: tuple[str, ...] = ()
 
 

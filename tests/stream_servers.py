@@ -36,13 +36,25 @@ async def _indexer(ws: Any) -> None:
         if msg.get("channel") not in ("v4_orderbook", "v4_trades"):
             await send({"type": "error", "message": f"Invalid subscribe message: {raw}"})
             continue
-        await send({"type": "subscribed", "channel": msg["channel"], "id": msg["id"],
-                    "contents": {"bids": [{"price": "100", "size": str(uuid.uuid4())}]}})
+        await send(
+            {
+                "type": "subscribed",
+                "channel": msg["channel"],
+                "id": msg["id"],
+                "contents": {"bids": [{"price": "100", "size": str(uuid.uuid4())}]},
+            }
+        )
         for i in range(int(os.environ.get("BATCHES", "4"))):
             await asyncio.sleep(0.05)
-            await send({"type": "channel_batch_data", "channel": msg["channel"], "id": msg["id"],
-                        "version": "1.0.0",
-                        "contents": [{"bids": [["100", str(i)]], "uuid": str(uuid.uuid4())}]})
+            await send(
+                {
+                    "type": "channel_batch_data",
+                    "channel": msg["channel"],
+                    "id": msg["id"],
+                    "version": "1.0.0",
+                    "contents": [{"bids": [["100", str(i)]], "uuid": str(uuid.uuid4())}],
+                }
+            )
 
 
 async def _echo(ws: Any) -> None:
@@ -100,11 +112,14 @@ async def _route(ws: Any) -> None:
 async def _sse(request: Any) -> Any:
     from aiohttp import web
 
-    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                       "Cache-Control": "no-cache"})
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
     await resp.prepare(request)
     for i in range(5):
-        await resp.write(f"id: {i}\ndata: {json.dumps({'n': i, 'u': str(uuid.uuid4())})}\n\n".encode())
+        await resp.write(
+            f"id: {i}\ndata: {json.dumps({'n': i, 'u': str(uuid.uuid4())})}\n\n".encode()
+        )
         await asyncio.sleep(0.1)
     await resp.write_eof()
     return resp

@@ -281,10 +281,17 @@ def _run_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_record(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .record import add_record_command
+
+    add_record_command(sub)
+
+
 COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_simulate,
     _add_replay,
     _add_run,
+    _add_record,
 ]
 """Subcommand registrars, in help order."""
 

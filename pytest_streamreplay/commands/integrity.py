@@ -28,16 +28,28 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "proof (HMAC, key from the environment, never stored), or check one.",
     )
     verify.add_argument("cassette", metavar="CASSETTE")
-    verify.add_argument("--direction", choices=["recv", "send", "both"],
-                        help="hash only WebSocket message values in this direction")
+    verify.add_argument(
+        "--direction",
+        choices=["recv", "send", "both"],
+        help="hash only WebSocket message values in this direction",
+    )
     verify.add_argument("--connection", type=int, metavar="N", help="only connection N")
-    verify.add_argument("--checkpoint", type=int, default=1000, metavar="N",
-                        help="a checkpoint every N items (default 1000)")
+    verify.add_argument(
+        "--checkpoint",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="a checkpoint every N items (default 1000)",
+    )
     verify.add_argument("--expect", metavar="SHA256", help="fail unless the digest is this")
     verify.add_argument("--sign", metavar="FILE", help="write a signed parity proof to FILE")
     verify.add_argument("--proof", metavar="FILE", help="check a signed parity proof")
-    verify.add_argument("--key-env", default=None, metavar="NAME",
-                        help="environment variable holding the signing key")
+    verify.add_argument(
+        "--key-env",
+        default=None,
+        metavar="NAME",
+        help="environment variable holding the signing key",
+    )
     verify.set_defaults(run=run_verify)
 
     redact = subparsers.add_parser(
@@ -47,10 +59,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "and then by value, as recording does, and rewrite the cassette atomically.",
     )
     redact.add_argument("cassette", metavar="CASSETTE")
-    redact.add_argument("--extra", action="append", default=[], metavar="NAME",
-                        help="another header, parameter or JSON field name to redact")
-    redact.add_argument("--check", action="store_true",
-                        help="only report what would change; exit 1 if anything would")
+    redact.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another header, parameter or JSON field name to redact",
+    )
+    redact.add_argument(
+        "--check",
+        action="store_true",
+        help="only report what would change; exit 1 if anything would",
+    )
     redact.set_defaults(run=run_redact)
 
 

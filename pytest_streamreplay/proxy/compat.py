@@ -6,6 +6,7 @@ from typing import Any
 
 __all__ = ["accept_ws_scheme_requests"]
 
+
 def accept_ws_scheme_requests() -> None:
     """Let ``GET ws://host/path`` through to the hooks as ``http://``.
 

@@ -164,7 +164,9 @@ class Conversation:
             live = self._live_value(data)
             want = expected.body["json"]
             if isinstance(live, dict | list):
-                ok = without_paths(live, self.ignore_paths) == without_paths(want, self.ignore_paths)
+                ok = without_paths(live, self.ignore_paths) == without_paths(
+                    want, self.ignore_paths
+                )
                 return ok, want, live
             return False, want, live
         return data == expected.text, expected.text, data

@@ -16,16 +16,26 @@ from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
 from .binding import SessionBinding
 from .origins import ReplayOrigins, StreamJob
 
-__all__ = ["UNMATCHED_STATUS", "HttpRecordReplay", "OriginsLifecycle", "refusal",
-           "request_from_flow"]
+__all__ = [
+    "UNMATCHED_STATUS",
+    "HttpRecordReplay",
+    "OriginsLifecycle",
+    "refusal",
+    "request_from_flow",
+]
 
 # A status no origin sends, so a refused request is never mistaken for a recorded one.
 UNMATCHED_STATUS = 599
 _META = "streamreplay"
 # Framing is the transport's business: replay sets Content-Length from the body it sends.
 _FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length"})
-_STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/jsonl",
-                 "application/stream+json", "application/jsonlines")
+_STREAM_TYPES = (
+    "text/event-stream",
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/stream+json",
+    "application/jsonlines",
+)
 _LARGE_BODY = 1024 * 1024
 
 
@@ -66,8 +76,9 @@ def _response_from_flow(flow: Any, chunks: list[Chunk] | None) -> HttpResponse:
     resp = flow.response
     headers = list(resp.headers.items(multi=True))
     if chunks is not None:
-        return HttpResponse(resp.status_code, resp.reason or "", resp.http_version, headers,
-                            chunks=chunks)
+        return HttpResponse(
+            resp.status_code, resp.reason or "", resp.http_version, headers, chunks=chunks
+        )
     decoded = resp.get_content(strict=False) or b""
     return HttpResponse(
         status=resp.status_code,
@@ -159,8 +170,14 @@ class HttpRecordReplay:
             target = session.route(flow.request.url)
             if target is not None:
                 flow.request.url = target
-            flow.metadata[_META] = ("live", session, session.elapsed_ms(), time.monotonic(),
-                                    None, original if target is not None else None)
+            flow.metadata[_META] = (
+                "live",
+                session,
+                session.elapsed_ms(),
+                time.monotonic(),
+                None,
+                original if target is not None else None,
+            )
         else:
             flow.response = refusal(decision.report)
             flow.metadata[_META] = "refused"
@@ -193,8 +210,10 @@ class HttpRecordReplay:
 
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if isinstance(meta, tuple) and meta[0] == "replay_stream" and self.origins.cancel_stream(
-            meta[2]
+        if (
+            isinstance(meta, tuple)
+            and meta[0] == "replay_stream"
+            and self.origins.cancel_stream(meta[2])
         ):
             meta[1].closed(None)
 

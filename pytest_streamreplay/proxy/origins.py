@@ -22,8 +22,16 @@ __all__ = ["ROUTE_PREFIX", "ReplayOrigins", "StreamJob", "WsJob"]
 
 ROUTE_PREFIX = "/__streamreplay__/"
 _HANDSHAKE_HEADERS = frozenset(
-    {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-extensions",
-     "sec-websocket-protocol", "date", "server", "content-length"}
+    {
+        "upgrade",
+        "connection",
+        "sec-websocket-accept",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "date",
+        "server",
+        "content-length",
+    }
 )
 _FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
@@ -98,8 +106,13 @@ class ReplayOrigins:
         from websockets.asyncio.server import serve
 
         self._ws_server = await serve(
-            self._ws_handler, "127.0.0.1", 0, compression=None, max_size=None,
-            ping_interval=None, select_subprotocol=self._select_subprotocol,
+            self._ws_handler,
+            "127.0.0.1",
+            0,
+            compression=None,
+            max_size=None,
+            ping_interval=None,
+            select_subprotocol=self._select_subprotocol,
             process_response=self._process_response,
         )
         self.ws_port = self._ws_server.sockets[0].getsockname()[1]
@@ -136,7 +149,9 @@ class ReplayOrigins:
     # -- WebSocket ---------------------------------------------------------------------------
     def _job_for(self, connection: Any) -> WsJob | None:
         path = connection.request.path
-        return self._ws_jobs.get(path[len(ROUTE_PREFIX):]) if path.startswith(ROUTE_PREFIX) else None
+        return (
+            self._ws_jobs.get(path[len(ROUTE_PREFIX) :]) if path.startswith(ROUTE_PREFIX) else None
+        )
 
     def _select_subprotocol(self, connection: Any, offered: Any) -> Any:
         job = self._job_for(connection)
@@ -153,12 +168,17 @@ class ReplayOrigins:
 
     async def _ws_handler(self, connection: Any) -> None:
         path = connection.request.path
-        job = self._ws_jobs.pop(path[len(ROUTE_PREFIX):], None)
+        job = self._ws_jobs.pop(path[len(ROUTE_PREFIX) :], None)
         if job is None:
             await connection.close(1011, "pytest-streamreplay: no recording for this connection")
             return
-        conversation = Conversation(job.script, _Endpoint(connection), speed=job.speed,
-                                    ignore_paths=job.ignore_paths, redact_live=job.redact_live)
+        conversation = Conversation(
+            job.script,
+            _Endpoint(connection),
+            speed=job.speed,
+            ignore_paths=job.ignore_paths,
+            redact_live=job.redact_live,
+        )
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -173,12 +193,14 @@ class ReplayOrigins:
         job.on_done(report)
 
     # -- streamed HTTP -------------------------------------------------------------------------
-    async def _http_handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _http_handler(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         job: StreamJob | None = None
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode()
-            job = self._stream_jobs.pop(path[len(ROUTE_PREFIX):], None)
+            job = self._stream_jobs.pop(path[len(ROUTE_PREFIX) :], None)
             if job is None:
                 writer.write(b"HTTP/1.1 599 No Recording\r\nContent-Length: 0\r\n\r\n")
                 return

@@ -46,8 +46,13 @@ class WebSocketRecordReplay:
             assert decision.script is not None
             session.opened()
             path = self.origins.add_ws(
-                WsJob(decision.script, session.speed, session.message_ignore,
-                      session.redact_live_json, session.closed)
+                WsJob(
+                    decision.script,
+                    session.speed,
+                    session.message_ignore,
+                    session.redact_live_json,
+                    session.closed,
+                )
             )
             flow.metadata[_META] = ("replay", session, path)
             flow.request.scheme = "http"
@@ -104,9 +109,13 @@ class WebSocketRecordReplay:
             _, session, conn_id, opened = meta
             msg = messages[-1]
             session.record(
-                WsMessage.build(conn_id, "send" if msg.from_client else "recv",
-                                (msg.timestamp - opened) * 1000.0, msg.content,
-                                binary=not msg.is_text)
+                WsMessage.build(
+                    conn_id,
+                    "send" if msg.from_client else "recv",
+                    (msg.timestamp - opened) * 1000.0,
+                    msg.content,
+                    binary=not msg.is_text,
+                )
             )
         if len(messages) > 1:
             del messages[:-1]  # kept only to be recorded: long streams must not pile up
@@ -118,7 +127,12 @@ class WebSocketRecordReplay:
         _, session, conn_id, opened = meta
         ws = flow.websocket
         session.record(
-            WsClose(conn_id, (time.time() - opened) * 1000.0, ws.close_code,
-                    ws.close_reason or "", "client" if ws.closed_by_client else "server")
+            WsClose(
+                conn_id,
+                (time.time() - opened) * 1000.0,
+                ws.close_code,
+                ws.close_reason or "",
+                "client" if ws.closed_by_client else "server",
+            )
         )
         session.closed(None)

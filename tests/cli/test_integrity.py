@@ -19,13 +19,18 @@ from pytest_streamreplay.cassette import (
 
 
 def _cassette(path: Path, price: str = "100.5") -> Path:
-    return write_cassette(path, new_header(test="t"), [
-        WsConnection(0, "wss://indexer.test/v4/ws"),
-        WsMessage.build(0, "recv", 0.5, b'{"type":"connected"}', False),
-        WsMessage.build(0, "send", 1.0, b'{"type":"subscribe","id":"BTC-USD"}', False),
-        WsMessage.build(0, "recv", 2.0, b'{"type":"subscribed","price":"%s"}' % price.encode(),
-                        False),
-    ])
+    return write_cassette(
+        path,
+        new_header(test="t"),
+        [
+            WsConnection(0, "wss://indexer.test/v4/ws"),
+            WsMessage.build(0, "recv", 0.5, b'{"type":"connected"}', False),
+            WsMessage.build(0, "send", 1.0, b'{"type":"subscribe","id":"BTC-USD"}', False),
+            WsMessage.build(
+                0, "recv", 2.0, b'{"type":"subscribed","price":"%s"}' % price.encode(), False
+            ),
+        ],
+    )
 
 
 def test_verify_prints_a_stable_digest_and_checks_it(run, tmp_path) -> None:
@@ -38,7 +43,8 @@ def test_verify_prints_a_stable_digest_and_checks_it(run, tmp_path) -> None:
     bad = run("verify", str(c), "--expect", digests[0], process=True)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == [
-        f"streamreplay: error: {c}: digest {digests[2]} is not the expected {digests[0]}"]
+        f"streamreplay: error: {c}: digest {digests[2]} is not the expected {digests[0]}"
+    ]
     recv = run("verify", str(a), "--direction", "recv", "--checkpoint", "1").stdout
     assert "(2 items)" in recv and "checkpoint 2:" in recv
 
@@ -53,21 +59,38 @@ def test_signed_proof_round_trip(run, tmp_path, monkeypatch) -> None:
     assert "k1-secret" not in json.dumps(proof) and proof["key_env"] == "STREAMREPLAY_PARITY_KEY"
     assert "proof verified" in run("verify", str(a), "--proof", str(tmp_path / "p.json")).stdout
     c = _cassette(tmp_path / "c.jsonl", price="1")
-    assert "does not match the proof" in run("verify", str(c), "--proof",
-                                             str(tmp_path / "p.json")).stderr
+    assert (
+        "does not match the proof"
+        in run("verify", str(c), "--proof", str(tmp_path / "p.json")).stderr
+    )
     monkeypatch.setenv("STREAMREPLAY_PARITY_KEY", "another-key")
-    assert "signature does not match" in run("verify", str(a), "--proof",
-                                             str(tmp_path / "p.json")).stderr
+    assert (
+        "signature does not match"
+        in run("verify", str(a), "--proof", str(tmp_path / "p.json")).stderr
+    )
 
 
 def test_redact_in_place_by_name_and_value(run, tmp_path) -> None:
     path = tmp_path / "old.jsonl"
-    write_cassette(path, new_header(test="t"), [
-        HttpInteraction(0, HttpRequest("GET", "https://a.test/x?token=tok-123456",
-                                       [("Authorization", "Bearer abcdef-99")]),
-                        HttpResponse(200, headers=[("Content-Type", "application/json")],
-                                     body=encode_body(b'{"echo":"tok-123456","user_id":"u-77777"}'))),
-    ])
+    write_cassette(
+        path,
+        new_header(test="t"),
+        [
+            HttpInteraction(
+                0,
+                HttpRequest(
+                    "GET",
+                    "https://a.test/x?token=tok-123456",
+                    [("Authorization", "Bearer abcdef-99")],
+                ),
+                HttpResponse(
+                    200,
+                    headers=[("Content-Type", "application/json")],
+                    body=encode_body(b'{"echo":"tok-123456","user_id":"u-77777"}'),
+                ),
+            ),
+        ],
+    )
     check = run("redact", str(path), "--check", process=True)
     assert check.returncode == 1 and "would change 1 record of 1" in check.stdout
     assert "tok-123456" in path.read_text(), "--check writes nothing"

@@ -7,16 +7,16 @@ from pathlib import Path
 # second copies whose classes fail identity checks (cryptography's hash registry, requests'
 # CookieJar, mitmproxy's global context). Importing them here keeps one copy for all runs.
 import aiohttp  # noqa: F401
-import cryptography.hazmat.primitives.hashes  # noqa: F401
+import cryptography.hazmat.primitives.hashes
 import cryptography.x509  # noqa: F401
 import httpx  # noqa: F401
-import mitmproxy.addons.proxyserver  # noqa: F401
-import mitmproxy.master  # noqa: F401
+import mitmproxy.addons.proxyserver
+import mitmproxy.master
 import mitmproxy.proxy.layers.http  # noqa: F401
 import pytest
 import requests  # noqa: F401
 import websocket  # noqa: F401
-import websockets.asyncio.client  # noqa: F401
+import websockets.asyncio.client
 import websockets.asyncio.server  # noqa: F401
 from servers import Origin, make_self_signed, start_origin
 

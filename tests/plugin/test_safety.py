@@ -218,14 +218,16 @@ async def test_async():
 
 def test_self_signed_origin_needs_an_explicit_option(inner, tls_origin, monkeypatch):
     monkeypatch.setenv("ORIGIN", tls_origin.url)
-    inner.makepyfile(test_a="""
+    inner.makepyfile(
+        test_a="""
 import os, httpx, pytest
 
 @pytest.mark.streamreplay
 def test_x():
     r = httpx.get(os.environ["ORIGIN"] + "/a")
     assert r.status_code == 200, r.text
-""")
+"""
+    )
     result = inner.runpytest("--record-mode=once")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*502*", "*ertificate*"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import aiohttp  # noqa: F401  one copy of each client for all inline runs
@@ -91,4 +92,4 @@ def test_sse_record_and_replay_keep_chunks_and_timing(inner, monkeypatch, client
     assert len(chunks) == 5, "one chunk per event: the stream structure survives"
     assert all(c["text"].startswith(f"id: {i}\n") for i, c in enumerate(chunks))
     offsets = [c["t"] for c in chunks]
-    assert all(60 <= b - a <= 200 for a, b in zip(offsets, offsets[1:], strict=False)), offsets
+    assert all(60 <= b - a <= 200 for a, b in itertools.pairwise(offsets)), offsets

@@ -14,7 +14,7 @@ import websockets  # noqa: F401
 from pytester_helpers import cassette_files, cassette_lines
 from stream_servers import StreamOrigin, start_stream_origin
 
-CLIENTS = '''
+CLIENTS = """
 import asyncio, json, time
 
 
@@ -103,9 +103,9 @@ async def _converse_aiohttp(url, steps):
 
 def converse_aiohttp(url, steps):
     return asyncio.run(_converse_aiohttp(url, steps))
-'''
+"""
 
-TEST = '''
+TEST = """
 import json, os, pathlib, pytest, wsclients
 
 @pytest.mark.streamreplay
@@ -114,7 +114,7 @@ def test_ws():
     events = getattr(wsclients, "converse_" + os.environ["CLIENT"])(os.environ["URL"], steps)
     out = pathlib.Path(os.environ["OUT"])
     (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps(events))
-'''
+"""
 
 SUBSCRIBE = {"type": "subscribe", "channel": "v4_orderbook", "id": "BTC-USD"}
 INDEXER_STEPS = [{"recv": 1}, {"send": SUBSCRIBE}, {"recv": 5}]
@@ -154,12 +154,20 @@ def _converse(pytester, monkeypatch, url: str, client: str, steps: list, *args: 
 @pytest.mark.parametrize("client", ["websocket_client", "websockets", "aiohttp"])
 def test_record_then_replay_instant_and_recorded(ws_inner, ws_origin, monkeypatch, client):
     url = ws_origin.ws_url + "/v4/ws"
-    _converse(ws_inner, monkeypatch, url, client, INDEXER_STEPS, "--record-mode=once",
-              *ws_inner.ca_args).assert_outcomes(passed=1)
+    _converse(
+        ws_inner, monkeypatch, url, client, INDEXER_STEPS, "--record-mode=once", *ws_inner.ca_args
+    ).assert_outcomes(passed=1)
     ws_origin.stop()
     for speed in ("instant", "recorded"):
-        result = _converse(ws_inner, monkeypatch, url, client, INDEXER_STEPS, "--replay-strict",
-                           f"--replay-speed={speed}")
+        result = _converse(
+            ws_inner,
+            monkeypatch,
+            url,
+            client,
+            INDEXER_STEPS,
+            "--replay-strict",
+            f"--replay-speed={speed}",
+        )
         result.assert_outcomes(passed=1)
     recorded, instant, timed = _runs(ws_inner)
     assert _values(instant) == _values(recorded) == _values(timed)
@@ -184,19 +192,22 @@ def test_record_then_replay_instant_and_recorded(ws_inner, ws_origin, monkeypatc
 
 def test_strict_fails_on_changed_subscribe_with_a_json_diff(ws_inner, ws_origin, monkeypatch):
     url = ws_origin.ws_url + "/v4/ws"
-    _converse(ws_inner, monkeypatch, url, "websocket_client", INDEXER_STEPS,
-              "--record-mode=once").assert_outcomes(passed=1)
+    _converse(
+        ws_inner, monkeypatch, url, "websocket_client", INDEXER_STEPS, "--record-mode=once"
+    ).assert_outcomes(passed=1)
     ws_origin.stop()
     changed = [{"recv": 1}, {"send": {**SUBSCRIBE, "id": "ETH-USD"}}, {"recv": 5}]
     result = _converse(ws_inner, monkeypatch, url, "websocket_client", changed, "--replay-strict")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*connection #0 ws://127.0.0.1:*/v4/ws: client message #1 does not match the recording",
-        '*expected: {"channel": "v4_orderbook", "id": "BTC-USD", "type": "subscribe"}',
-        '*actual:   {"channel": "v4_orderbook", "id": "ETH-USD", "type": "subscribe"}',
-        '*-  "id": "BTC-USD",',
-        '*+  "id": "ETH-USD",',
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*connection #0 ws://127.0.0.1:*/v4/ws: client message #1 does not match the recording",
+            '*expected: {"channel": "v4_orderbook", "id": "BTC-USD", "type": "subscribe"}',
+            '*actual:   {"channel": "v4_orderbook", "id": "ETH-USD", "type": "subscribe"}',
+            '*-  "id": "BTC-USD",',
+            '*+  "id": "ETH-USD",',
+        ]
+    )
     # Non-strict replay logs the difference and carries on with the recorded stream.
     _converse(ws_inner, monkeypatch, url, "websocket_client", changed).assert_outcomes(passed=1)
     assert _values(_runs(ws_inner)[-1]) == _values(_runs(ws_inner)[0])
@@ -204,28 +215,44 @@ def test_strict_fails_on_changed_subscribe_with_a_json_diff(ws_inner, ws_origin,
 
 def test_ignored_paths_and_unread_tail(ws_inner, ws_origin, monkeypatch):
     url = ws_origin.ws_url + "/v4/ws"
-    two = [{"recv": 1}, {"send": {**SUBSCRIBE, "nonce": 1}}, {"recv": 5},
-           {"send": {**SUBSCRIBE, "channel": "v4_trades", "nonce": 2}}, {"recv": 5}]
-    _converse(ws_inner, monkeypatch, url, "websocket_client", two,
-              "--record-mode=once").assert_outcomes(passed=1)
+    two = [
+        {"recv": 1},
+        {"send": {**SUBSCRIBE, "nonce": 1}},
+        {"recv": 5},
+        {"send": {**SUBSCRIBE, "channel": "v4_trades", "nonce": 2}},
+        {"recv": 5},
+    ]
+    _converse(
+        ws_inner, monkeypatch, url, "websocket_client", two, "--record-mode=once"
+    ).assert_outcomes(passed=1)
     ws_origin.stop()
-    renonced = [{"recv": 1}, {"send": {**SUBSCRIBE, "nonce": 7}}, {"recv": 5},
-                {"send": {**SUBSCRIBE, "channel": "v4_trades", "nonce": 8}}, {"recv": 5}]
+    renonced = [
+        {"recv": 1},
+        {"send": {**SUBSCRIBE, "nonce": 7}},
+        {"recv": 5},
+        {"send": {**SUBSCRIBE, "channel": "v4_trades", "nonce": 8}},
+        {"recv": 5},
+    ]
     ws_inner.makeini("[pytest]\nstreamreplay_message_ignore = nonce\n")
-    _converse(ws_inner, monkeypatch, url, "websocket_client", renonced,
-              "--replay-strict").assert_outcomes(passed=1)
+    _converse(
+        ws_inner, monkeypatch, url, "websocket_client", renonced, "--replay-strict"
+    ).assert_outcomes(passed=1)
     # The client never sends the second subscription: what it gates is never delivered.
-    result = _converse(ws_inner, monkeypatch, url, "websocket_client", renonced[:3],
-                       "--replay-strict")
+    result = _converse(
+        ws_inner, monkeypatch, url, "websocket_client", renonced[:3], "--replay-strict"
+    )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*connection #0 ws://*/v4/ws: the connection closed with 6 recorded message(s) never "
-        "delivered, from message #7 (next expected: client message*v4_trades*"
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*connection #0 ws://*/v4/ws: the connection closed with 6 recorded message(s) never "
+            "delivered, from message #7 (next expected: client message*v4_trades*"
+        ]
+    )
 
 
 def test_multiple_connections_match_by_url_and_order(ws_inner, ws_origin, monkeypatch):
-    ws_inner.makepyfile(test_ws='''
+    ws_inner.makepyfile(
+        test_ws="""
 import json, os, pathlib, pytest, websocket
 
 def talk(path, text):
@@ -241,7 +268,8 @@ def test_ws():
     assert replies == ["first", "other", "second"]
     if os.environ.get("EXTRA"):
         talk("/echo", "third")
-''')
+"""
+    )
     monkeypatch.setenv("BASE", ws_origin.ws_url)
     ws_inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     ws_origin.stop()
@@ -249,10 +277,12 @@ def test_ws():
     monkeypatch.setenv("EXTRA", "1")
     result = ws_inner.runpytest("--replay-strict")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*Unexpected WebSocket connection to ws://127.0.0.1:*/echo*",
-        "*the recording has 2 connection(s) to this URL, all already used by this test*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*Unexpected WebSocket connection to ws://127.0.0.1:*/echo*",
+            "*the recording has 2 connection(s) to this URL, all already used by this test*",
+        ]
+    )
 
 
 @pytest.mark.parametrize(
@@ -266,11 +296,13 @@ def test_ws():
 )
 def test_edge_streams(ws_inner, ws_origin, monkeypatch, path, steps, check):
     url = ws_origin.ws_url + path
-    _converse(ws_inner, monkeypatch, url, "websocket_client", steps,
-              "--record-mode=once").assert_outcomes(passed=1)
+    _converse(
+        ws_inner, monkeypatch, url, "websocket_client", steps, "--record-mode=once"
+    ).assert_outcomes(passed=1)
     ws_origin.stop()
-    _converse(ws_inner, monkeypatch, url, "websocket_client", steps,
-              "--replay-strict").assert_outcomes(passed=1)
+    _converse(
+        ws_inner, monkeypatch, url, "websocket_client", steps, "--replay-strict"
+    ).assert_outcomes(passed=1)
     recorded, replayed = _runs(ws_inner)
     assert _values(replayed) == _values(recorded)
     lines = cassette_lines(cassette_files(ws_inner)[0])
@@ -290,7 +322,8 @@ def test_edge_streams(ws_inner, ws_origin, monkeypatch, path, steps, check):
 
 def test_dydx_indexer_socket(ws_inner, ws_origin, monkeypatch):
     pytest.importorskip("dydx_v4_client")
-    ws_inner.makepyfile(test_ws='''
+    ws_inner.makepyfile(
+        test_ws="""
 import json, os, pathlib, threading, pytest
 from dydx_v4_client.indexer.socket.websocket import IndexerSocket
 
@@ -314,7 +347,8 @@ def test_orderbook():
     thread.join(10)
     out = pathlib.Path(os.environ["OUT"])
     (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps([[m, 0] for m in got]))
-''')
+"""
+    )
     monkeypatch.setenv("URL", ws_origin.ws_url + "/v4/ws")
     ws_inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     ws_origin.stop()
@@ -327,7 +361,8 @@ def test_orderbook():
 
 
 def test_handshake_secrets_and_message_fields_are_redacted(ws_inner, ws_origin, monkeypatch):
-    ws_inner.makepyfile(test_ws='''
+    ws_inner.makepyfile(
+        test_ws="""
 import json, os, pytest, websocket
 
 @pytest.mark.streamreplay
@@ -337,7 +372,8 @@ def test_auth():
     ws.send(json.dumps({"op": "auth", "signature": "sig-secret-9012", "key": "abc"}))
     assert json.loads(ws.recv())["op"] == "auth"
     ws.close()
-''')
+"""
+    )
     monkeypatch.setenv("URL", ws_origin.ws_url + "/echo")
     ws_inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     text = cassette_files(ws_inner)[0].read_text()

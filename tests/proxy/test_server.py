@@ -62,12 +62,14 @@ def test_another_master_in_the_process_does_not_hijack_the_proxy(cache, tmp_path
     origin = start_origin()
     try:
         with use_cassette(tmp_path / "a.jsonl", record_mode="all"):
-            first = subprocess.run(["curl", "-sS", "-m", "10", origin.url + "/a"],
-                                   capture_output=True, check=False)
+            first = subprocess.run(
+                ["curl", "-sS", "-m", "10", origin.url + "/a"], capture_output=True, check=False
+            )
         _another_master()
         with use_cassette(tmp_path / "b.jsonl", record_mode="all"):
-            second = subprocess.run(["curl", "-sS", "-m", "10", origin.url + "/b"],
-                                    capture_output=True, check=False)
+            second = subprocess.run(
+                ["curl", "-sS", "-m", "10", origin.url + "/b"], capture_output=True, check=False
+            )
     finally:
         origin.stop()
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
