@@ -54,21 +54,10 @@ from urllib.parse import parse_qs, urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "websocket.json"
+from pytest_streamreplay.proxy.env import ROUTING_VARS  # noqa: E402
+
 # Nothing may route the direct runs through a proxy, or send local traffic around the proxy.
-for _var in (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-    "ws_proxy",
-    "wss_proxy",
-    "WS_PROXY",
-    "WSS_PROXY",
-):
+for _var in ROUTING_VARS:
     os.environ.pop(_var, None)
 
 

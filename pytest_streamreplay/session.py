@@ -197,22 +197,17 @@ class CassetteSession:
             out += report.mismatches + report.extra
             if report.tail:
                 out.append(report.tail)
-        unused = self.unused()
-        if unused:
-            lines = [
-                f"{len(unused)} recorded interaction(s) in {self.path} were never requested"
-                " (--replay-strict):"
-            ]
-            lines += [f"  #{i.id} {i.request.method} {i.request.url}" for i in unused]
-            out.append("\n".join(lines))
-        idle = self.unused_connections()
-        if idle:
-            lines = [
-                f"{len(idle)} recorded WebSocket connection(s) in {self.path} were never "
-                "opened (--replay-strict):"
-            ]
-            lines += [f"  #{c.id} {c.url}" for c in idle]
-            out.append("\n".join(lines))
+        unused = [f"#{i.id} {i.request.method} {i.request.url}" for i in self.unused()]
+        idle = [f"#{c.id} {c.url}" for c in self.unused_connections()]
+        for items, what, verb in (
+            (unused, "interaction(s)", "requested"),
+            (idle, "WebSocket connection(s)", "opened"),
+        ):
+            if items:
+                out.append(
+                    f"{len(items)} recorded {what} in {self.path} were never {verb} "
+                    "(--replay-strict):\n" + "\n".join(f"  {line}" for line in items)
+                )
         return out
 
     # -- connections in flight -------------------------------------------------------------

@@ -56,6 +56,7 @@ from .market.book import BookState, ResyncRequest
 from .market.quality import QualityIssue
 from .risk import GuardConfig, RiskLimits
 from .signals import Score, SignalConfig, SignalEngine, SignalScorer
+from .stages import pass_through
 from .strategy import IntentKind, ScoreStrategy, StrategyConfig, TradeIntent
 from .strategy.operators import event_time, strategy_stage
 
@@ -273,24 +274,14 @@ def market_stage(state: MarketState) -> Callable[[Observable[MarketEvent]], Obse
 def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable[Any]]:
     """Items unchanged; each bar, book state or trade followed by its market's new Score."""
 
-    def _op(source: Observable[Any]) -> Observable[Any]:
-        def subscribe(
-            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            def on_next(item: Any) -> None:
-                observer.on_next(item)
-                if isinstance(item, Bar | BookState | Trade):
-                    score = engine.apply(item)
-                    if score is not None:
-                        observer.on_next(score)
+    def derive(item: Any) -> list[Any]:
+        if isinstance(item, Bar | BookState | Trade):
+            score = engine.apply(item)
+            if score is not None:
+                return [score]
+        return []
 
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
-
-        return reactivex.create(subscribe)
-
-    return _op
+    return pass_through(lambda: derive)
 
 
 # -- the pipeline ----------------------------------------------------------------------------

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["UNSET_VARS", "client_env"]
+__all__ = [
+    "CA_VARS",
+    "PROXY_VARS",
+    "ROUTING_VARS",
+    "UNSET_VARS",
+    "client_env",
+    "reset_cached_openers",
+    "trust_in_cached_contexts",
+]
 
-_PROXY_VARS = (
+PROXY_VARS = (
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "ALL_PROXY",
@@ -26,7 +34,7 @@ _PROXY_VARS = (
     "WSS_PROXY",
     "grpc_proxy",
 )
-_CA_VARS = (
+CA_VARS = (
     "SSL_CERT_FILE",
     "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE",
@@ -34,12 +42,14 @@ _CA_VARS = (
     "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
 )
 UNSET_VARS = ("NO_PROXY", "no_proxy")
+# Everything that decides whether and how a client goes through a proxy.
+ROUTING_VARS = (*PROXY_VARS, *UNSET_VARS)
 
 
 def client_env(proxy_url: str, ca_bundle: Path) -> dict[str, str]:
     """Variables to set for the test; ``UNSET_VARS`` are to be removed."""
-    env = dict.fromkeys(_PROXY_VARS, proxy_url)
-    env.update(dict.fromkeys(_CA_VARS, str(ca_bundle)))
+    env = dict.fromkeys(PROXY_VARS, proxy_url)
+    env.update(dict.fromkeys(CA_VARS, str(ca_bundle)))
     return env
 
 

@@ -20,6 +20,8 @@ import websockets.asyncio.client
 import websockets.asyncio.server  # noqa: F401
 from servers import Origin, make_self_signed, start_origin
 
+from pytest_streamreplay.proxy.env import CA_VARS, ROUTING_VARS
+
 
 @pytest.fixture(scope="session")
 def origin_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
@@ -58,17 +60,6 @@ def inner(
     # Inline runs re-import hypothesis at session end (~3 s each): the inner tests need none of it.
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cacheprovider")
     # Whatever the developer's shell has must not leak into the inner runs.
-    for var in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "SSL_CERT_FILE",
-        "REQUESTS_CA_BUNDLE",
-    ):
+    for var in (*ROUTING_VARS, *CA_VARS):
         monkeypatch.delenv(var, raising=False)
     return pytester

@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-import reactivex
-from reactivex import Observable, abc
+from reactivex import Observable
 
 from tradingbot.feeds.events import Fill, MarketUpdate, OraclePrice, Side
 from tradingbot.risk import (
@@ -37,8 +36,9 @@ from tradingbot.risk import (
     maintenance_ratio,
     margin_usage,
 )
+from tradingbot.stages import Derive, pass_through
 from tradingbot.strategy.intents import IntentKind, TradeIntent
-from tradingbot.strategy.operators import event_time
+from tradingbot.strategy.operators import timed
 
 from .base import Broker
 from .reports import AccountState, ExecutionReport, OrderStatus, PositionState
@@ -274,25 +274,8 @@ def execution_stage(
     """``Observable[Any] -> Observable[Any]``: items unchanged (intents included), each
     followed by what executing or revaluing on it produced."""
 
-    def _op(source: Observable[Any]) -> Observable[Any]:
-        def subscribe(
-            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            eng = engine if isinstance(engine, ExecutionEngine) else engine()
-            now: list[datetime | None] = [None]
+    def fresh() -> Derive:
+        eng = engine if isinstance(engine, ExecutionEngine) else engine()
+        return timed(eng.apply)
 
-            def on_next(item: Any) -> None:
-                observer.on_next(item)
-                t = event_time(item)
-                if t is not None:
-                    now[0] = t
-                for out in eng.apply(item, now[0]):
-                    observer.on_next(out)
-
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
-
-        return reactivex.create(subscribe)
-
-    return _op
+    return pass_through(fresh)

@@ -7,21 +7,21 @@ replay is byte-for-byte repeatable).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-import reactivex
-from reactivex import Observable, abc
+from reactivex import Observable
 from reactivex import operators as ops
 
 from tradingbot.feeds.events import MarketEvent, OraclePrice, Trade
 from tradingbot.market.book import BookState
+from tradingbot.stages import Derive, pass_through
 
 from .core import ScoreStrategy
 from .intents import TradeIntent
 
-__all__ = ["event_time", "intents", "strategy_stage"]
+__all__ = ["event_time", "intents", "strategy_stage", "timed"]
 
 
 def event_time(item: Any) -> datetime | None:
@@ -45,28 +45,24 @@ def strategy_stage(
 
     Give a factory for a fresh strategy per subscription (cold streams replayed twice)."""
 
-    def _op(source: Observable[Any]) -> Observable[Any]:
-        def subscribe(
-            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            strat = strategy if isinstance(strategy, ScoreStrategy) else strategy()
-            now: list[datetime | None] = [None]
+    def fresh() -> Derive:
+        strat = strategy if isinstance(strategy, ScoreStrategy) else strategy()
+        return timed(strat.apply)
 
-            def on_next(item: Any) -> None:
-                observer.on_next(item)
-                t = event_time(item)
-                if t is not None:
-                    now[0] = t
-                for intent in strat.apply(item, now[0]):
-                    observer.on_next(intent)
+    return pass_through(fresh)
 
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
 
-        return reactivex.create(subscribe)
+def timed(apply: Callable[[Any, datetime | None], Iterable[Any]]) -> Derive:
+    """Call ``apply(item, now)`` with ``now`` the latest market time seen on the stream."""
+    now: list[datetime | None] = [None]
 
-    return _op
+    def derive(item: Any) -> Iterable[Any]:
+        t = event_time(item)
+        if t is not None:
+            now[0] = t
+        return apply(item, now[0])
+
+    return derive
 
 
 def intents(
