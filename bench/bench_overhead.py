@@ -350,7 +350,7 @@ def bench_in_process(tmp: Path, requests: int) -> dict[str, Any]:
 
     from pytest_streamreplay.cassette.matching import DEFAULT_MATCH_ON, resolve_matchers
     from pytest_streamreplay.harness import bound, patched_environ, runtime, use_cassette
-    from pytest_streamreplay.proxy.env import _PROXY_VARS, client_env
+    from pytest_streamreplay.proxy.env import PROXY_VARS, UNSET_VARS, client_env
     from pytest_streamreplay.session import CassetteSession, RecordMode
 
     cassette = tmp / "micro" / "one.jsonl"
@@ -446,7 +446,7 @@ def bench_in_process(tmp: Path, requests: int) -> dict[str, Any]:
         try:
             for names in sets:
                 env5 = {"SSL_CERT_FILE": bundle, **dict.fromkeys(names, proxy.url)}
-                with patched_environ(env5, unset=(*_PROXY_VARS, "NO_PROXY", "no_proxy")):
+                with patched_environ(env5, unset=(*PROXY_VARS, *UNSET_VARS)):
                     with httpx.Client() as probe:  # transports = SSL contexts built
                         contexts = 1 + sum(t is not None for t in probe._mounts.values())
                     client_ms, get_ms = [], []
