@@ -22,7 +22,19 @@ from .proxy.conversation import Speed
 from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
 from .session import CassetteSession, RecordMode
 
-__all__ = ["ProxyRuntime", "StreamReplayHandle", "patched_environ", "runtime", "use_cassette"]
+__all__ = [
+    "ProxyRuntime",
+    "ReplayProblemsError",
+    "StreamReplayHandle",
+    "patched_environ",
+    "runtime",
+    "use_cassette",
+]
+
+
+class ReplayProblemsError(AssertionError):
+    """Unmatched requests or connections (and, when strict, mismatches, undelivered messages
+    and unused recordings) found when a ``use_cassette`` block ends; nothing is saved."""
 
 
 class ProxyRuntime:
@@ -175,7 +187,10 @@ def use_cassette(
     speed: str | float = "instant",
     message_ignore: Sequence[str] = (),
 ) -> Iterator[StreamReplayHandle]:
-    """Record or replay ``path`` for the traffic of the block; saves when the block succeeds."""
+    """Record or replay ``path`` for the traffic of the block; saves when the block succeeds.
+
+    Raises ``ReplayProblemsError`` at the end of the block when anything went unmatched (and,
+    with ``strict``, anything the plugin's ``--replay-strict`` would fail a test for)."""
     session = CassetteSession(
         Path(path),
         record_mode=RecordMode(record_mode),
@@ -188,4 +203,7 @@ def use_cassette(
     )
     with bound(session) as handle:
         yield handle
+    problems = session.problems()
+    if problems:
+        raise ReplayProblemsError("\n\n".join(problems))
     session.save(note=handle.note)

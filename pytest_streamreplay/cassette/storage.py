@@ -16,6 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import orjson
+
 from .records import FORMAT, FORMAT_VERSION, Header, Record, record_from_json
 
 __all__ = [
@@ -58,20 +60,47 @@ def _dumps(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def _parse_line(path: Path, lineno: int, raw: str) -> dict[str, Any]:
-    if not raw.endswith("\n"):
+# orjson turns integers beyond 64 bits into floats where ``json`` keeps them exact, so a line
+# with a run of 19+ digits (all such integers have one) goes to ``json`` instead. Digits map to
+# b"0", everything else to b" ".
+_DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+_LONG_DIGITS = b"0" * 19
+
+
+def _parse_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
+    """Parse one line (with its line end): orjson when it agrees with ``json``, else ``json``.
+
+    Lines orjson rejects (NaN, Infinity, lone surrogate escapes, corrupt JSON) go through
+    ``json.loads`` as before, so acceptance and error messages are unchanged.
+    """
+    if not raw.endswith(b"\n"):
+        _decode(path, raw)
         raise CassetteError(
             path, lineno, "truncated: the last line has no line end; re-record this cassette"
         )
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise CassetteError(
-            path, lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); fix or re-record"
-        ) from None
+    obj: Any = None
+    if _LONG_DIGITS not in raw.translate(_DIGITS):
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            obj = None
+    if obj is None:
+        try:
+            obj = json.loads(_decode(path, raw))
+        except json.JSONDecodeError as exc:
+            raise CassetteError(
+                path, lineno, f"not valid JSON ({exc.msg} at column {exc.colno}); fix or re-record"
+            ) from None
     if not isinstance(obj, dict):
         raise CassetteError(path, lineno, "a record must be a JSON object")
     return obj
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CassetteError(path, None, f"not UTF-8 text ({exc.reason})") from None
 
 
 def _check_header(path: Path, obj: dict[str, Any]) -> Header:
@@ -90,16 +119,13 @@ def _check_header(path: Path, obj: dict[str, Any]) -> Header:
     return Header.from_json(obj)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, str]]:
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     try:
-        fh: IO[str] = open(path, encoding="utf-8", newline="\n")  # noqa: SIM115
+        fh: IO[bytes] = open(path, "rb")  # noqa: SIM115
     except FileNotFoundError:
         raise CassetteError(path, None, "no such cassette") from None
     with fh:
-        try:
-            yield from enumerate(fh, start=1)
-        except UnicodeDecodeError as exc:
-            raise CassetteError(path, None, f"not UTF-8 text ({exc.reason})") from None
+        yield from enumerate(fh, start=1)
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:
@@ -109,23 +135,48 @@ def read_header(path: str | os.PathLike[str]) -> Header:
     raise CassetteError(p, None, "empty file: no header line")
 
 
+def _iter_objects(p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (line number, parsed object) for the lines after the (checked) header.
+
+    The shared read path of ``iter_records`` and ``cassette_stream``: every line passes the
+    checks of ``_parse_line``; building records from the objects is the caller's job.
+    """
+    lines = _lines(p)
+    for lineno, raw in lines:
+        _check_header(p, _parse_line(p, lineno, raw))
+        break
+    else:
+        raise CassetteError(p, None, "empty file: no header line")
+    loads = orjson.loads
+    digits = _DIGITS
+    long_digits = _LONG_DIGITS
+    for lineno, raw in lines:
+        # Inlined fast path of _parse_line; anything unusual takes the full path.
+        if raw[-1:] == b"\n" and long_digits not in raw.translate(digits):
+            try:
+                obj = loads(raw)
+            except orjson.JSONDecodeError:
+                obj = None
+            if type(obj) is dict:
+                yield lineno, obj
+                continue
+        yield lineno, _parse_line(p, lineno, raw)
+
+
+def _bad_record(path: Path, lineno: int, exc: Exception) -> CassetteError:
+    """The error for a line that parsed but is not a valid record (see ``record_from_json``)."""
+    detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+    return CassetteError(path, lineno, f"bad record: {detail}")
+
+
 def iter_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Yield the records after the header, one line at a time."""
     p = Path(path)
-    seen_header = False
-    for lineno, raw in _lines(p):
-        obj = _parse_line(p, lineno, raw)
-        if not seen_header:
-            _check_header(p, obj)
-            seen_header = True
-            continue
+    for lineno, obj in _iter_objects(p):
         try:
             yield record_from_json(obj)
         except (KeyError, TypeError, ValueError) as exc:
-            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise CassetteError(p, lineno, f"bad record: {detail}") from None
-    if not seen_header:
-        raise CassetteError(p, None, "empty file: no header line")
+            raise _bad_record(p, lineno, exc) from None
 
 
 def read_cassette(path: str | os.PathLike[str]) -> tuple[Header, list[Record]]:

@@ -33,6 +33,7 @@ __all__ = [
 
 log = logging.getLogger("pytest_streamreplay")
 _YIELD_EVERY = 64
+_MAX_CLOSE_GAP_S = 10.0
 
 
 class ConnectionGone(Exception):
@@ -218,7 +219,18 @@ class Conversation:
     async def _finish(self) -> None:
         close = self.script.close
         if close is not None and close.by == "server":
-            await self._wait_until(close.t)
+            if self.speed.factor is None:
+                # Even at instant speed a server close keeps its recorded distance from the
+                # server's last message: sent early, it would cut off a client that (while
+                # recording) closed first or still had time to read. A client closing in the
+                # meantime ends the conversation cleanly.
+                messages = self.script.messages
+                last = messages[-1].t if messages else 0.0
+                gap = min(max(close.t - last, 0.0) / 1000.0, _MAX_CLOSE_GAP_S)
+                if gap > 0 and await self.ws.wait_closed(gap):
+                    raise ConnectionGone
+            else:
+                await self._wait_until(close.t)
             if close.code in (None, 1006):
                 self.ws.abort()
             else:
@@ -232,11 +244,8 @@ class Conversation:
 
     def _report_tail(self) -> None:
         remaining = self.script.messages[self.position :]
-        close = self.script.close
-        if not remaining and not (close is not None and close.by == "server"):
+        if not remaining:  # everything was delivered; the client simply closed first
             self.report.finished = True
-            return
-        if not remaining:
             return
         first = remaining[0]
         who = "client message" if first.dir == "send" else "server message"

@@ -1,7 +1,8 @@
 """A cassette's WebSocket messages (or bus events) as a cold Observable on recorded time.
 
-The file is read lazily through ``iter_records``: one item is parsed ahead and one action is
-scheduled at a time, so a million-message cassette costs what a small one does. Items due at the
+The file is read lazily, one line at a time, by the parser ``iter_records`` uses (messages are
+not built into records unless asked for): one item is parsed ahead and one action is scheduled
+at a time, so a million-message cassette costs what a small one does. Items due at the
 same instant go out in one action (reactivex's virtual clock would otherwise jump a second after
 100 same-time actions).
 """
@@ -12,6 +13,7 @@ import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import reactivex
@@ -19,13 +21,16 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 from reactivex.scheduler import TimeoutScheduler
 
-from ..cassette import Event, WsConnection, WsMessage, iter_records
+from ..cassette import Event, WsConnection, WsMessage, record_from_json
+from ..cassette.storage import _bad_record, _iter_objects
 from .scheduling import try_jump
 
 __all__ = ["CassetteObservable", "cassette_stream", "iter_timed_items"]
 
 Direction = Literal["recv", "send", "both"]
 Speed = float | Literal["recorded", "instant"] | None
+
+_BODY_KEYS = ("json", "text", "base64", "layout")  # as in WsMessage.from_json
 
 
 def _matches(conn: WsConnection, connection: int | str | None) -> bool:
@@ -50,20 +55,40 @@ def iter_timed_items(
     """
     if direction not in ("recv", "send", "both"):
         raise ValueError(f"direction must be 'recv', 'send' or 'both', not {direction!r}")
+    p = Path(path)
     opened: dict[int, float] = {}
     base: float | None = None
-    for record in iter_records(path):
-        if isinstance(record, WsMessage):
-            if direction != "both" and record.dir != direction:
+    for lineno, obj in _iter_objects(p):
+        if obj.get("kind") == "ws_msg":
+            # Fast path: the checks and conversions of WsMessage.from_json, in its order, on the
+            # parsed line; a record is built only when it is asked for or needed for the value.
+            try:
+                conn = int(obj["conn"])
+                msg_dir = str(obj["dir"])
+                recorded_t = float(obj["t"])
+                binary = bool(obj.get("binary", False))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise _bad_record(p, lineno, exc) from None
+            if direction != "both" and msg_dir != direction:
                 continue
-            if record.conn in opened:
-                t = opened[record.conn] - (base or 0.0) + record.t
+            if conn in opened:
+                t = opened[conn] - (base or 0.0) + recorded_t
             elif connection is None:
-                t = record.t
+                t = recorded_t
             else:
                 continue
-            yield t, (record if records else record.value)
-        elif isinstance(record, WsConnection):
+            if not records and not binary and "json" in obj:
+                yield t, obj["json"]  # == WsMessage.value for a JSON body
+                continue
+            body = {k: v for k, v in obj.items() if k in _BODY_KEYS}
+            message = WsMessage(conn, msg_dir, recorded_t, body or None, binary)
+            yield t, (message if records else message.value)
+            continue
+        try:
+            record = record_from_json(obj)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad_record(p, lineno, exc) from None
+        if isinstance(record, WsConnection):
             if _matches(record, connection):
                 if base is None:
                     base = record.t

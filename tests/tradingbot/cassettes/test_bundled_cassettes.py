@@ -1,7 +1,7 @@
 """The bundled dYdX cassettes (``cassettes/dydx/``): the same tests record and replay them.
 
 * ``pytest tests/tradingbot/cassettes --record-mode=rewrite -m record_cassettes`` records: each
-  test starts the local indexer (``tradingbot.simulator``, seed :data:`SEED`, 100x real time) and
+  test starts the local indexer (``tradingbot.simulator``, seed :data:`SEED`, 20-100x real time) and
   routes the real mainnet URLs to it, so the cassettes hold ``https://indexer.dydx.trade`` and
   ``wss://indexer.dydx.trade/v4/ws`` exactly as the real client spoke to them.
 * ``pytest`` (and ``pytest --replay-strict``) replays: no simulator, no network; the proxy plays
@@ -72,14 +72,16 @@ RECONNECT = DYDX / "reconnect.jsonl"
 REST = DYDX / "rest.jsonl"
 
 
-def sim_config(seed: int = SEED, warmup_steps: int = 300) -> SimulatorConfig:
-    """The recording indexer: 10 ms of wall time per market second (100x), a batch per step,
-    no websocket heartbeats (their ping frames are not part of the indexer's data)."""
+def sim_config(seed: int = SEED, tick_ms: float = 10.0, warmup_steps: int = 300) -> SimulatorConfig:
+    """The recording indexer: one market second per step, ``tick_ms`` of wall time per step
+    (10 ms: 100x real time), one batch per step, no websocket heartbeats (their ping frames
+    are not indexer data). What it sends depends on the seed and the steps, not on
+    ``tick_ms``: every subscription arrives before the clock starts (``settle_ms``)."""
     return SimulatorConfig(
         seed=seed,
-        tick_ms=10.0,
+        tick_ms=tick_ms,
         step_ms=1000,
-        flush_ms=10.0,
+        flush_ms=tick_ms,
         settle_ms=200.0,
         heartbeat_s=None,
         warmup_steps=warmup_steps,
@@ -88,13 +90,16 @@ def sim_config(seed: int = SEED, warmup_steps: int = 300) -> SimulatorConfig:
 
 @contextlib.contextmanager
 def indexer(
-    sr: StreamReplayHandle | None, seed: int = SEED, warmup_steps: int = 300
+    sr: StreamReplayHandle | None,
+    seed: int = SEED,
+    tick_ms: float = 10.0,
+    warmup_steps: int = 300,
 ) -> Iterator[SimulatorThread | None]:
     """While recording: the local indexer standing in for mainnet. While replaying: nothing."""
     if sr is None or sr.mode != "record":
         yield None
         return
-    with SimulatorThread(sim_config(seed, warmup_steps)) as sim:
+    with SimulatorThread(sim_config(seed, tick_ms, warmup_steps)) as sim:
         sr.route(MAINNET.rest_url, sim.rest_url)
         sr.route(MAINNET.ws_url, sim.ws_url)
         sr.note = NOTE.format(seed=seed)
@@ -131,12 +136,16 @@ class Recorder:
             return list(self.items)
 
 
-def make_feed() -> StreamFeed:
-    """The feed on the REAL mainnet URL: the proxy records it from, or replays it into, it."""
+def make_feed(reconnect_after: float = 5.0) -> StreamFeed:
+    """The feed on the REAL mainnet URL: the proxy records it from, or replays it into, it.
+
+    ``reconnect_after``: the first reconnect delay. Long by default: a test that does not
+    expect a drop must close the feed before it could reconnect (a reconnect the cassette does
+    not hold is refused in replay)."""
     return StreamFeed(
         MAINNET.ws_url,
         silence_timeout=20.0,
-        backoff=Backoff(initial=0.1, maximum=0.5),
+        backoff=Backoff(initial=reconnect_after, maximum=max(reconnect_after, 0.5)),
         breaker=CircuitBreaker(failure_threshold=5, reset_timeout=1.0),
     )
 
@@ -237,23 +246,25 @@ def bundled(path: Path) -> Any:
 # -- (a) order books, trades and candles of two markets ---------------------------------------
 
 BOOK_MINUTES = 5
+BOOK_TICK_MS = 50.0  # 20x real time: the pipeline (`tradingbot replay`) paces on recorded `t`
 
 
-def book_trades_candles_session(sr: StreamReplayHandle | None) -> list[MarketEvent]:
-    """Subscribe to both markets' book, trades and 1-minute candles (batched, one connection)
-    and read until the first trade ``BOOK_MINUTES`` of market time after the live start."""
+def book_trades_candles_session(
+    sr: StreamReplayHandle | None, minutes: int = BOOK_MINUTES, tick_ms: float = BOOK_TICK_MS
+) -> list[MarketEvent]:
+    """Subscribe to what ``tradingbot run`` subscribes to (v4_markets, then each market's book,
+    trades and 1-minute candles; batched, one connection) and read until the first trade
+    ``minutes`` of market time after the live start."""
     events = Recorder()
-    with indexer(sr):
+    with indexer(sr, tick_ms=tick_ms):
         feed = make_feed()
-        streams: list[reactivex.Observable[MarketEvent]] = []
+        streams: list[reactivex.Observable[MarketEvent]] = [feed.markets()]
         for market in MARKETS:
             streams += [feed.order_book(market), feed.trades(market), feed.candles(market)]
         reactivex.merge(*streams).subscribe(events)
         feed.start()
         try:
-            stop = events.wait_for(
-                first_trade_at(LIVE_START + timedelta(minutes=BOOK_MINUTES))
-            )
+            stop = events.wait_for(first_trade_at(LIVE_START + timedelta(minutes=minutes)))
         finally:
             feed.close()
     return upto(events.snapshot(), stop)
@@ -267,7 +278,7 @@ def test_book_trades_candles(streamreplay: StreamReplayHandle, stream_snapshot: 
     books = assert_book_never_crossed(events)
     assert set(books) == set(MARKETS)
     subscribed = [(e.channel, e.subscription_id) for e in events if isinstance(e, Subscribed)]
-    assert subscribed == [
+    assert subscribed == [("v4_markets", None)] + [
         (channel, sub_id)
         for market in MARKETS
         for channel, sub_id in (
@@ -292,39 +303,50 @@ def test_book_trades_candles(streamreplay: StreamReplayHandle, stream_snapshot: 
             if isinstance(e, Candle) and e.market == market and e.started_at >= LIVE_START
         }
         assert len(minutes) >= BOOK_MINUTES, f"{market}: candles for {sorted(minutes)}"
+        assert sum(isinstance(e, OraclePrice) and e.market == market for e in events) > 100
     assert {"counts": kinds(events), "sha256": digest(events)} == stream_snapshot
 
 
 def test_same_seed_same_recording(tmp_path: Path) -> None:
     """Two recordings of the same seed hold the same messages in the same order, and so does
-    the bundled cassette. Compared: every message body and direction up to the message where
-    the test stopped reading. Not compared: the ``t`` offsets (wall time), and the few messages
-    already in flight when the client closed (how many depends on wall time)."""
+    the bundled cassette (recorded at another wall speed: what the indexer sends depends on the
+    steps, not on their wall time). Compared: the JSON body and order of every client message
+    and of every server message up to the one where the test stopped reading (one minute of
+    market time here). Not compared: the ``t`` offsets (wall time), how the two directions
+    interleave in the file (they cross), and the few messages still in flight when the client
+    closed (how many depends on wall time)."""
     runs = []
     for n in range(2):
         path = tmp_path / f"run{n}.jsonl"
         with use_cassette(path, record_mode="all") as sr:
-            events = book_trades_candles_session(sr)
+            events = book_trades_candles_session(sr, minutes=1, tick_ms=10.0)
         stop = events[-1].message_id
         runs.append((stop, _messages_upto(path, stop)))
-    bundled_stop = runs[0][0]
     assert runs[0] == runs[1]
-    assert len(runs[0][1]) > 500
-    assert _messages_upto(BOOK_TRADES_CANDLES, bundled_stop) == runs[0][1]
+    stop, messages = runs[0]
+    assert len(messages["recv"]) > 250 and len(messages["send"]) == 7
+    assert _messages_upto(BOOK_TRADES_CANDLES, stop) == messages
 
 
-def _messages_upto(path: Path, stop: int | None) -> list[tuple[str, str]]:
-    """(direction, canonical JSON) of the first connection's messages up to message ``stop``."""
+def _messages_upto(path: Path, stop: int | None) -> dict[str, list[str]]:
+    """Canonical JSON of the first connection's messages per direction: every client message,
+    and the server's messages up to message id ``stop``. Per direction, because the file
+    interleaves the two as they crossed the proxy (the subscriptions go out while ``connected``
+    is on its way), which is not part of what the indexer sent."""
     assert stop is not None
-    out: list[tuple[str, str]] = []
+    sends: list[str] = []
+    recvs: list[str] = []
+    stopped = False
     for r in iter_records(path):
         if not isinstance(r, WsMessage) or r.conn != 0:
             continue
-        value = r.value
-        out.append((r.dir, json.dumps(value, sort_keys=True)))
-        if r.dir == "recv" and isinstance(value, dict) and value.get("message_id") == stop:
-            return out
-    raise AssertionError(f"{path}: no message {stop}")
+        if r.dir == "send":
+            sends.append(json.dumps(r.value, sort_keys=True))
+        elif not stopped:
+            recvs.append(json.dumps(r.value, sort_keys=True))
+            stopped = isinstance(r.value, dict) and r.value.get("message_id") == stop
+    assert stopped, f"{path}: no message {stop}"
+    return {"send": sends, "recv": recvs}
 
 
 # -- (d) a dropped connection in the middle ----------------------------------------------------
@@ -337,7 +359,7 @@ def test_reconnect_resubscribes(streamreplay: StreamReplayHandle) -> None:
     time; the feed reconnects and resubscribes, and data resumes on the new connection."""
     events, statuses = Recorder(), Recorder()
     with indexer(streamreplay) as sim:
-        feed = make_feed()
+        feed = make_feed(reconnect_after=0.1)
         feed.status.subscribe(statuses)
         reactivex.merge(
             feed.markets(), *(feed.order_book(m) for m in MARKETS), feed.trades("BTC-USD")
@@ -402,7 +424,7 @@ def test_reconnect_cassette_holds_two_connections() -> None:
     closes = {r.conn: r for r in records if isinstance(r, WsClose)}
     assert [c.url for c in conns] == [MAINNET.ws_url] * 2
     assert (closes[0].code, closes[0].by) == (1006, "server")
-    assert set(closes) == {0, 1}
+    assert closes[1].by == "client"
     for conn in conns:
         sent = collect(
             cassette_stream(RECONNECT, connection=conn.id, direction="send", speed="instant")
@@ -413,6 +435,20 @@ def test_reconnect_cassette_holds_two_connections() -> None:
             ("v4_orderbook", "ETH-USD"),
             ("v4_trades", "BTC-USD"),
         ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [BOOK_TRADES_CANDLES, MARKETS_ORACLE, SUBACCOUNT, RECONNECT],
+    ids=lambda p: p.stem,
+)
+def test_sessions_end_with_the_client_closing(path: Path) -> None:
+    """Each session ends with the test closing the feed. The feed sends a close frame and cuts
+    the TCP connection at once, and the proxy sometimes books that as a close by the server;
+    replay would then close on the client and the feed would reconnect into a connection the
+    cassette does not hold. Re-record if this fails."""
+    closes = [r for r in ws_records(path) if isinstance(r, WsClose)]
+    assert closes[-1].by == "client", closes[-1]
 
 
 # -- (b) markets and oracle prices -------------------------------------------------------------
@@ -498,7 +534,10 @@ REST_WARMUP = 7200
 def test_rest_snapshots(streamreplay: StreamReplayHandle, stream_snapshot: Any) -> None:
     """Perpetual markets, candle history, order books, trades and historical funding through
     RestFeed (IndexerClient). The indexer runs two hours of market time before serving."""
-    with indexer(streamreplay, warmup_steps=REST_WARMUP), RestFeed(MAINNET.rest_url, timeout=10) as rest:
+    with (
+        indexer(streamreplay, warmup_steps=REST_WARMUP),
+        RestFeed(MAINNET.rest_url, timeout=10) as rest,
+    ):
         markets = rest.run(rest.fetch_markets())
         results: dict[str, list[MarketEvent]] = {"markets": markets}
         for market in MARKETS:
