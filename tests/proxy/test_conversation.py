@@ -66,7 +66,8 @@ def _script(close_by: str, close_t: float) -> WsScript:
         WsMessage.build(0, "send", 2.0, b'{"type":"subscribe","id":"BTC-USD","nonce":1}', False),
         WsMessage.build(0, "recv", 3.0, b'{"type":"subscribed"}', False),
     ]
-    return WsScript(WsConnection(0, "wss://x.test/ws"), msgs, WsClose(0, close_t, 1000, "", close_by))
+    close = WsClose(0, close_t, 1000, "", close_by)
+    return WsScript(WsConnection(0, "wss://x.test/ws"), msgs, close)
 
 
 def _run(conv: Conversation) -> object:
