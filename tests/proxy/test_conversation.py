@@ -76,8 +76,9 @@ def _run(conv: Conversation) -> object:
 
 def test_gated_on_the_client_message_with_ignored_paths() -> None:
     client = FakeClient(['{"type":"subscribe","id":"BTC-USD","nonce":9}'], close_after_s=0.05)
-    report = _run(Conversation(_script("client", 10.0), client, speed=Speed(),
-                               ignore_paths=("nonce",)))
+    report = _run(
+        Conversation(_script("client", 10.0), client, speed=Speed(), ignore_paths=("nonce",))
+    )
     assert client.received == ['{"type":"connected"}', '{"type":"subscribed"}']
     assert report.mismatches == [] and report.tail is None and report.finished
 
