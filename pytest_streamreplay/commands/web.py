@@ -72,6 +72,9 @@ def run_web(args: argparse.Namespace, console: Console) -> int:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((args.host, args.port))
+        # Listen before printing the address: a client that reads it and connects at once must
+        # wait in the backlog for uvicorn, not be refused.
+        sock.listen(128)
     except OSError as exc:
         sock.close()
         raise CommandError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
