@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from typing import Any
 
 import pytest
 import reactivex
+from recorder import Recorder
 
 from pytest_streamreplay import StreamHasher, cassette_stream, collect
 from pytest_streamreplay.cassette import iter_records
@@ -104,36 +104,6 @@ def indexer(
         sr.route(MAINNET.ws_url, sim.ws_url)
         sr.note = NOTE.format(seed=seed)
         yield sim
-
-
-class Recorder:
-    """Collects items from the feed's IO thread; every wait is bounded."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, item: Any) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(self, predicate: Callable[[list[Any]], object], timeout: float = WAIT) -> Any:
-        with self._cond:
-            result: Any = None
-
-            def check() -> bool:
-                nonlocal result
-                result = predicate(self.items)
-                return bool(result)
-
-            if not self._cond.wait_for(check, timeout):
-                raise AssertionError(f"condition not met in {timeout}s; last: {self.items[-5:]}")
-            return result
-
-    def snapshot(self) -> list[Any]:
-        with self._cond:
-            return list(self.items)
 
 
 def make_feed(reconnect_after: float = 5.0) -> StreamFeed:
@@ -255,7 +225,7 @@ def book_trades_candles_session(
     """Subscribe to what ``tradingbot run`` subscribes to (v4_markets, then each market's book,
     trades and 1-minute candles; batched, one connection) and read until the first trade
     ``minutes`` of market time after the live start."""
-    events = Recorder()
+    events = Recorder(WAIT)
     with indexer(sr, tick_ms=tick_ms):
         feed = make_feed()
         streams: list[reactivex.Observable[MarketEvent]] = [feed.markets()]
@@ -264,7 +234,7 @@ def book_trades_candles_session(
         reactivex.merge(*streams).subscribe(events)
         feed.start()
         try:
-            stop = events.wait_for(first_trade_at(LIVE_START + timedelta(minutes=minutes)))
+            stop = events.wait_value(first_trade_at(LIVE_START + timedelta(minutes=minutes)))
         finally:
             feed.close()
     return upto(events.snapshot(), stop)
@@ -357,7 +327,7 @@ def _messages_upto(path: Path, stop: int | None) -> dict[str, list[str]]:
 def test_reconnect_resubscribes(streamreplay: StreamReplayHandle) -> None:
     """The indexer drops the connection (TCP abort, no close frame) after a minute of market
     time; the feed reconnects and resubscribes, and data resumes on the new connection."""
-    events, statuses = Recorder(), Recorder()
+    events, statuses = Recorder(WAIT), Recorder(WAIT)
     with indexer(streamreplay) as sim:
         feed = make_feed(reconnect_after=0.1)
         feed.status.subscribe(statuses)
@@ -366,10 +336,10 @@ def test_reconnect_resubscribes(streamreplay: StreamReplayHandle) -> None:
         ).subscribe(events)
         feed.start()
         try:
-            first = events.wait_for(first_trade_at(LIVE_START + timedelta(minutes=1)))
+            first = events.wait_value(first_trade_at(LIVE_START + timedelta(minutes=1)))
             if sim is not None:
                 assert sim.drop_connections() == 1
-            second = events.wait_for(
+            second = events.wait_value(
                 lambda items: next(
                     (
                         e
@@ -381,7 +351,7 @@ def test_reconnect_resubscribes(streamreplay: StreamReplayHandle) -> None:
                     None,
                 )
             )
-            statuses.wait_for(
+            statuses.wait_value(
                 lambda items: [s.state for s in items].count(FeedState.SUBSCRIBED) >= 2
             )
         finally:
@@ -457,13 +427,13 @@ def test_sessions_end_with_the_client_closing(path: Path) -> None:
 @pytest.mark.record_cassettes
 @bundled(MARKETS_ORACLE)
 def test_markets_and_oracle_prices(streamreplay: StreamReplayHandle, stream_snapshot: Any) -> None:
-    events = Recorder()
+    events = Recorder(WAIT)
     with indexer(streamreplay):
         feed = make_feed()
         feed.markets().subscribe(events)
         feed.start()
         try:
-            stop = events.wait_for(
+            stop = events.wait_value(
                 lambda items: next(
                     (
                         e
@@ -501,7 +471,7 @@ def test_markets_and_oracle_prices(streamreplay: StreamReplayHandle, stream_snap
 def test_subaccount(streamreplay: StreamReplayHandle, stream_snapshot: Any) -> None:
     """v4_subaccounts over the websocket, and the same account over REST. The simulator's
     account is static: a snapshot and no updates."""
-    events = Recorder()
+    events = Recorder(WAIT)
     with indexer(streamreplay):
         # REST first: the first subscription starts the indexer's clock, and block heights
         # read after that would depend on wall time.
@@ -511,7 +481,7 @@ def test_subaccount(streamreplay: StreamReplayHandle, stream_snapshot: Any) -> N
         feed.subaccount(ADDRESS, 0).subscribe(events)
         feed.start()
         try:
-            stop = events.wait_for(
+            stop = events.wait_value(
                 lambda items: next((e for e in items if isinstance(e, SubaccountSnapshot)), None)
             )
         finally:

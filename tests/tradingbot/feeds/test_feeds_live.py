@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from reactivex import operators as ops
+from recorder import Recorder
 
 from tradingbot.feeds.events import (
     BookDelta,
@@ -35,31 +36,6 @@ from tradingbot.feeds.stream import StreamFeed
 from tradingbot.simulator import SimulatorThread
 
 WAIT = 8.0
-
-
-class Recorder:
-    """Collects items from any thread; waits are bounded."""
-
-    def __init__(self) -> None:
-        self.items: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, item: Any) -> None:
-        with self._cond:
-            self.items.append(item)
-            self._cond.notify_all()
-
-    def wait_for(
-        self, predicate: Callable[[list[Any]], object], timeout: float = WAIT
-    ) -> list[Any]:
-        with self._cond:
-            if not self._cond.wait_for(lambda: predicate(self.items), timeout):
-                raise AssertionError(f"condition not met in {timeout}s; got {self.items[-8:]}")
-            return list(self.items)
-
-    def snapshot(self) -> list[Any]:
-        with self._cond:
-            return list(self.items)
 
 
 def count(kind: type, since: int = 0) -> Callable[[list[Any]], int]:
@@ -131,7 +107,7 @@ def _closed_port() -> int:
 
 
 def test_rest_retries_then_opens_the_circuit() -> None:
-    statuses = Recorder()
+    statuses = Recorder(WAIT)
     rest = RestFeed(
         f"http://127.0.0.1:{_closed_port()}",
         timeout=1,
@@ -149,7 +125,7 @@ def test_rest_retries_then_opens_the_circuit() -> None:
         with pytest.raises(CircuitOpenError):
             rest.run(rest.fetch_markets())
         assert FeedState.CIRCUIT_OPEN in states(statuses.snapshot())
-        errors = Recorder()
+        errors = Recorder(WAIT)
         rest.markets().subscribe(on_error=errors)
         assert isinstance(errors.wait_for(lambda i: bool(i))[0], CircuitOpenError)
     finally:
@@ -157,7 +133,7 @@ def test_rest_retries_then_opens_the_circuit() -> None:
 
 
 def test_rest_rate_limiter_reports_waits(simulator: SimulatorThread) -> None:
-    statuses = Recorder()
+    statuses = Recorder(WAIT)
     frozen = FrozenClock()  # no refill: the waits are exact, whatever the machine's load
     with RestFeed(simulator.rest_url, limiter=RateLimiter(rate=8, burst=1, clock=frozen)) as rest:
         rest.status.subscribe(statuses)
@@ -185,7 +161,7 @@ def test_one_connection_carries_every_subscription(
     simulator: SimulatorThread, feed_factory: Callable[..., StreamFeed]
 ) -> None:
     feed = feed_factory(simulator.ws_url)
-    everything, book, trades, candles, markets, account = (Recorder() for _ in range(6))
+    everything, book, trades, candles, markets, account = (Recorder(WAIT) for _ in range(6))
     feed.events.subscribe(everything)
     feed.order_book("BTC-USD").subscribe(book)
     feed.trades("ETH-USD", batched=False).subscribe(trades)
@@ -214,7 +190,7 @@ def test_disposing_unsubscribes(
     simulator: SimulatorThread, feed_factory: Callable[..., StreamFeed]
 ) -> None:
     feed = feed_factory(simulator.ws_url)
-    everything, trades = Recorder(), Recorder()
+    everything, trades = Recorder(WAIT), Recorder(WAIT)
     feed.events.subscribe(everything)
     feed.start()
     subscription = feed.trades("BTC-USD", batched=False).subscribe(trades)
@@ -230,7 +206,7 @@ def test_reconnects_and_resubscribes_after_a_drop(
     simulator: SimulatorThread, feed_factory: Callable[..., StreamFeed]
 ) -> None:
     feed = feed_factory(simulator.ws_url)
-    statuses, book = Recorder(), Recorder()
+    statuses, book = Recorder(WAIT), Recorder(WAIT)
     feed.status.subscribe(statuses)
     feed.order_book("ETH-USD").subscribe(book)
     feed.markets().subscribe(lambda e: None)
@@ -258,7 +234,7 @@ def test_silent_connection_is_recycled(
     simulator: SimulatorThread, feed_factory: Callable[..., StreamFeed]
 ) -> None:
     feed = feed_factory(simulator.ws_url, silence_timeout=0.6)
-    statuses, book = Recorder(), Recorder()
+    statuses, book = Recorder(WAIT), Recorder(WAIT)
     feed.status.subscribe(statuses)
     feed.order_book("BTC-USD").subscribe(book)
     feed.start()
@@ -275,7 +251,7 @@ def test_garbage_yields_error_events_not_a_crash(
     simulator: SimulatorThread, feed_factory: Callable[..., StreamFeed]
 ) -> None:
     feed = feed_factory(simulator.ws_url)
-    statuses, errors, book = Recorder(), Recorder(), Recorder()
+    statuses, errors, book = Recorder(WAIT), Recorder(WAIT), Recorder(WAIT)
     feed.status.subscribe(statuses)
     feed.errors.subscribe(errors)
     feed.order_book("BTC-USD").subscribe(book)
@@ -296,7 +272,7 @@ def test_circuit_breaker_opens_and_recovers(
 ) -> None:
     simulator.reject_connections()
     feed = feed_factory(simulator.ws_url)
-    statuses = Recorder()
+    statuses = Recorder(WAIT)
     feed.status.subscribe(statuses)
     feed.trades("BTC-USD").subscribe(lambda e: None)
     feed.start()
@@ -314,7 +290,7 @@ def test_close_completes_and_reports_closed(
     simulator: SimulatorThread, feed_factory: Callable[..., StreamFeed]
 ) -> None:
     feed = feed_factory(simulator.ws_url)
-    statuses, done = Recorder(), Recorder()
+    statuses, done = Recorder(WAIT), Recorder(WAIT)
     feed.status.subscribe(statuses)
     feed.events.subscribe(on_completed=lambda: done(True))
     feed.start()
