@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.resources
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -254,33 +254,28 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
         speed = body.speed if body is not None else 1.0
         return replays.start(name, path, total, duration, speed).status()
 
-    @app.post("/api/cassettes/{name:path}/replay/pause", tags=["replay"])
-    def replay_pause(name: str) -> Any:
+    def control(name: str, act: Callable[[Any], object]) -> Any:
+        """Apply ``act`` to the cassette's running replay and answer with its status."""
         root.existing(name)
         session = replays.get(name)
-        session.pause()
+        act(session)
         return session.status()
+
+    @app.post("/api/cassettes/{name:path}/replay/pause", tags=["replay"])
+    def replay_pause(name: str) -> Any:
+        return control(name, lambda session: session.pause())
 
     @app.post("/api/cassettes/{name:path}/replay/resume", tags=["replay"])
     def replay_resume(name: str) -> Any:
-        root.existing(name)
-        session = replays.get(name)
-        session.resume()
-        return session.status()
+        return control(name, lambda session: session.resume())
 
     @app.post("/api/cassettes/{name:path}/replay/stop", tags=["replay"])
     def replay_stop(name: str) -> Any:
-        root.existing(name)
-        session = replays.get(name)
-        session.stop()
-        return session.status()
+        return control(name, lambda session: session.stop())
 
     @app.post("/api/cassettes/{name:path}/replay/speed", tags=["replay"])
     def replay_speed(name: str, body: SpeedBody) -> Any:
-        root.existing(name)
-        session = replays.get(name)
-        session.set_speed(body.speed)
-        return session.status()
+        return control(name, lambda session: session.set_speed(body.speed))
 
     @app.get("/api/cassettes/{name:path}/replay", tags=["replay"], summary="Replay status")
     def replay_status(name: str) -> Any:
