@@ -11,12 +11,17 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .pipeline import PipelineConfig
+    from .serve import BarServer
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -33,6 +38,64 @@ def _positive(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be > 0")
     return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0..65535 (0: pick a free one)")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def _add_serve_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--serve",
+        type=_port,
+        default=None,
+        metavar="PORT",
+        help="serve the bars on 127.0.0.1:PORT (REST, WebSocket, page; 0: pick a free port)",
+    )
+    p.add_argument(
+        "--serve-linger",
+        type=_non_negative,
+        default=0.0,
+        metavar="S",
+        help="with --serve: keep serving S seconds after the run ends (default 0)",
+    )
+
+
+def _start_serving(
+    args: argparse.Namespace, resolutions: tuple[str, ...], markets: tuple[str, ...] = ()
+) -> BarServer | None:
+    """With ``--serve``: a started ``BarServer`` (URL printed once it listens), else None.
+    Raises OSError when the port cannot be bound."""
+    if args.serve is None:
+        return None
+    from .serve import BarHub, BarServer
+
+    server = BarServer(BarHub(resolutions, markets=markets), port=args.serve).start()
+    print(f"serving bars at {server.url}", flush=True)
+    return server
+
+
+def _stop_serving(server: BarServer | None, linger: float) -> None:
+    """Keep serving ``linger`` seconds (Ctrl-C ends it early), then stop."""
+    if server is None:
+        return
+    try:
+        if linger > 0:
+            time.sleep(linger)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -134,6 +197,7 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--summary-json", type=Path, default=None, help="also write it here")
     p.add_argument("--no-trade", action="store_true", help="signals and risk only, no orders")
     p.add_argument("--equity", type=Decimal, default=Decimal(10_000), help="starting USDC")
+    _add_serve_options(p)
     p.set_defaults(func=_run_replay)
 
 
@@ -147,15 +211,26 @@ def _run_replay(args: argparse.Namespace) -> int:
         print("tradingbot replay: --speed must be >= 0", file=sys.stderr)
         return 2
     config = PipelineConfig(trade=not args.no_trade, starting_quote=args.equity)
-    if args.headless:
-        pipeline = replay(paths, config=config, speed=args.speed)
-    else:
-        from .dashboard import Dashboard
+    try:
+        server = _start_serving(args, config.resolutions)
+    except OSError as exc:
+        print(f"tradingbot replay: cannot listen on port {args.serve}: {exc}", file=sys.stderr)
+        return 2
+    taps = [server.hub.observe] if server is not None else []
+    try:
+        if args.headless:
+            pipeline = replay(paths, config=config, speed=args.speed, taps=taps)
+        else:
+            from .dashboard import Dashboard
 
-        board = Dashboard(title=f"tradingbot replay: {', '.join(p.name for p in paths)}")
-        with board.running():
-            pipeline = replay(paths, config=config, speed=args.speed, on_progress=board.update)
-    _finish(pipeline.summary(), args.summary_json)
+            board = Dashboard(title=f"tradingbot replay: {', '.join(p.name for p in paths)}")
+            with board.running():
+                pipeline = replay(
+                    paths, config=config, speed=args.speed, on_progress=board.update, taps=taps
+                )
+        _finish(pipeline.summary(), args.summary_json)
+    finally:
+        _stop_serving(server, args.serve_linger)
     return 0
 
 
@@ -184,6 +259,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--address", help="wallet address (default: derived from the mnemonic)")
     p.add_argument("--headless", action="store_true", help="no dashboard: just the summary")
     p.add_argument("--summary-json", type=Path, default=None, help="also write it here")
+    _add_serve_options(p)
     p.set_defaults(func=_run_run)
 
 
@@ -213,13 +289,7 @@ def _endpoints(args: argparse.Namespace) -> tuple[str, str, Any]:
 def _run_run(args: argparse.Namespace) -> int:
     import logging
 
-    import reactivex
-
-    from .execution import PaperBroker
-    from .execution.base import Broker
-    from .execution.live import LiveBroker
-    from .feeds.stream import StreamFeed
-    from .pipeline import PipelineConfig, run_live
+    from .pipeline import PipelineConfig
     from .strategy import StrategyConfig
 
     if args.rest_url is not None and not args.ws_url:
@@ -232,16 +302,45 @@ def _run_run(args: argparse.Namespace) -> int:
         exchange_clock=args.network is None,
         strategy=StrategyConfig(markets=markets),
     )
+    try:
+        server = _start_serving(args, config.resolutions, markets)
+    except OSError as exc:
+        print(f"tradingbot run: cannot listen on port {args.serve}: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_feed(args, config, markets, ws_url, network, server)
+    finally:
+        _stop_serving(server, args.serve_linger)
+
+
+def _run_feed(
+    args: argparse.Namespace,
+    config: PipelineConfig,
+    markets: tuple[str, ...],
+    ws_url: str,
+    network: Any,
+    server: BarServer | None,
+) -> int:
+    import reactivex
+
+    from .execution import PaperBroker
+    from .execution.base import Broker
+    from .execution.live import LiveBroker
+    from .feeds.stream import StreamFeed
+    from .pipeline import run_live
+
+    paper = PaperBroker(config.starting_quote, fees=config.fees)
+    taps = [server.hub.observe] if server is not None else []
     live: LiveBroker | None = None
     broker: Broker
     if args.paper:
-        broker = PaperBroker(config.starting_quote, fees=config.fees)
+        broker = paper
     else:
         live = LiveBroker(
             network=network,
             address=args.address,
             dry_run=True if args.dry_run else None,
-            shadow=PaperBroker(config.starting_quote, fees=config.fees),
+            shadow=paper,
         )
         broker = live
     feed = StreamFeed(ws_url)
@@ -253,7 +352,12 @@ def _run_run(args: argparse.Namespace) -> int:
     try:
         if args.headless:
             pipeline = run_live(
-                events, duration=args.duration, config=config, broker=broker, status=feed.status
+                events,
+                duration=args.duration,
+                config=config,
+                broker=broker,
+                status=feed.status,
+                taps=taps,
             )
         else:
             from .dashboard import Dashboard
@@ -267,6 +371,7 @@ def _run_run(args: argparse.Namespace) -> int:
                     broker=broker,
                     status=feed.status,
                     on_progress=board.update,
+                    taps=taps,
                 )
     finally:
         feed.close()

@@ -291,7 +291,8 @@ class Pipeline:
     """One run's components, the composed operator and the counters of its summary.
 
     Build one per run (components keep state). ``broker`` defaults to a :class:`PaperBroker`
-    from the config; pass a live adapter for real orders.
+    from the config; pass a live adapter for real orders. ``taps`` see every item of the run
+    in stream order (bars, scores, intents, fills...), e.g. to publish bars over the network.
     """
 
     def __init__(
@@ -300,9 +301,11 @@ class Pipeline:
         *,
         broker: Broker | None = None,
         clock: Callable[[], datetime] | None = None,
+        taps: Sequence[Callable[[Any], None]] = (),
     ) -> None:
         cfg = config or PipelineConfig()
         self.config = cfg
+        self.taps = tuple(taps)
         self.clock = clock
         self.market = MarketState(cfg)
         self.signals = SignalEngine(SignalScorer(), cfg.signals)
@@ -372,6 +375,8 @@ class Pipeline:
             self.oracle[event.market] = event.oracle_price
 
     def _tap_out(self, item: Any) -> None:
+        for tap in self.taps:
+            tap(item)
         if isinstance(item, Score):
             self.scores += 1
             self.last_scores[item.market] = item
@@ -532,6 +537,7 @@ def replay(
     on_progress: Callable[[Pipeline, float], None] | None = None,
     slice_seconds: float = 1.0,
     broker: Broker | None = None,
+    taps: Sequence[Callable[[Any], None]] = (),
 ) -> Pipeline:
     """Replay cassettes (one after another) through a fresh pipeline on a virtual clock.
 
@@ -545,7 +551,7 @@ def replay(
     start = cassette_start(paths[0]) or datetime(2024, 1, 1, tzinfo=UTC)
     clock = MarketClock(start)
     sched = clock.scheduler
-    pipeline = Pipeline(config, broker=broker, clock=lambda: clock.now)
+    pipeline = Pipeline(config, broker=broker, clock=lambda: clock.now, taps=taps)
     total_ms = sum(cassette_duration_ms(p) for p in paths) or 1.0
     streams = [cassette_stream(p, direction="recv", scheduler=sched) for p in paths]
     pipeline.run(reactivex.concat(*streams), scheduler=sched)
@@ -580,13 +586,14 @@ def run_live(
     status: Observable[FeedStatus] | None = None,
     on_progress: Callable[[Pipeline, float], None] | None = None,
     refresh: float = 0.25,
+    taps: Sequence[Callable[[Any], None]] = (),
 ) -> Pipeline:
     """Run the pipeline on a live Observable of decoded events for ``duration`` wall seconds.
 
     Events arrive on the feed's thread; the pipeline runs there under a lock, and this thread
     only waits (and calls ``on_progress`` every ``refresh`` seconds with a snapshot of the run).
     """
-    pipeline = Pipeline(config, broker=broker)
+    pipeline = Pipeline(config, broker=broker, taps=taps)
     lock = pipeline.lock
     subscribers: list[abc.DisposableBase] = []
 
