@@ -193,6 +193,14 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         default=0.0,
         help="market seconds per wall second (0, the default: as fast as possible)",
     )
+    p.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="the cassette was recorded with market time running F times faster than the wall "
+        "clock (a simulator at F x): replay it in market time (default 1)",
+    )
     p.add_argument("--headless", action="store_true", help="no dashboard: just the summary")
     p.add_argument("--summary-json", type=Path, default=None, help="also write it here")
     p.add_argument("--no-trade", action="store_true", help="signals and risk only, no orders")
@@ -210,6 +218,9 @@ def _run_replay(args: argparse.Namespace) -> int:
     if args.speed < 0:
         print("tradingbot replay: --speed must be >= 0", file=sys.stderr)
         return 2
+    if args.time_scale <= 0:
+        print("tradingbot replay: --time-scale must be > 0", file=sys.stderr)
+        return 2
     config = PipelineConfig(trade=not args.no_trade, starting_quote=args.equity)
     try:
         server = _start_serving(args, config.resolutions)
@@ -219,14 +230,21 @@ def _run_replay(args: argparse.Namespace) -> int:
     taps = [server.hub.observe] if server is not None else []
     try:
         if args.headless:
-            pipeline = replay(paths, config=config, speed=args.speed, taps=taps)
+            pipeline = replay(
+                paths, config=config, speed=args.speed, taps=taps, time_scale=args.time_scale
+            )
         else:
             from .dashboard import Dashboard
 
             board = Dashboard(title=f"tradingbot replay: {', '.join(p.name for p in paths)}")
             with board.running():
                 pipeline = replay(
-                    paths, config=config, speed=args.speed, on_progress=board.update, taps=taps
+                    paths,
+                    config=config,
+                    speed=args.speed,
+                    on_progress=board.update,
+                    taps=taps,
+                    time_scale=args.time_scale,
                 )
         _finish(pipeline.summary(), args.summary_json)
     finally:

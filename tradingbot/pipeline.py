@@ -538,8 +538,13 @@ def replay(
     slice_seconds: float = 1.0,
     broker: Broker | None = None,
     taps: Sequence[Callable[[Any], None]] = (),
+    time_scale: float = 1.0,
 ) -> Pipeline:
     """Replay cassettes (one after another) through a fresh pipeline on a virtual clock.
+
+    ``time_scale`` F: the cassette was recorded while market time ran F times faster than the
+    wall clock (a simulator at F x): its offsets are stretched F times so the virtual clock,
+    bars, cooldowns and funding run in market time.
 
     The clock starts at the first cassette's market time, so bars and cooldowns see the
     recorded times. ``speed`` 0 runs as fast as possible; N > 0 paces the virtual clock at N
@@ -552,8 +557,11 @@ def replay(
     clock = MarketClock(start)
     sched = clock.scheduler
     pipeline = Pipeline(config, broker=broker, clock=lambda: clock.now, taps=taps)
-    total_ms = sum(cassette_duration_ms(p) for p in paths) or 1.0
-    streams = [cassette_stream(p, direction="recv", scheduler=sched) for p in paths]
+    if time_scale <= 0:
+        raise ValueError(f"time_scale must be positive, not {time_scale}")
+    total_ms = sum(cassette_duration_ms(p) for p in paths) * time_scale or 1.0
+    stretch = None if time_scale == 1.0 else 1.0 / time_scale
+    streams = [cassette_stream(p, direction="recv", scheduler=sched, speed=stretch) for p in paths]
     pipeline.run(reactivex.concat(*streams), scheduler=sched)
     wall0 = time.perf_counter()
     step = timedelta(seconds=slice_seconds)
