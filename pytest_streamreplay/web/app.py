@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -48,6 +48,41 @@ Dir = Annotated[str | None, Query(description="send or recv")]
 EventQ = Annotated[list[str] | None, Query(description="event names")]
 Str = Annotated[str | None, Query()]
 Num = Annotated[float | None, Query()]
+
+
+def _unset_empty(options: dict[str, Any]) -> dict[str, Any]:
+    """A form's empty field means "no condition", not "match the empty value"."""
+    return {k: (v if v not in ("", []) else None) for k, v in options.items()}
+
+
+def _selection(
+    conn: Conn = None,
+    dir: Dir = None,
+    event: EventQ = None,
+    url: Str = None,
+    channel: Str = None,
+    text: Str = None,
+    path: Str = None,
+    value: Str = None,
+    where: Str = None,
+) -> dict[str, Any]:
+    """The filter parameters every message endpoint takes (the messages query's fields)."""
+    return _unset_empty(
+        {
+            "conn": conn,
+            "dir": dir,
+            "event": event,
+            "url": url,
+            "channel": channel,
+            "text": text,
+            "path": path,
+            "value": value,
+            "where": where,
+        }
+    )
+
+
+Selected = Annotated[dict[str, Any], Depends(_selection)]
 
 
 class FilterBody(BaseModel):
@@ -150,33 +185,6 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
     async def _os_error(request: Request, exc: OSError) -> Response:
         return _error(500, f"cannot read or write: {exc.strerror or type(exc).__name__}")
 
-    def query_of(
-        conn: list[int] | None,
-        dir: str | None,
-        event: list[str] | None,
-        url: str | None,
-        channel: str | None,
-        text: str | None,
-        path: str | None,
-        value: str | None,
-        where: str | None,
-        t_from: float | None,
-        t_to: float | None,
-    ) -> MessageQuery:
-        return MessageQuery(
-            conn=conn or None,
-            dir=dir or None,
-            event=event or None,
-            url=url or None,
-            channel=channel or None,
-            text=text or None,
-            path=path or None,
-            value=value if value not in (None, "") else None,
-            where=where or None,
-            t_from=t_from,
-            t_to=t_to,
-        )
-
     # -- API ------------------------------------------------------------------------------
 
     @app.get("/api/cassettes", tags=["cassettes"], summary="List cassettes")
@@ -186,22 +194,14 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
     @app.get("/api/cassettes/{name:path}/messages", tags=["cassettes"], summary="Page messages")
     def messages(
         name: str,
-        conn: Conn = None,
-        dir: Dir = None,
-        event: EventQ = None,
-        url: Str = None,
-        channel: Str = None,
-        text: Str = None,
-        path: Str = None,
-        value: Str = None,
-        where: Str = None,
+        selected: Selected,
         t_from: Num = None,
         t_to: Num = None,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         total: Annotated[bool, Query(description="count all matches")] = True,
     ) -> Any:
-        query = query_of(conn, dir, event, url, channel, text, path, value, where, t_from, t_to)
+        query = MessageQuery(**selected, t_from=t_from, t_to=t_to)
         return service.page_messages(
             root, root.existing(name), query, offset=offset, limit=limit, count_total=total
         )
@@ -209,20 +209,12 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
     @app.get("/api/cassettes/{name:path}/timeline", tags=["cassettes"], summary="Binned counts")
     def timeline(
         name: str,
-        conn: Conn = None,
-        dir: Dir = None,
-        event: EventQ = None,
-        url: Str = None,
-        channel: Str = None,
-        text: Str = None,
-        path: Str = None,
-        value: Str = None,
-        where: Str = None,
+        selected: Selected,
         start: Num = None,
         end: Num = None,
         bins: Annotated[int, Query(ge=1, le=MAX_BINS)] = 200,
     ) -> Any:
-        query = query_of(conn, dir, event, url, channel, text, path, value, where, None, None)
+        query = MessageQuery(**selected)
         return service.timeline_bins(
             root, root.existing(name), query, start=start, end=end, bins=bins
         )
@@ -240,7 +232,7 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
     def create_filtered(name: str, body: Annotated[FilterBody, Body()]) -> Any:
         options = body.model_dump()
         output, overwrite = options.pop("output"), options.pop("overwrite")
-        query = MessageQuery(**{k: (v if v not in ("", []) else None) for k, v in options.items()})
+        query = MessageQuery(**_unset_empty(options))
         return service.create_filtered(root, root.existing(name), output, query, overwrite)
 
     def _events_of(name: str) -> tuple[Path, int, float]:
