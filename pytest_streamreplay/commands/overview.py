@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from ._common import CommandError, age, describe_close, ms, plain, scan, size
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["register", "run_info", "run_ls"]
 
@@ -116,7 +118,6 @@ def run_ls(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_info(args: argparse.Namespace, console: Console) -> int:
-    from rich.table import Table
     from rich.text import Text
 
     path = Path(args.cassette)
@@ -150,17 +151,11 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
         console.print(f"  {key:<9} {value}", markup=False, soft_wrap=True)
 
     if kinds["http"]:
-        table = Table(
-            title=f"HTTP interactions ({kinds['http']})",
-            title_justify="left",
-            box=None,
-            pad_edge=False,
-            header_style="bold",
+        table = _section_table(
+            f"HTTP interactions ({kinds['http']})",
+            ("id", "t", "method", "url", "status", "body", "duration"),
+            right=("id", "t", "body"),
         )
-        for name in ("id", "t", "method", "url", "status", "body", "duration"):
-            table.add_column(
-                name, justify="right" if name in ("id", "t", "body") else "left", overflow="fold"
-            )
         for rec in found.http:
             resp = rec.response
             table.add_row(
@@ -181,19 +176,11 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
             console.print(f"… {hidden} more (--limit 0 shows all)")
 
     if found.connections:
-        table = Table(
-            title=f"WebSocket connections ({len(found.connections)})",
-            title_justify="left",
-            box=None,
-            pad_edge=False,
-            header_style="bold",
+        table = _section_table(
+            f"WebSocket connections ({len(found.connections)})",
+            ("id", "t", "url", "sent", "received", "last message", "close"),
+            right=("id", "t", "sent", "received"),
         )
-        for name in ("id", "t", "url", "sent", "received", "last message", "close"):
-            table.add_column(
-                name,
-                justify="right" if name in ("id", "t", "sent", "received") else "left",
-                overflow="fold",
-            )
         for cid, stats in found.connections.items():
             table.add_row(
                 *plain(
@@ -210,18 +197,31 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
         console.print(table)
 
     if found.event_counts:
-        table = Table(
-            title=f"Events ({kinds['event']})",
-            title_justify="left",
-            box=None,
-            pad_edge=False,
-            header_style="bold",
+        table = _section_table(
+            f"Events ({kinds['event']})",
+            ("name", "count", "first", "last"),
+            right=("count", "first", "last"),
+            fold=False,
         )
-        for name in ("name", "count", "first", "last"):
-            table.add_column(name, justify="left" if name == "name" else "right")
         for name, count in sorted(found.event_counts.items()):
             first, last = found.events[name]
             table.add_row(*plain(name, count, ms(first), ms(last)))
         console.print()
         console.print(table)
     return 0
+
+
+def _section_table(
+    title: str, columns: Sequence[str], *, right: Collection[str], fold: bool = True
+) -> Table:
+    """One of ``info``'s sections: a titled, borderless table; ``right`` columns are numbers."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False, header_style="bold")
+    for name in columns:
+        table.add_column(
+            name,
+            justify="right" if name in right else "left",
+            overflow="fold" if fold else "ellipsis",
+        )
+    return table
