@@ -20,7 +20,7 @@ from .netguard import NetworkGuard
 from .paths import cassette_path_for
 from .report import CassetteOutcome, render_summary
 from .session import CassetteMissingError, CassetteSession, RecordMode
-from .settings import SettingsError, resolve_settings
+from .settings import Settings, SettingsError, resolve_settings
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
 
 __all__ = ["streamreplay"]
@@ -169,7 +169,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     runtime().configure()  # this session's upstream settings must not outlive it
 
 
-def _cassette_path(item: pytest.Item, settings: Any) -> Path:
+def _cassette_path(item: pytest.Item, settings: Settings) -> Path:
     hooked = item.config.hook.pytest_streamreplay_cassette_path(
         item=item, cassette_dir=settings.cassette_dir
     )
@@ -193,7 +193,7 @@ def _custom_matchers(config: pytest.Config) -> dict[str, Any]:
     return merged
 
 
-def _open_session(item: pytest.Item) -> CassetteSession:
+def _open_session(item: pytest.Item) -> tuple[CassetteSession, Settings]:
     config = item.config
     settings = resolve_settings(config, item.get_closest_marker("streamreplay"))
     path = _cassette_path(item, settings)
@@ -213,8 +213,7 @@ def _open_session(item: pytest.Item) -> CassetteSession:
         speed=settings.speed,
         message_ignore=settings.message_ignore,
     )
-    session.record_on_failure = settings.record_on_failure  # type: ignore[attr-defined]
-    return session
+    return session, settings
 
 
 def _display(path: Path, config: pytest.Config) -> str:
@@ -230,7 +229,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
     item = request.node
     state = request.config.stash[_STATE]
     try:
-        session = _open_session(item)
+        session, settings = _open_session(item)
     except (CassetteMissingError, SettingsError, MatcherSpecError, CassetteError) as exc:
         # Reported as the test's failure (not a setup error), before its body runs.
         missing = isinstance(exc, CassetteMissingError)
@@ -246,7 +245,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
     failed = item.stash.get(_CALL_FAILED, False)
     action = "replayed"
     if session.can_record:
-        if failed and not getattr(session, "record_on_failure", False):
+        if failed and not settings.record_on_failure:
             action = "kept"
         else:
             session.save(note=handle.note)
