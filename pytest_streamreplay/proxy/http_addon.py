@@ -8,11 +8,13 @@ through the replay origin so their structure and timing survive.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..cassette.body import encode_body
 from ..cassette.encoding import apply_encoding, describe_encoding
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
+from ..session import CassetteSession
 from .binding import SessionBinding
 from .origins import ReplayOrigins, StreamJob
 
@@ -20,6 +22,7 @@ __all__ = [
     "UNMATCHED_STATUS",
     "HttpRecordReplay",
     "OriginsLifecycle",
+    "Routed",
     "refusal",
     "request_from_flow",
 ]
@@ -130,6 +133,25 @@ def _is_text(data: bytes) -> bool:
     return True
 
 
+@dataclass
+class _Live:
+    """A request that went to the origin: what recording its interaction needs."""
+
+    session: CassetteSession
+    t: float
+    started: float
+    original: HttpRequest | None = None  # as the client sent it, when a route redirected it
+    recorder: _ChunkRecorder | None = None  # set once the response turns out to be a stream
+
+
+@dataclass
+class Routed:
+    """A request routed to the replay origin at ``path`` (a streamed response or a WebSocket)."""
+
+    session: CassetteSession
+    path: str
+
+
 class HttpRecordReplay:
     """Asks the bound session about each request: replay it, let it through, or refuse it."""
 
@@ -157,7 +179,7 @@ class HttpRecordReplay:
                 path = self.origins.add_stream(
                     StreamJob(interaction, session.speed, lambda: session.closed(None))
                 )
-                flow.metadata[_META] = ("replay_stream", session, path)
+                flow.metadata[_META] = Routed(session, path)
                 flow.request.scheme = "http"
                 flow.request.host = "127.0.0.1"
                 flow.request.port = self.origins.http_port
@@ -170,13 +192,11 @@ class HttpRecordReplay:
             target = session.route(flow.request.url)
             if target is not None:
                 flow.request.url = target
-            flow.metadata[_META] = (
-                "live",
+            flow.metadata[_META] = _Live(
                 session,
-                session.elapsed_ms(),
-                time.monotonic(),
-                None,
-                original if target is not None else None,
+                t=session.elapsed_ms(),
+                started=time.monotonic(),
+                original=original if target is not None else None,
             )
         else:
             flow.response = refusal(decision.report)
@@ -184,38 +204,31 @@ class HttpRecordReplay:
 
     def responseheaders(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if not isinstance(meta, tuple):
-            return
-        if meta[0] == "replay_stream":
+        if isinstance(meta, Routed):
             flow.response.stream = True
-        elif meta[0] == "live" and flow.websocket is None and is_streaming(flow.response):
-            recorder = _ChunkRecorder()
-            flow.response.stream = recorder
-            flow.metadata[_META] = (*meta[:4], recorder, meta[5])
+        elif isinstance(meta, _Live) and flow.websocket is None and is_streaming(flow.response):
+            meta.recorder = _ChunkRecorder()
+            flow.response.stream = meta.recorder
 
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if not (isinstance(meta, tuple) and meta[0] == "live") or flow.websocket is not None:
+        if not isinstance(meta, _Live) or flow.websocket is not None:
             return
-        session, t, started, recorder, original = meta[1:6]
+        session = meta.session
         session.record(
             HttpInteraction(
                 id=session.next_id(),
-                request=original or request_from_flow(flow),
-                response=_response_from_flow(flow, recorder.chunks if recorder else None),
-                t=t,
-                duration_ms=(time.monotonic() - started) * 1000.0,
+                request=meta.original or request_from_flow(flow),
+                response=_response_from_flow(flow, meta.recorder.chunks if meta.recorder else None),
+                t=meta.t,
+                duration_ms=(time.monotonic() - meta.started) * 1000.0,
             )
         )
 
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if (
-            isinstance(meta, tuple)
-            and meta[0] == "replay_stream"
-            and self.origins.cancel_stream(meta[2])
-        ):
-            meta[1].closed(None)
+        if isinstance(meta, Routed) and self.origins.cancel_stream(meta.path):
+            meta.session.closed(None)
 
 
 class OriginsLifecycle:

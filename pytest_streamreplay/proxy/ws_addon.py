@@ -4,16 +4,36 @@ replay origin (where ``conversation`` plays them)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..cassette.records import WsClose, WsConnection, WsMessage
+from ..session import CassetteSession
 from .binding import SessionBinding
-from .http_addon import refusal
+from .http_addon import Routed, refusal
 from .origins import ReplayOrigins, WsJob
 
 __all__ = ["WebSocketRecordReplay", "is_websocket_upgrade"]
 
 _META = "streamreplay-ws"
+
+
+@dataclass
+class _Opening:
+    """A live upgrade on its way to the origin: what its ``ws`` record needs."""
+
+    session: CassetteSession
+    url: str
+    headers: list[tuple[str, str]]
+
+
+@dataclass
+class _Recording:
+    """A live connection being recorded."""
+
+    session: CassetteSession
+    conn_id: int
+    opened: float  # epoch seconds, like mitmproxy's message timestamps
 
 
 def is_websocket_upgrade(request: Any) -> bool:
@@ -54,7 +74,7 @@ class WebSocketRecordReplay:
                     session.closed,
                 )
             )
-            flow.metadata[_META] = ("replay", session, path)
+            flow.metadata[_META] = Routed(session, path)
             flow.request.scheme = "http"
             flow.request.host = "127.0.0.1"
             flow.request.port = self.origins.ws_port
@@ -64,13 +84,13 @@ class WebSocketRecordReplay:
             target = session.route(flow.request.url)
             if target is not None:
                 flow.request.url = target
-            flow.metadata[_META] = ("live", session, url, headers)
+            flow.metadata[_META] = _Opening(session, url, headers)
         else:
             flow.response = refusal(decision.report)
 
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if meta and meta[0] == "replay" and flow.websocket is not None:
+        if isinstance(meta, Routed) and flow.websocket is not None:
             # The replay origin does all matching and timing: relay its bytes with mitmproxy's
             # raw TCP layer instead of parsing and re-framing every message (~10x less CPU).
             flow.websocket = None
@@ -81,14 +101,14 @@ class WebSocketRecordReplay:
 
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if meta and meta[0] == "replay" and self.origins.cancel_ws(meta[2]):
-            meta[1].closed(None)  # the handshake never reached the replay origin
+        if isinstance(meta, Routed) and self.origins.cancel_ws(meta.path):
+            meta.session.closed(None)  # the handshake never reached the replay origin
 
     def websocket_start(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if not meta or meta[0] != "live":
+        if not isinstance(meta, _Opening):
             return
-        _, session, url, headers = meta
+        session, url, headers = meta.session, meta.url, meta.headers
         response = flow.response
         conn = WsConnection(
             id=session.next_id(),
@@ -100,13 +120,13 @@ class WebSocketRecordReplay:
         )
         session.record(conn)
         session.opened()
-        flow.metadata[_META] = ("recording", session, conn.id, time.time())
+        flow.metadata[_META] = _Recording(session, conn.id, time.time())
 
     def websocket_message(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         messages = flow.websocket.messages
-        if meta and meta[0] == "recording":
-            _, session, conn_id, opened = meta
+        if isinstance(meta, _Recording):
+            session, conn_id, opened = meta.session, meta.conn_id, meta.opened
             msg = messages[-1]
             session.record(
                 WsMessage.build(
@@ -122,9 +142,9 @@ class WebSocketRecordReplay:
 
     def websocket_end(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if not meta or meta[0] != "recording":
+        if not isinstance(meta, _Recording):
             return
-        _, session, conn_id, opened = meta
+        session, conn_id, opened = meta.session, meta.conn_id, meta.opened
         ws = flow.websocket
         session.record(
             WsClose(
