@@ -29,7 +29,7 @@ chromium:
 # The bot on the bundled dYdX session (cassettes/dydx/, see docs/cassettes.md): five minutes of
 # market time, recorded at 20x, replayed with the dashboard in about 15 s; prints the summary.
 demo: $(STAMP)
-	$(BIN)/python -m tradingbot.cli replay cassettes/dydx/book_trades_candles.jsonl --time-scale 20 --speed 20
+	$(BIN)/python -m tradingbot.cli replay cassettes/dydx/book_trades_candles.jsonl --speed 20
 
 lint: $(STAMP)
 	$(BIN)/ruff check pytest_streamreplay tradingbot tests bench

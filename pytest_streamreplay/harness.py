@@ -10,7 +10,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,8 @@ class StreamReplayHandle:
     ca_bundle: Path
     env: dict[str, str]
     note: str | None = None  # written into the cassette's header when it is recorded
+    #: Extra header keys (JSON values) written when it is recorded, e.g. how fast the source ran.
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mode(self) -> str:
@@ -206,4 +208,4 @@ def use_cassette(
     problems = session.problems()
     if problems:
         raise ReplayProblemsError("\n\n".join(problems))
-    session.save(note=handle.note)
+    session.save(note=handle.note, metadata=handle.metadata)

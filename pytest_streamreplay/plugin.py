@@ -248,7 +248,12 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
         if failed and not settings.record_on_failure:
             action = "kept"
         else:
-            session.save(note=handle.note)
+            try:
+                session.save(note=handle.note, metadata=handle.metadata)
+            except ValueError as exc:  # metadata a test set that cannot go into a header
+                path = _display(session.path, request.config)
+                state.outcomes.append(CassetteOutcome(item.nodeid, path, "error"))
+                pytest.fail(f"pytest-streamreplay: {path} not written: {exc}", pytrace=False)
             action = "recorded"
     state.outcomes.append(
         CassetteOutcome(

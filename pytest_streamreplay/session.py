@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .cassette.matching import NamedMatcher, compare
@@ -338,11 +339,14 @@ class CassetteSession:
                 return [*self.cassette_records, *self.new_records]
             return list(self.new_records)
 
-    def save(self, note: str | None = None) -> Path | None:
+    def save(
+        self, note: str | None = None, metadata: Mapping[str, Any] | None = None
+    ) -> Path | None:
         records = self.records_to_save()
         if records is None:
             return None
-        with CassetteWriter(self.path, new_header(test=self.test_id, note=note)) as writer:
+        header = new_header(test=self.test_id, note=note, **(metadata or {}))
+        with CassetteWriter(self.path, header) as writer:
             for record in records:
                 writer.write(record)
         return self.path

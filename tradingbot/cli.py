@@ -196,10 +196,11 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument(
         "--time-scale",
         type=float,
-        default=1.0,
+        default=None,
         metavar="F",
         help="the cassette was recorded with market time running F times faster than the wall "
-        "clock (a simulator at F x): replay it in market time (default 1)",
+        "clock (a simulator at F x): replay it in market time (default: the market_speed its "
+        "header declares, else 1)",
     )
     p.add_argument("--headless", action="store_true", help="no dashboard: just the summary")
     p.add_argument("--summary-json", type=Path, default=None, help="also write it here")
@@ -218,6 +219,16 @@ def _run_replay(args: argparse.Namespace) -> int:
     if args.speed < 0:
         print("tradingbot replay: --speed must be >= 0", file=sys.stderr)
         return 2
+    if args.time_scale is None:
+        from pytest_streamreplay.cassette import CassetteError
+
+        from .record import recorded_market_speed
+
+        try:
+            args.time_scale = recorded_market_speed(paths)
+        except (ValueError, CassetteError) as exc:
+            print(f"tradingbot replay: {exc}; give --time-scale", file=sys.stderr)
+            return 2
     if args.time_scale <= 0:
         print("tradingbot replay: --time-scale must be > 0", file=sys.stderr)
         return 2

@@ -21,9 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RecordSummary", "add_record_command", "record_session", "summarize_cassette"]
+__all__ = [
+    "MARKET_SPEED_KEY",
+    "RecordSummary",
+    "add_record_command",
+    "record_session",
+    "recorded_market_speed",
+    "summarize_cassette",
+]
 
 NOTE = "recorded by `tradingbot record` from {ws_url} ({markets}) by dydx-v4-client"
+
+MARKET_SPEED_KEY = "market_speed"
+"""Header key: how many times faster than the wall clock the source's market time ran (a
+simulator at 20x writes 20), so ``tradingbot replay`` can put the bars back on market time
+without being told. Absent means 1 (a live venue)."""
 
 
 @dataclass
@@ -86,6 +98,25 @@ def summarize_cassette(path: Path) -> RecordSummary:
     )
 
 
+def recorded_market_speed(paths: Sequence[Path]) -> float:
+    """The market speed the cassettes' headers declare (1 where absent); they must agree.
+
+    Raises ValueError naming the files when they disagree or a value is not a positive number.
+    """
+    from pytest_streamreplay.cassette import read_header
+
+    speeds: dict[float, list[str]] = {}
+    for path in paths:
+        raw = read_header(path).extra.get(MARKET_SPEED_KEY, 1)
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw <= 0:
+            raise ValueError(f"{path}: header {MARKET_SPEED_KEY}={raw!r} is not a positive number")
+        speeds.setdefault(float(raw), []).append(str(path))
+    if len(speeds) > 1:
+        found = "; ".join(f"{s:g}x: {', '.join(names)}" for s, names in sorted(speeds.items()))
+        raise ValueError(f"the cassettes were recorded at different market speeds ({found})")
+    return next(iter(speeds), 1.0)
+
+
 def record_session(
     out: Path,
     *,
@@ -94,9 +125,13 @@ def record_session(
     markets: Sequence[str],
     duration: float,
     resolution: str = "1MIN",
+    market_speed: float = 1.0,
 ) -> RecordSummary:
     """Record a REST snapshot and ``duration`` seconds of the websocket feed into ``out``
-    (overwritten). Every wait is bounded; the feed and the proxy are closed before returning."""
+    (overwritten). Every wait is bounded; the feed and the proxy are closed before returning.
+
+    ``market_speed``: how fast the source's market time runs against the wall clock (written
+    into the header when it is not 1; see :data:`MARKET_SPEED_KEY`)."""
     from pytest_streamreplay.harness import runtime, use_cassette
 
     from .feeds.events import ErrorEvent, MarketEvent
@@ -116,6 +151,8 @@ def record_session(
     try:
         with use_cassette(out, record_mode="all") as sr:
             sr.note = NOTE.format(ws_url=ws_url, markets=", ".join(markets))
+            if market_speed != 1.0:
+                sr.metadata[MARKET_SPEED_KEY] = market_speed
             with RestFeed(rest_url, timeout=10) as rest:
                 rest.run(rest.fetch_markets(), timeout=30)
                 for market in markets:
@@ -164,6 +201,14 @@ def add_record_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     p.add_argument("--network", choices=("mainnet", "testnet"), default=None)
     p.add_argument("--rest-url", help="indexer REST URL (with --ws-url), e.g. the simulator")
     p.add_argument("--ws-url", help="indexer websocket URL (with --rest-url)")
+    p.add_argument(
+        "--market-speed",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="the source's market time runs F times faster than the wall clock (a simulator); "
+        "written into the cassette so `tradingbot replay` need not be told (default 1)",
+    )
     p.set_defaults(func=run_record_command)
 
 
@@ -172,6 +217,9 @@ def run_record_command(args: argparse.Namespace) -> int:
 
     if args.duration <= 0:
         print("tradingbot record: --duration must be > 0", file=sys.stderr)
+        return 2
+    if args.market_speed <= 0:
+        print("tradingbot record: --market-speed must be > 0", file=sys.stderr)
         return 2
     if (args.rest_url is None) != (args.ws_url is None):
         print("tradingbot record: give both --rest-url and --ws-url", file=sys.stderr)
@@ -193,7 +241,12 @@ def run_record_command(args: argparse.Namespace) -> int:
         return 2
     print(f"recording {', '.join(markets)} from {ws_url} for {args.duration:g} s", file=sys.stderr)
     summary = record_session(
-        args.out, rest_url=rest_url, ws_url=ws_url, markets=markets, duration=args.duration
+        args.out,
+        rest_url=rest_url,
+        ws_url=ws_url,
+        markets=markets,
+        duration=args.duration,
+        market_speed=args.market_speed,
     )
     print(json.dumps(summary.to_json(), indent=2), flush=True)
     return 0

@@ -16,6 +16,7 @@ from .body import decode_body, encode_body, json_value
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "HEADER_KEYS",
     "Chunk",
     "Event",
     "Header",
@@ -51,6 +52,10 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
+#: The header's own keys; any others are the recorder's metadata (``Header.extra``).
+HEADER_KEYS = frozenset({"kind", "format", "version", "recorded_by", "recorded_at", "test", "note"})
+
+
 @dataclass
 class Header:
     """First line of every cassette: format, version and provenance."""
@@ -79,7 +84,7 @@ class Header:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Header:
-        known = {"kind", "format", "version", "recorded_by", "recorded_at", "test", "note"}
+        known = HEADER_KEYS
         return cls(
             recorded_by=str(obj.get("recorded_by", "")),
             recorded_at=str(obj.get("recorded_at", "")),

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import orjson
 
-from .records import FORMAT, FORMAT_VERSION, Header, Record, record_from_json
+from .records import FORMAT, FORMAT_VERSION, HEADER_KEYS, Header, Record, record_from_json
 
 __all__ = [
     "CASSETTE_SUFFIX",
@@ -45,7 +45,16 @@ class CassetteError(Exception):
 
 
 def new_header(test: str | None = None, note: str | None = None, **extra: Any) -> Header:
+    """A header for a cassette written now; ``extra`` keys are kept as given (JSON values)."""
     from .. import __version__
+
+    clash = sorted(HEADER_KEYS.intersection(extra))
+    if clash:
+        raise ValueError(f"cassette header keys {clash} are reserved; choose other names")
+    try:
+        json.dumps(extra)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cassette header values must be JSON: {exc}") from None
 
     return Header(
         recorded_by=f"pytest-streamreplay {__version__}",

@@ -231,6 +231,33 @@ def test_x(streamreplay):
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
 
 
+def test_note_and_metadata_go_into_the_header_when_recording(api) -> None:
+    api.makepyfile(
+        test_a=FETCH
+        + """
+def test_x(streamreplay):
+    streamreplay.note = "from the staging stand-in"
+    streamreplay.metadata["market_speed"] = 20.0
+    get('/a')
+
+def test_reserved(streamreplay):
+    streamreplay.metadata["version"] = 9
+    get('/a')
+"""
+    )
+    result = api.runpytest("--record-mode=once")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.re_match_lines(
+        [r".*test_reserved.jsonl not written: cassette header keys \['version'\] are reserved"]
+    )
+    header = cassette_lines(api.path / "cassettes" / "test_a" / "test_x.jsonl")[0]
+    assert header["note"] == "from the staging stand-in"
+    assert header["market_speed"] == 20.0 and header["version"] == 1
+    assert not (api.path / "cassettes" / "test_a" / "test_reserved.jsonl").exists()
+    # Replaying does not rewrite the file, so the header stays as recorded.
+    api.runpytest("--replay-strict", "-k", "test_x").assert_outcomes(passed=1)
+
+
 def test_verbose_summary_lists_each_test(api) -> None:
     api.makepyfile(
         test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n"

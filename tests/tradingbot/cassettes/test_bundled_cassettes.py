@@ -30,7 +30,7 @@ import reactivex
 from recorder import Recorder
 
 from pytest_streamreplay import StreamHasher, cassette_stream, collect
-from pytest_streamreplay.cassette import iter_records
+from pytest_streamreplay.cassette import iter_records, read_header
 from pytest_streamreplay.cassette.records import WsClose, WsConnection, WsMessage
 from pytest_streamreplay.harness import StreamReplayHandle, use_cassette
 from tradingbot.feeds.events import (
@@ -51,6 +51,7 @@ from tradingbot.feeds.network import MAINNET
 from tradingbot.feeds.resilience import Backoff, CircuitBreaker
 from tradingbot.feeds.rest import RestFeed
 from tradingbot.feeds.stream import StreamFeed
+from tradingbot.record import MARKET_SPEED_KEY
 from tradingbot.simulator import SimulatorConfig, SimulatorThread
 
 REPO = Path(__file__).resolve().parents[3]
@@ -103,6 +104,7 @@ def indexer(
         sr.route(MAINNET.rest_url, sim.rest_url)
         sr.route(MAINNET.ws_url, sim.ws_url)
         sr.note = NOTE.format(seed=seed)
+        sr.metadata[MARKET_SPEED_KEY] = 1000.0 / tick_ms  # one market second per step
         yield sim
 
 
@@ -293,6 +295,7 @@ def test_same_seed_same_recording(tmp_path: Path) -> None:
         stop = events[-1].message_id
         runs.append((stop, _messages_upto(path, stop)))
     assert runs[0] == runs[1]
+    assert read_header(tmp_path / "run0.jsonl").extra == {MARKET_SPEED_KEY: 100.0}
     stop, messages = runs[0]
     assert len(messages["recv"]) > 250 and len(messages["send"]) == 7
     assert _messages_upto(BOOK_TRADES_CANDLES, stop) == messages

@@ -266,7 +266,7 @@ class ServedReplay:
 def test_replay_serves_bars_over_websocket_and_rest() -> None:
     if not CASSETTE.is_file():
         pytest.skip(f"{CASSETTE} missing")
-    served = ServedReplay("--speed", "4", "--serve-linger", "20")
+    served = ServedReplay("--speed", "4", "--time-scale", "1", "--serve-linger", "20")
     try:
         url = served.url()
         ws_url = url.replace("http://", "ws://") + "ws/bars/BTC-USD/1MIN"
@@ -309,7 +309,7 @@ def test_replay_serves_bars_over_websocket_and_rest() -> None:
 def test_replay_with_serve_exits_after_the_linger_with_the_usual_summary() -> None:
     if not CASSETTE.is_file():
         pytest.skip(f"{CASSETTE} missing")
-    served = ServedReplay("--serve-linger", "0")
+    served = ServedReplay("--time-scale", "1", "--serve-linger", "0")
     try:
         served.url()
         assert served.proc.wait(15) == 0, "".join(served.errors)
