@@ -1,43 +1,27 @@
 """The dashboard in a real headless Chromium (Debian's), driven by Playwright.
 
 The app runs under uvicorn in a thread on 127.0.0.1:0, exactly as ``streamreplay web`` serves
-it (test_command.py starts the real command); no browser is downloaded. The
-screenshot goes to tmp_path, and to docs/images/dashboard.png when
-``STREAMREPLAY_UPDATE_SCREENSHOT=1`` (so a normal run leaves the repository alone).
+it (test_command.py starts the real command); no browser is downloaded (see tests/chromium.py).
+The screenshot goes to tmp_path, and to ``$STREAMREPLAY_SCREENSHOTS`` when set (e.g.
+``STREAMREPLAY_SCREENSHOTS=docs/images``), so a normal run leaves the repository alone.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import launched, requires_chromium, screenshot, watched_page
+from dashboard_server import serve_in_thread
 
 from pytest_streamreplay.cassette import CassetteWriter, WsConnection, new_header, read_header
 
-from .conftest import event_records, feed_records, serve_in_thread
+from .conftest import event_records, feed_records
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-REPO = Path(__file__).resolve().parents[2]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason=f"{CHROMIUM} not found: apt-get install chromium to run these"
-)
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = requires_chromium
 
 
 def _write_market_feed(path: Path) -> None:
@@ -136,14 +120,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=ARGS, headless=True
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="module")
@@ -157,23 +135,8 @@ def context(browser: Any) -> Iterator[Any]:
 @pytest.fixture
 def page(context: Any, served: tuple[str, Path]) -> Iterator[Any]:
     """A page that fails the test on a script error or on any request off the server."""
-    page = context.new_page()
-    errors: list[str] = []
-    elsewhere: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "request",
-        lambda request: (
-            None
-            if request.url.startswith((served[0] + "/", "data:", "blob:", "about:"))
-            else elsewhere.append(request.url)
-        ),
-    )
-    page.set_default_timeout(15_000)
-    yield page
-    page.close()
-    assert errors == [], errors
-    assert elsewhere == [], f"requests off the local server: {elsewhere}"
+    with watched_page(context, served[0]) as page:
+        yield page
 
 
 def _open(page: Any, url: str) -> None:
@@ -264,14 +227,7 @@ def _wait_total(page: Any, total: str) -> None:
 def _screenshot(page: Any, tmp_path: Path) -> None:
     page.set_viewport_size({"width": 1400, "height": 1150})
     time.sleep(0.5)  # let plotly finish resizing and drawing
-    shot = tmp_path / "dashboard.png"
-    page.screenshot(path=str(shot), full_page=False)
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
-    if os.environ.get("STREAMREPLAY_UPDATE_SCREENSHOT") == "1":
-        target = REPO / "docs" / "images" / "dashboard.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, target)
+    screenshot(page, "dashboard.png", tmp_path)
 
 
 def test_replay_controls_show_progress(page: Any, served: tuple[str, Path]) -> None:

@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import queue
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -24,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bot_process import BotProcess
 from websockets.sync.client import connect
 
 from pytest_streamreplay.streams.parity import canonical_json
@@ -218,57 +216,17 @@ def test_a_bar_tap_leaves_the_run_unchanged() -> None:
 # -- tradingbot replay --serve (out of process) ----------------------------------------------
 
 
-class ServedReplay:
-    """``tradingbot replay --headless --serve 0 ... CASSETTE`` in a subprocess; stdout lines
-    arrive on a queue (``None`` at the end) so every read has a timeout, and stderr is drained
-    (a pipe nobody reads could fill and block the child)."""
-
-    def __init__(self, *extra: str) -> None:
-        command = ["tradingbot.cli", "replay", "--headless", "--serve", "0", *extra, str(CASSETTE)]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", *command],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.errors: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_errors, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
-
-    def _read_errors(self) -> None:
-        assert self.proc.stderr is not None
-        self.errors.extend(self.proc.stderr)
-
-    def url(self) -> str:
-        first = self.lines.get(timeout=15)
-        assert first is not None, "".join(self.errors)
-        assert first.startswith("serving bars at http://127.0.0.1:"), first
-        return first.split(" at ", 1)[1].strip()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+def served_replay(*extra: str) -> BotProcess:
+    """``tradingbot replay --headless --serve 0 ... CASSETTE`` in a subprocess."""
+    return BotProcess("replay", "--headless", "--serve", "0", *extra, str(CASSETTE))
 
 
 def test_replay_serves_bars_over_websocket_and_rest() -> None:
     if not CASSETTE.is_file():
         pytest.skip(f"{CASSETTE} missing")
-    served = ServedReplay("--speed", "4", "--time-scale", "1", "--serve-linger", "20")
+    served = served_replay("--speed", "4", "--time-scale", "1", "--serve-linger", "20")
     try:
-        url = served.url()
+        url = served.serving_url()
         ws_url = url.replace("http://", "ws://") + "ws/bars/BTC-USD/1MIN"
         messages: list[dict[str, Any]] = []
         deadline = time.monotonic() + 15
@@ -309,14 +267,10 @@ def test_replay_serves_bars_over_websocket_and_rest() -> None:
 def test_replay_with_serve_exits_after_the_linger_with_the_usual_summary() -> None:
     if not CASSETTE.is_file():
         pytest.skip(f"{CASSETTE} missing")
-    served = ServedReplay("--time-scale", "1", "--serve-linger", "0")
+    served = served_replay("--time-scale", "1", "--serve-linger", "0")
     try:
-        served.url()
-        assert served.proc.wait(15) == 0, "".join(served.errors)
-        rest = []
-        while (line := served.lines.get(timeout=5)) is not None:
-            rest.append(line)
-        summary = json.loads("".join(rest))
+        served.serving_url()
+        summary = served.summary(timeout=15)
         assert summary["bars_confirmed"] > 0
         assert summary["fills_sha256"] == replay([CASSETTE]).summary()["fills_sha256"]
     finally:
