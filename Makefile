@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -n 2 -q --replay-strict $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --replay-strict $(PYTEST_ARGS)
 
 # The browser tests use Debian's Chromium (no browser download); they skip where it is absent.
 chromium:

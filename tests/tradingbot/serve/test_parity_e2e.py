@@ -50,6 +50,10 @@ from .conftest import (
     subscriber_view,
 )
 
+# One worker runs the whole module (``make test`` distributes with ``--dist loadgroup``), so the
+# recorded live session (a module fixture, ~10 s) is made once.
+pytestmark = pytest.mark.xdist_group("live_session")
+
 
 def read_messages(cassette: Path) -> list[Message]:
     """A cassette's received messages, read on virtual time (instant and deterministic)."""
