@@ -1,17 +1,19 @@
 """A cassette's WebSocket messages (or bus events) as a cold Observable on recorded time.
 
-The file is read lazily, one line at a time, by the parser ``iter_records`` uses (messages are
-not built into records unless asked for): one item is parsed ahead and one action is scheduled
-at a time, so a million-message cassette costs what a small one does. Items due at the
-same instant go out in one action (reactivex's virtual clock would otherwise jump a second after
-100 same-time actions).
+The file is read lazily, in chunks of whole lines, by the parser ``iter_records`` uses (messages
+are not built into records unless asked for): one item is parsed ahead and one action is
+scheduled at a time, so a million-message cassette costs what a small one does. Items due at
+the same instant go out in one action (reactivex's virtual clock would otherwise jump a second
+after 100 same-time actions). Under ``VirtualScheduler.start()`` the stream moves the clock to
+its next item itself while nothing else is due first (``scheduling.JumpWindow``), so a run of
+items costs no queue round trips; due times are integer microseconds, the clock's resolution.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +25,11 @@ from reactivex.scheduler import TimeoutScheduler
 
 from ..cassette import Event, WsConnection, WsMessage, record_from_json
 from ..cassette.storage import _bad_record, _iter_objects
-from .scheduling import try_jump
+from .scheduling import JumpWindow, VirtualScheduler, ms_to_us
 
 __all__ = ["CassetteObservable", "cassette_stream", "iter_timed_items"]
+
+_US = timedelta(microseconds=1)
 
 Direction = Literal["recv", "send", "both"]
 Speed = float | Literal["recorded", "instant"] | None
@@ -47,7 +51,7 @@ def iter_timed_items(
     connection: int | str | None = None,
     direction: Direction = "recv",
     records: bool = False,
-) -> Iterator[tuple[float, Any]]:
+) -> Generator[tuple[float, Any], None, None]:
     """Yield (offset ms, item) in file order: message values (or records) and ``Event`` records.
 
     Message offsets are from the opening of the first selected connection (for one connection:
@@ -56,28 +60,38 @@ def iter_timed_items(
     if direction not in ("recv", "send", "both"):
         raise ValueError(f"direction must be 'recv', 'send' or 'both', not {direction!r}")
     p = Path(path)
-    opened: dict[int, float] = {}
+    # Connection id -> its opening minus the first selected opening (the timeline's origin).
+    shifts: dict[int, float] = {}
     base: float | None = None
+    wanted = None if direction == "both" else direction
+    values = not records
     for lineno, obj in _iter_objects(p):
         if obj.get("kind") == "ws_msg":
             # Fast path: the checks and conversions of WsMessage.from_json, in its order, on the
-            # parsed line; a record is built only when it is asked for or needed for the value.
+            # parsed line (a conversion only when the type is not already right); a record is
+            # built only when it is asked for or needed for the value.
             try:
-                conn = int(obj["conn"])
-                msg_dir = str(obj["dir"])
-                recorded_t = float(obj["t"])
-                binary = bool(obj.get("binary", False))
+                conn = obj["conn"]
+                if type(conn) is not int:
+                    conn = int(conn)
+                msg_dir = obj["dir"]
+                if type(msg_dir) is not str:
+                    msg_dir = str(msg_dir)
+                recorded_t = obj["t"]
+                if type(recorded_t) is not float:
+                    recorded_t = float(recorded_t)
+                binary = "binary" in obj and bool(obj["binary"])
             except (KeyError, TypeError, ValueError) as exc:
                 raise _bad_record(p, lineno, exc) from None
-            if direction != "both" and msg_dir != direction:
+            if wanted is not None and msg_dir != wanted:
                 continue
-            if conn in opened:
-                t = opened[conn] - (base or 0.0) + recorded_t
+            if conn in shifts:
+                t = shifts[conn] + recorded_t
             elif connection is None:
                 t = recorded_t
             else:
                 continue
-            if not records and not binary and "json" in obj:
+            if values and not binary and "json" in obj:
                 yield t, obj["json"]  # == WsMessage.value for a JSON body
                 continue
             body = {k: v for k, v in obj.items() if k in _BODY_KEYS}
@@ -92,7 +106,7 @@ def iter_timed_items(
             if _matches(record, connection):
                 if base is None:
                     base = record.t
-                opened[record.id] = record.t
+                shifts[record.id] = record.t - base
         elif isinstance(record, Event) and connection in (None, record.session):
             yield record.t, record
 
@@ -135,33 +149,28 @@ class CassetteObservable(reactivex.Observable[Any]):
         items = iter_timed_items(
             self.path, connection=self.connection, direction=self.direction, records=self.records
         )
+        next_item = items.__next__
         instant = self.speed == "instant"
         speed = self.speed
         factor = 1.0 / float(speed) if isinstance(speed, int | float) else 1.0
         start: datetime = sched.now
+        # Due times are integer microseconds from ``start`` (reactivex's clock resolution); a
+        # datetime is built only for an action that really goes on the scheduler.
+        window = JumpWindow(sched, start) if isinstance(sched, VirtualScheduler) else None
         stopped = False
-        ms = timedelta(milliseconds=1)
-        last_due = start
-
-        def due_of(offset: float) -> datetime:
-            nonlocal last_due
-            if instant:
-                return start
-            due = start + (offset * factor) * ms if factor != 1.0 else start + offset * ms
-            if due < last_due:
-                due = last_due  # out-of-order lines go out right after their predecessor
-            last_due = due
-            return due
-
-        def fetch() -> tuple[datetime, Any] | None:
-            try:
-                offset, item = next(items)
-            except StopIteration:
-                return None
-            return due_of(offset), item
+        # The item read ahead: (due, value); due None once the file is done.
+        ahead_due: int | None = None
+        ahead_item: Any = None
+        last_due = 0
 
         try:
-            ahead = fetch()
+            offset, ahead_item = next_item()
+            if not instant:
+                ahead_due = last_due = max(0, ms_to_us(offset * factor))
+            else:
+                ahead_due = 0
+        except StopIteration:
+            pass
         except Exception as exc:
             observer.on_error(exc)
             return Disposable()
@@ -171,33 +180,73 @@ class CassetteObservable(reactivex.Observable[Any]):
         lock = threading.RLock()
         pending: list[abc.DisposableBase] = []
 
-        def schedule(due: datetime) -> None:
+        def schedule(due: int) -> None:
             with lock:
                 if not stopped:
-                    pending[:] = [sched.schedule_absolute(due, emit, due)]
+                    when = start + timedelta(microseconds=due)
+                    pending[:] = [sched.schedule_absolute(when, emit, due)]
 
         def emit(_: abc.SchedulerBase, state: Any = None) -> None:
-            nonlocal ahead
+            nonlocal ahead_due, ahead_item, last_due
             with lock:
                 try:
-                    now = sched.now
-                    while ahead is not None and not stopped:
-                        due, item = ahead
-                        if due > now and due > state:
-                            if try_jump(sched, due):
-                                now = state = due
-                            else:
+                    # Items due up to ``now`` (or the instant this action was due) go out at once.
+                    now = max((sched.now - start) // _US, state)
+                    on_next = observer.on_next
+                    due, item, last = ahead_due, ahead_item, last_due
+                    if window is not None:
+                        limit, head = window.refresh(), window.head
+                        queue = window.queue
+                        vsched, float_clock, origin_us = (
+                            window.scheduler,
+                            window.float_clock,
+                            window.origin_us,
+                        )
+                    while due is not None and not stopped:
+                        if due > now:
+                            # Move the clock ourselves when nothing else is due first (see
+                            # JumpWindow), else leave it to the scheduler.
+                            if window is None:
+                                ahead_due, ahead_item, last_due = due, item, last
                                 schedule(due)
                                 return
-                        observer.on_next(item)
-                        ahead = fetch()
+                            queued = queue.items
+                            if due > limit or (queued[0] if queued else None) is not head:
+                                limit, head = window.refresh(), window.head
+                                if due > limit:
+                                    ahead_due, ahead_item, last_due = due, item, last
+                                    schedule(due)
+                                    return
+                            if float_clock:
+                                vsched._clock = (origin_us + due) / 1_000_000  # inlined window.move
+                            else:
+                                window.move(due)
+                            now = due
+                        on_next(item)
+                        try:
+                            offset, item = next_item()
+                        except StopIteration:
+                            due = None
+                            break
+                        if instant:
+                            continue  # due stays 0
+                        # Inlined ms_to_us (same result; exact fallback near half-microseconds).
+                        x = offset * factor * 1000.0
+                        if -1e12 < x < 1e12 and -0.4999 < x - (due := round(x)) < 0.4999:
+                            pass
+                        else:
+                            due = ms_to_us(offset * factor)
+                        if due < last:
+                            due = last  # out-of-order lines go out right after their predecessor
+                        last = due
+                    ahead_due, ahead_item, last_due = None, None, last
                     if not stopped:
                         observer.on_completed()
                 except Exception as exc:
                     if not stopped:
                         observer.on_error(exc)
 
-        schedule(ahead[0] if ahead is not None else start)
+        schedule(ahead_due if ahead_due is not None else 0)
 
         def dispose() -> None:
             nonlocal stopped
@@ -205,9 +254,7 @@ class CassetteObservable(reactivex.Observable[Any]):
                 stopped = True
                 for disposable in pending:
                     disposable.dispose()
-                close = getattr(items, "close", None)
-                if close is not None:
-                    close()
+                items.close()
 
         return Disposable(dispose)
 

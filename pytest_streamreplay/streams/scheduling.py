@@ -15,18 +15,20 @@ from reactivex import abc
 from reactivex.scheduler import VirtualTimeScheduler
 
 __all__ = [
+    "JumpWindow",
     "VirtualScheduler",
     "elapsed_ms",
     "is_virtual",
+    "ms_to_us",
     "next_due",
     "run_until",
     "step",
     "to_ms",
-    "try_jump",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_US = timedelta(microseconds=1)
 
 
 class VirtualScheduler(VirtualTimeScheduler):
@@ -39,7 +41,7 @@ class VirtualScheduler(VirtualTimeScheduler):
     __test__ = False
 
     #: While ``start``/``advance_to`` runs: how far the clock may go. Sources that own the
-    #: next instant (see ``try_jump``) may move the clock themselves up to it.
+    #: next instant (see ``JumpWindow``) may move the clock themselves up to it.
     horizon: datetime | None = None
 
     def start(self) -> Any:
@@ -77,23 +79,66 @@ class VirtualScheduler(VirtualTimeScheduler):
         return to_ms(self.now - _EPOCH)
 
 
-def try_jump(scheduler: Any, due: datetime) -> bool:
-    """Move a running ``VirtualScheduler``'s clock to ``due`` if nothing else is due first.
+class JumpWindow:
+    """How far a source with many timed items may move a running scheduler's clock itself.
 
-    Lets a source with many timed items (``cassette_stream``) skip the queue round trip per
-    item when it is the only thing happening; False means "schedule normally".
+    Lets ``cassette_stream`` skip the queue round trip per item while it is the only thing
+    happening. The "nothing else is due first" answer is computed once (``refresh``: the
+    horizon, and just before the next pending action) and holds while the queue's head is the
+    same object: an action scheduled later than the head leaves it in place, anything earlier
+    replaces it, and a cancelled head only makes ``limit`` too early (the caller then
+    refreshes). Times are integer microseconds from ``origin``, the resolution of reactivex's
+    clock, so comparisons and clock values are exactly those of ``datetime`` arithmetic.
     """
-    if not isinstance(scheduler, VirtualScheduler):
-        return False
-    horizon = scheduler.horizon
-    if horizon is None or due > horizon:
-        return False
-    pending = next_due(scheduler)
-    if pending is not None and pending <= due:
-        return False
-    with scheduler._lock:
-        scheduler._clock = _clock_value(scheduler, due)
-    return True
+
+    def __init__(self, scheduler: VirtualScheduler, origin: datetime) -> None:
+        self.scheduler = scheduler
+        self.queue = scheduler._queue
+        self.origin = origin
+        self.float_clock = not isinstance(scheduler._clock, datetime)
+        self.origin_us = (origin - _EPOCH) // _US if self.float_clock else 0
+        #: The queue head ``limit`` was computed for (``queue.items[0]`` or None when empty).
+        self.head: object = None
+        #: The latest due time the clock may jump to (-1: none; the scheduler is not running).
+        self.limit = -1
+
+    def refresh(self) -> int:
+        """Recompute ``limit`` from the horizon and the next pending action; return it."""
+        scheduler = self.scheduler
+        horizon = scheduler.horizon
+        pending = next_due(scheduler) if horizon is not None else None
+        items = self.queue.items
+        self.head = items[0] if items else None
+        if horizon is None:
+            self.limit = -1
+        else:
+            limit = (horizon - self.origin) // _US
+            if pending is not None:
+                limit = min(limit, (pending - self.origin) // _US - 1)
+            self.limit = limit
+        return self.limit
+
+    def move(self, due_us: int) -> None:
+        """Set the clock to ``origin + due_us`` (the caller checked ``limit``)."""
+        if self.float_clock:
+            # int / int is correctly rounded: the same float as ``to_seconds(datetime)``.
+            self.scheduler._clock = (self.origin_us + due_us) / 1_000_000
+        else:
+            self.scheduler._clock = self.origin + timedelta(microseconds=due_us)
+
+
+def ms_to_us(ms: float) -> int:
+    """``ms * timedelta(milliseconds=1)`` in microseconds, exactly, without building it.
+
+    The float product is within half an ulp of the exact one, so unless it lies near a
+    half-microsecond (or is huge, or not finite) rounding it gives timedelta's answer.
+    """
+    x = ms * 1000.0
+    if -1e12 < x < 1e12:
+        r = round(x)
+        if -0.4999 < x - r < 0.4999:
+            return r
+    return (ms * _MS) // _US
 
 
 def is_virtual(scheduler: abc.SchedulerBase | None) -> bool:

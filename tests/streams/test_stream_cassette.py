@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import reactivex
@@ -145,3 +146,56 @@ def test_fast_clock_jumps_keep_other_timers_in_order(market_cassette: Path) -> N
         (60.0, "tick2"),
     ]
     assert seen[-1][0] == 1500.001 and seen[1][0] == 20.0
+
+
+def _downstream_times(
+    path: Path, operator: Callable[[reactivex.Observable[Any]], reactivex.Observable[Any]]
+) -> list[tuple[float, str, object]]:
+    """Timestamps of ``cassette_stream | operator`` run by ``VirtualScheduler.start()``.
+
+    start() lets the stream move the clock itself, so this checks that work the operator
+    schedules from on_next still runs at its own virtual time, between the stream's items.
+    """
+    s = VirtualScheduler()
+    seen: list[tuple[float, str, object]] = []
+    cassette_stream(path, scheduler=s).pipe(operator).subscribe(
+        on_next=lambda v: seen.append((s.now_ms, "next", v)),
+        on_completed=lambda: seen.append((s.now_ms, "completed", None)),
+        scheduler=s,
+    )
+    s.start()
+    return seen
+
+
+def test_work_scheduled_by_on_next_interleaves_at_its_virtual_time(
+    tmp_path: Path, ws_cassette: Callable[..., Path]
+) -> None:
+    msgs = [(1, "recv", t, v) for t, v in [(1.0, "a"), (2.0, "b"), (2.2, "c"), (5.0, "d")]]
+    path = ws_cassette(tmp_path / "timers.jsonl", msgs, {1: ("wss://x", 0.0)})
+    # delay: each value 0.5 ms later, the next stream item still at its own offset.
+    assert _downstream_times(path, ops.delay(0.0005)) == [
+        (1.5, "next", "a"),
+        (2.5, "next", "b"),
+        (2.7, "next", "c"),
+        (5.5, "next", "d"),
+        (5.5, "completed", None),
+    ]
+    # debounce: "b" is dropped because "c" comes 0.2 ms later; completion flushes "d" at once.
+    assert _downstream_times(path, ops.debounce(0.0005)) == [
+        (1.5, "next", "a"),
+        (2.7, "next", "c"),
+        (5.0, "next", "d"),
+        (5.0, "completed", None),
+    ]
+    # A timer the observer starts between two items fires at its own time, not at the next item.
+    s = VirtualScheduler()
+    seen: list[tuple[float, object]] = []
+
+    def on_next(v: object) -> None:
+        seen.append((s.now_ms, v))
+        if v == "a":
+            s.schedule_relative(0.0025, lambda *_: seen.append((s.now_ms, "timer")))
+
+    cassette_stream(path, scheduler=s).subscribe(on_next)
+    s.start()
+    assert seen == [(1.0, "a"), (2.0, "b"), (2.2, "c"), (3.5, "timer"), (5.0, "d")]
