@@ -36,7 +36,7 @@ from pytest_streamreplay.streams.scheduling import next_due
 
 from .execution import ExecutionEngine, FeeSchedule, PaperBroker, RiskGate
 from .execution.base import Broker
-from .execution.engine import DEFAULT_LIMITS, execution_stage
+from .execution.engine import DEFAULT_LIMITS
 from .execution.reports import AccountState
 from .feeds.dydx import decode
 from .feeds.events import (
@@ -56,9 +56,9 @@ from .market.book import BookState, ResyncRequest
 from .market.quality import QualityIssue
 from .risk import GuardConfig, RiskLimits
 from .signals import Score, SignalConfig, SignalEngine, SignalScorer
-from .stages import pass_through
+from .stages import KindOf, pass_through
 from .strategy import IntentKind, ScoreStrategy, StrategyConfig, TradeIntent
-from .strategy.operators import event_time, strategy_stage
+from .strategy.operators import event_time
 
 __all__ = [
     "DEV_SIGNALS",
@@ -69,10 +69,12 @@ __all__ = [
     "cassette_duration_ms",
     "cassette_start",
     "decode_stage",
+    "decoding",
     "market_stage",
     "peak_rss_mb",
     "replay",
     "run_live",
+    "signal_derive",
     "signal_stage",
 ]
 
@@ -150,25 +152,45 @@ def decode_stage(
         def subscribe(
             observer: abc.ObserverBase[MarketEvent], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
-            def on_next(message: Any) -> None:
-                start = time.perf_counter_ns()
-                if counter is not None:
-                    counter()
-                events = decode(message, clock() if clock is not None else None)
-                for event in events:
-                    observer.on_next(event)
-                    end = time.perf_counter_ns()
-                    if latency is not None:
-                        latency.add(end - start)
-                    start = end
-
             return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
+                decoding(observer.on_next, clock, latency, counter),
+                observer.on_error,
+                observer.on_completed,
+                scheduler=scheduler,
             )
 
         return reactivex.create(subscribe)
 
     return _op
+
+
+def decoding(
+    push: Callable[[MarketEvent], None],
+    clock: Callable[[], datetime] | None = None,
+    latency: LatencyRecorder | None = None,
+    counter: Callable[[], None] | None = None,
+) -> Callable[[Any], None]:
+    """``on_next`` for raw messages: decode each and ``push`` its events (see
+    :func:`decode_stage`)."""
+    perf = time.perf_counter_ns
+    record = latency.add if latency is not None else None
+
+    def on_next(message: Any) -> None:
+        start = perf()
+        if counter is not None:
+            counter()
+        for event in decode(message, clock() if clock is not None else None):
+            push(event)
+            end = perf()
+            if record is not None:
+                record(end - start)
+            start = end
+
+    return on_next
+
+
+_MARKET_INPUT = KindOf(Trade, OraclePrice, Subscribed, ErrorEvent, Candle)
+_TRADE, _ORACLE_PRICE, _SUBSCRIBED, _FEED_ERROR, _CANDLE = range(5)
 
 
 class MarketState:
@@ -195,37 +217,37 @@ class MarketState:
         not news: they are not forwarded and build no bars."""
         out: list[Any] = []
         now = event.received_at
+        kind = _MARKET_INPUT[type(event)]
         if self.exchange_clock:
             seen = (
-                event.created_at
-                if isinstance(event, Trade)
-                else event.effective_at
-                if isinstance(event, OraclePrice)
+                event.created_at  # type: ignore[attr-defined]
+                if kind == _TRADE
+                else event.effective_at  # type: ignore[attr-defined]
+                if kind == _ORACLE_PRICE
                 else None
             )
             if seen is not None and (self.exchange_time is None or seen > self.exchange_time):
                 self.exchange_time = seen
             now = self.exchange_time
-        if isinstance(event, Subscribed) and event.message_id is not None:
+        if kind == _SUBSCRIBED and event.message_id is not None:
             self.snapshot_ids.add((event.connection_id, event.message_id))
-        if isinstance(event, Trade) and (event.connection_id, event.message_id) in (
-            self.snapshot_ids
-        ):
+        if kind == _TRADE and (event.connection_id, event.message_id) in self.snapshot_ids:
             self.history_trades += 1
             return False, out
         for issue in self.quality.apply(event, now):
             self.issues = [*self.issues[-19:], issue]
             out.append(issue)
-        if isinstance(event, ErrorEvent):
+        if kind == _FEED_ERROR:
             self.feed_errors += 1
         for book_out in self.books.apply(event):
             if isinstance(book_out, ResyncRequest):
                 self.resyncs += 1
             out.append(book_out)
-        for bar_out in self.bars.apply(event):
-            out += self._bar(bar_out)
-        if isinstance(event, Candle):
-            out += self._checks(self.candles.on_candle(event))
+        if kind == _TRADE:
+            for bar_out in self.bars.apply(event):
+                out += self._bar(bar_out)
+        elif kind == _CANDLE:
+            out += self._checks(self.candles.on_candle(event))  # type: ignore[arg-type]
         if now is not None:
             deadline = self.bars.next_deadline()
             if deadline is not None and deadline <= now:
@@ -271,20 +293,38 @@ def market_stage(state: MarketState) -> Callable[[Observable[MarketEvent]], Obse
     return _op
 
 
-def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable[Any]]:
-    """Items unchanged; each bar, book state or trade followed by its market's new Score."""
+def signal_derive(engine: SignalEngine) -> Callable[[Any], list[Any]]:
+    """Derive function of :func:`signal_stage`: ``[Score]`` for a bar, book state or trade
+    that produced one, else ``[]``."""
+    apply = engine.apply
+    sources: dict[type, bool] = {}  # isinstance per item type, decided once
 
     def derive(item: Any) -> list[Any]:
-        if isinstance(item, Bar | BookState | Trade):
-            score = engine.apply(item)
+        kind = type(item)
+        source = sources.get(kind)
+        if source is None:
+            source = sources[kind] = isinstance(item, Bar | BookState | Trade)
+        if source:
+            score = apply(item)
             if score is not None:
                 return [score]
         return []
 
+    return derive
+
+
+def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable[Any]]:
+    """Items unchanged; each bar, book state or trade followed by its market's new Score."""
+    derive = signal_derive(engine)
     return pass_through(lambda: derive)
 
 
 # -- the pipeline ----------------------------------------------------------------------------
+
+_TAP_IN = KindOf(ErrorEvent, OraclePrice, MarketUpdate)
+_ERROR, _ORACLE, _UPDATE = range(3)
+_TAP_OUT = KindOf(Score, TradeIntent, Fill, AccountState)
+_SCORE, _INTENT, _FILL = range(3)
 
 
 class Pipeline:
@@ -345,19 +385,94 @@ class Pipeline:
         """Raw messages -> every item of the run (events and everything derived)."""
 
         def _op(messages: Observable[Any]) -> Observable[Any]:
-            events = decode_stage(self.clock, self.latency, self._count_message)(messages)
-            return self.from_events(events)
+            def subscribe(
+                observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+            ) -> abc.DisposableBase:
+                # decode_stage piped into from_events, as one operator (one observer layer)
+                on_event = self._event_sink(observer)
+                on_message = decoding(on_event, self.clock, self.latency, self._count_message)
+                return messages.subscribe(
+                    on_message, observer.on_error, observer.on_completed, scheduler=scheduler
+                )
+
+            return reactivex.create(subscribe)
 
         return _op
 
     def from_events(self, events: Observable[MarketEvent]) -> Observable[Any]:
         """Decoded events (a live feed's, already stamped) -> every item of the run."""
-        strategy = self.strategy
-        staged = market_stage(self.market)(events.pipe(reactivex.operators.do_action(self._tap_in)))
-        staged = signal_stage(self.signals)(staged)
-        staged = strategy_stage(strategy)(staged)
-        staged = execution_stage(self.execution)(staged)
-        return staged.pipe(reactivex.operators.do_action(self._tap_out))
+
+        def subscribe(
+            observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            return events.subscribe(
+                self._event_sink(observer),
+                observer.on_error,
+                observer.on_completed,
+                scheduler=scheduler,
+            )
+
+        return reactivex.create(subscribe)
+
+    def _event_sink(self, observer: abc.ObserverBase[Any]) -> Callable[[MarketEvent], None]:
+        """``on_next`` for decoded events: every stage, then ``observer``.
+
+        The stages (market state, signals, strategy, execution, then the taps) run as nested
+        calls: the same items in the same order as piping ``market_stage``, ``signal_stage``,
+        ``strategy_stage`` and ``execution_stage``, without a reactivex observer layer per
+        stage and item."""
+        market, tap_in, tap_out = self.market.apply, self._tap_in, self._tap_out
+        signals = signal_derive(self.signals)
+        strategy, execution = self.strategy.apply, self.execution.apply
+
+        taps, counted = self.taps, _TAP_OUT
+
+        def sink(item: Any) -> None:
+            if taps or counted[type(item)] >= 0:  # else _tap_out has nothing to do
+                try:
+                    tap_out(item)
+                except Exception as exc:  # like do_action: a failing tap ends the run
+                    observer.on_error(exc)
+                    return
+            observer.on_next(item)
+
+        # ``now`` for strategy and execution: the latest market time on the stream. One
+        # variable serves both (``timed`` would keep one each): execution sees the strategy's
+        # items plus its intents, which carry no time.
+        now: datetime | None = None
+
+        def executed(item: Any) -> None:
+            sink(item)
+            for out in execution(item, now):
+                sink(out)
+
+        def decided(item: Any) -> None:
+            nonlocal now
+            t = event_time(item)
+            if t is not None:
+                now = t
+            executed(item)
+            for intent in strategy(item, now):
+                executed(intent)
+
+        def scored(item: Any) -> None:
+            decided(item)
+            for score in signals(item):
+                decided(score)
+
+        def on_next(event: MarketEvent) -> None:
+            try:
+                tap_in(event)
+            except Exception as exc:
+                observer.on_error(exc)
+                return
+            forward, derived = market(event)
+            if forward:
+                scored(event)
+            for item in derived:
+                scored(item)
+
+        return on_next
 
     def _tap_in(self, event: MarketEvent) -> None:
         self.events += 1
@@ -366,28 +481,32 @@ class Pipeline:
             if self.first_time is None:
                 self.first_time = t
             self.last_time = t
+        kind = _TAP_IN[type(event)]
         market = getattr(event, "market", None)
-        if isinstance(market, str) and not isinstance(event, ErrorEvent):
+        if kind != _ERROR and isinstance(market, str):
             self.markets.add(market)
-        if isinstance(event, OraclePrice):
-            self.oracle[event.market] = event.price
-        elif isinstance(event, MarketUpdate) and event.oracle_price is not None:
-            self.oracle[event.market] = event.oracle_price
+        if kind == _ORACLE:
+            self.oracle[event.market] = event.price  # type: ignore[attr-defined]
+        elif kind == _UPDATE and event.oracle_price is not None:  # type: ignore[attr-defined]
+            self.oracle[event.market] = event.oracle_price  # type: ignore[attr-defined]
 
     def _tap_out(self, item: Any) -> None:
         for tap in self.taps:
             tap(item)
-        if isinstance(item, Score):
+        kind = _TAP_OUT[type(item)]
+        if kind < 0:
+            return
+        if kind == _SCORE:
             self.scores += 1
             self.last_scores[item.market] = item
-        elif isinstance(item, TradeIntent):
+        elif kind == _INTENT:
             self.intents += 1
             self.intent_hasher.update(item)
             if item.kind in (IntentKind.REDUCE, IntentKind.CLOSE):
                 self.guard_intents.append(item)
-        elif isinstance(item, Fill):
+        elif kind == _FILL:
             self.fill_hasher.update(item)
-        elif isinstance(item, AccountState):
+        else:
             self.account_states += 1
 
     def run(self, messages: Observable[Any], scheduler: abc.SchedulerBase | None = None) -> None:

@@ -23,6 +23,7 @@ from reactivex import Observable
 
 from tradingbot.feeds.events import Fill, MarketUpdate, OraclePrice, Side
 from tradingbot.risk import (
+    Account,
     GuardConfig,
     GuardReport,
     LiquidationGuard,
@@ -36,7 +37,7 @@ from tradingbot.risk import (
     maintenance_ratio,
     margin_usage,
 )
-from tradingbot.stages import Derive, pass_through
+from tradingbot.stages import Derive, KindOf, pass_through
 from tradingbot.strategy.intents import IntentKind, TradeIntent
 from tradingbot.strategy.operators import timed
 
@@ -57,6 +58,9 @@ DEFAULT_LIMITS = RiskLimits(
     max_orders_per_window=10,
 )
 """Limits the pipeline uses unless told otherwise."""
+
+_ITEMS = KindOf(TradeIntent, OraclePrice, MarketUpdate)
+_INTENT, _ORACLE, _UPDATE = range(3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +103,11 @@ class RiskGate:
         return GateDecision(not reasons, reasons)
 
     def evaluate(
-        self, broker: Broker, now: datetime | None
+        self, broker: Broker, now: datetime | None, account: Account | None = None
     ) -> tuple[GuardReport, list[TradeIntent]]:
-        """The guard's verdict on the broker's account, as executable intents."""
-        report = self.guard.evaluate(broker.account())
+        """The guard's verdict on the broker's account (``account`` if the caller already has
+        it), as executable intents."""
+        report = self.guard.evaluate(account if account is not None else broker.account())
         out: list[TradeIntent] = []
         for action in report.actions:
             held = broker.position_size(action.market)
@@ -169,15 +174,16 @@ class ExecutionEngine:
         self._keep = 20
 
     def apply(self, item: Any, now: datetime | None) -> list[Any]:
-        if isinstance(item, TradeIntent):
+        kind = _ITEMS[type(item)]
+        if kind == _INTENT:
             return self._execute(item, now, guard=True)
-        out: list[Any] = list(self.broker.on_event(item, now))
+        fills = self.broker.on_event(item, now)
+        moved = kind == _ORACLE or (kind == _UPDATE and item.oracle_price is not None)
+        if not fills and not moved:
+            return []
+        out: list[Any] = list(fills)
         self._count_fills(out)
-        moved = isinstance(item, OraclePrice) or (
-            isinstance(item, MarketUpdate) and item.oracle_price is not None
-        )
-        if out or moved:
-            out += self._revalue(now, guard=True)
+        out += self._revalue(now, guard=True)
         return out
 
     def _count_fills(self, fills: list[Any]) -> None:
@@ -221,10 +227,11 @@ class ExecutionEngine:
         self.recent_reports = [*self.recent_reports[-self._keep + 1 :], report]
 
     def _revalue(self, now: datetime | None, *, guard: bool) -> list[Any]:
-        out: list[Any] = [self.state(now)]
+        account = self.broker.account()
+        out: list[Any] = [self._state(now, account)]
         if not guard:
             return out
-        report, intents = self.gate.evaluate(self.broker, now)
+        report, intents = self.gate.evaluate(self.broker, now, account)
         if report.triggered:
             for intent in intents:
                 self.guard_actions += 1
@@ -234,7 +241,9 @@ class ExecutionEngine:
 
     def state(self, now: datetime | None) -> AccountState:
         """Revalue the account now and update the worst-case gauges."""
-        account = self.broker.account()
+        return self._state(now, self.broker.account())
+
+    def _state(self, now: datetime | None, account: Account) -> AccountState:
         usage = margin_usage(account)
         ratio = maintenance_ratio(account)
         liquidatable = is_liquidatable(account)

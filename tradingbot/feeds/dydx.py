@@ -86,6 +86,7 @@ BLOCK_HEIGHT = "v4_block_height"
 CHANNELS = (ORDERBOOK, TRADES, CANDLES, MARKETS, SUBACCOUNTS, PARENT_SUBACCOUNTS, BLOCK_HEIGHT)
 
 _RAW_EXCERPT = 240
+ZERO = Decimal(0)
 E = TypeVar("E", bound=MarketEvent)
 Src = dict[str, Any]  # the MarketEvent base fields, passed through to every event
 
@@ -99,6 +100,10 @@ class DecodeError(ValueError):
 
 def parse_decimal(value: Any, name: str = "value") -> Decimal:
     """A finite Decimal from a decimal string or int (float via its repr: never binary maths)."""
+    if type(value) is str:
+        cached = _DECIMALS.get(value)
+        if cached is not None:
+            return cached
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise DecodeError(f"{name}: expected a decimal string, got {type(value).__name__}")
     try:
@@ -107,7 +112,17 @@ def parse_decimal(value: Any, name: str = "value") -> Decimal:
         raise DecodeError(f"{name}: not a decimal: {value!r}") from None
     if not result.is_finite():
         raise DecodeError(f"{name}: not finite: {value!r}")
+    if type(value) is str:
+        if len(_DECIMALS) >= _DECIMALS_MAX:
+            _DECIMALS.clear()
+        _DECIMALS[value] = result
     return result
+
+
+_DECIMALS: dict[str, Decimal] = {}
+"""Parsed decimal strings: prices and sizes repeat (Decimals are immutable, so sharing one is
+safe), and a dict hit costs a fraction of parsing."""
+_DECIMALS_MAX = 16_384
 
 
 def parse_time(value: Any, name: str = "time") -> datetime:
@@ -151,6 +166,8 @@ def _bool(value: Any, name: str) -> bool:
 
 
 def _side(value: Any, name: str) -> Side:
+    if type(value) is str and (known := _SIDES.get(value)) is not None:
+        return known
     try:
         return Side(value)
     except ValueError:
@@ -158,10 +175,16 @@ def _side(value: Any, name: str) -> Side:
 
 
 def _trade_type(value: Any, name: str) -> TradeType:
+    if type(value) is str and (known := _TRADE_TYPES.get(value)) is not None:
+        return known
     try:
         return TradeType(value)
     except ValueError:
         raise DecodeError(f"{name}: unknown trade type {value!r}") from None
+
+
+_SIDES = {s.value: s for s in Side}
+_TRADE_TYPES = {t.value: t for t in TradeType}
 
 
 def _event_id(value: Any, name: str) -> str:
@@ -175,15 +198,13 @@ def _event_id(value: Any, name: str) -> str:
     raise DecodeError(f"{name}: unreadable event id {value!r}")
 
 
-def _dec(value: Any, name: str) -> Decimal:
-    return parse_decimal(value, name)
-
-
-def _time(value: Any, name: str) -> datetime:
-    return parse_time(value, name)
+_dec = parse_decimal
+_time = parse_time
 
 
 Parser = Callable[[Any, str], Any]
+"""``parse(value, name)``: :func:`_build` passes the JSON key as ``name`` and prefixes the
+item's path to the message of a DecodeError, so messages must start with ``name``."""
 FieldMap = Mapping[str, tuple[str, Parser]]
 
 
@@ -214,27 +235,64 @@ def _build(
         raise DecodeError(f"{what}: expected an object, got {type(data).__name__}")
     kwargs: dict[str, Any] = dict(fixed)
     extras: list[tuple[str, str]] = []
+    nulls = any(value is None for value in fixed.values())
+    get = fieldmap.get
     for key, value in data.items():
-        mapped = fieldmap.get(key)
+        mapped = get(key)
         if mapped is None:
-            extras.append((str(key), json.dumps(value, sort_keys=True, default=str)))
+            extras.append((str(key), _json_text(value)))
             continue
         attr, parse = mapped
         if attr in fixed:
             continue
-        kwargs[attr] = None if value is None else parse(value, f"{what}.{key}")
-    names = {f.name for f in dc_fields(cls)}
-    if "extras" in names:
-        kwargs["extras"] = tuple(sorted(extras))
-    missing = [
-        f.name
-        for f in dc_fields(cls)
-        if f.name not in kwargs and f.name not in src and _required(f)
-    ]
-    absent = [name for name, value in kwargs.items() if value is None and name in _REQUIRED[cls]]
+        if value is None:
+            kwargs[attr] = None
+            nulls = True
+            continue
+        try:
+            # the parser names the field only when it fails: build "what.key" then
+            kwargs[attr] = parse(value, key)
+        except DecodeError as exc:
+            raise DecodeError(f"{what}.{exc}") from None
+    has_extras, required = _shape(cls)
+    if has_extras:
+        kwargs["extras"] = tuple(sorted(extras)) if extras else ()
+    missing = [name for name in required if name not in kwargs and name not in src]
+    absent = (
+        [name for name, value in kwargs.items() if value is None and name in _REQUIRED[cls]]
+        if nulls
+        else []
+    )
     if missing or absent:
         raise DecodeError(f"{what}: missing {', '.join(sorted(missing + absent))}")
     return cls(**src, **kwargs)
+
+
+def _json_text(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, default=str)``, without the encoder for the plain
+    strings and integers that unmodelled fields mostly are (same text: nothing to escape)."""
+    kind = type(value)
+    plain = kind is str and value.isascii() and value.isprintable()
+    if plain and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    if kind is int:
+        return str(value)
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+_SHAPES: dict[type, tuple[bool, tuple[str, ...]]] = {}
+
+
+def _shape(cls: type) -> tuple[bool, tuple[str, ...]]:
+    """(has an ``extras`` field, required field names in field order), read once per class."""
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        fields = dc_fields(cls)
+        shape = _SHAPES[cls] = (
+            any(f.name == "extras" for f in fields),
+            tuple(f.name for f in fields if _required(f)),
+        )
+    return shape
 
 
 def _required(f: Any) -> bool:
@@ -273,7 +331,8 @@ def _one(cls: type[E], data: Any, fieldmap: FieldMap, src: Src, what: str, **fix
 def _guarded(build: Callable[[], Iterable[MarketEvent]], src: Src, raw: Any) -> list[MarketEvent]:
     """Run one item's decoder; a malformed item becomes one ErrorEvent."""
     try:
-        return list(build())
+        built = build()
+        return built if type(built) is list else list(built)
     except DecodeError as exc:
         return [_error(src, str(exc), raw)]
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -474,29 +533,44 @@ def _levels(raw: Any, what: str) -> tuple[Level, ...]:
     if not isinstance(raw, list):
         raise DecodeError(f"{what}: expected a list of levels, got {type(raw).__name__}")
     out: list[Level] = []
+    cached = _DECIMALS.get
     for i, level in enumerate(raw):
-        name = f"{what}[{i}]"
-        if isinstance(level, Mapping):
-            if "price" not in level or "size" not in level:
-                raise DecodeError(f"{name}: level needs price and size")
-            price, size = level["price"], level["size"]
-        elif isinstance(level, list | tuple) and len(level) == 2:
+        # fast path: a [price, size] pair of strings parsed before and valid as a level
+        if type(level) is list and len(level) == 2:
             price, size = level
-        else:
-            raise DecodeError(f"{name}: expected [price, size], got {level!r}")
-        p, s = parse_decimal(price, f"{name}.price"), parse_decimal(size, f"{name}.size")
-        if p <= 0 or s < 0:
-            raise DecodeError(f"{name}: price must be > 0 and size >= 0, got {price!r} {size!r}")
-        out.append((p, s))
+            if type(price) is str and type(size) is str:
+                p, s = cached(price), cached(size)
+                if p is not None and s is not None and p > ZERO and s >= ZERO:
+                    out.append((p, s))
+                    continue
+        out.append(_level(level, f"{what}[{i}]"))
     return tuple(out)
+
+
+def _level(level: Any, name: str) -> Level:
+    if isinstance(level, Mapping):
+        if "price" not in level or "size" not in level:
+            raise DecodeError(f"{name}: level needs price and size")
+        price, size = level["price"], level["size"]
+    elif isinstance(level, list | tuple) and len(level) == 2:
+        price, size = level
+    else:
+        raise DecodeError(f"{name}: expected [price, size], got {level!r}")
+    p, s = parse_decimal(price, f"{name}.price"), parse_decimal(size, f"{name}.size")
+    if p <= 0 or s < 0:
+        raise DecodeError(f"{name}: price must be > 0 and size >= 0, got {price!r} {size!r}")
+    return p, s
+
+
+_BOOK_KEYS = frozenset(("bids", "asks"))
 
 
 def _book(contents: Any, src: Src, market: str, snapshot: bool) -> list[MarketEvent]:
     def build() -> list[MarketEvent]:
         if not isinstance(contents, Mapping):
             raise DecodeError(f"{ORDERBOOK}: contents is not an object")
-        unknown = sorted(set(contents) - {"bids", "asks"})
-        if unknown:
+        if contents.keys() - _BOOK_KEYS:
+            unknown = sorted(set(contents) - _BOOK_KEYS)
             raise DecodeError(f"{ORDERBOOK}: unexpected keys {unknown}")
         cls = BookSnapshot if snapshot else BookDelta
         bids = _levels(contents.get("bids"), "bids")

@@ -82,14 +82,20 @@ class Bar:
         return self.usd_volume / self.base_volume if self.base_volume else None
 
     def with_trade(self, price: Decimal, size: Decimal) -> Bar:
-        return replace(
-            self,
-            high=max(self.high, price),
-            low=min(self.low, price),
-            close=price,
-            base_volume=self.base_volume + size,
-            usd_volume=self.usd_volume + price * size,
-            trades=self.trades + 1,
+        return Bar(  # not dataclasses.replace: this runs on every trade
+            self.market,
+            self.resolution,
+            self.started_at,
+            self.ended_at,
+            self.open,
+            max(self.high, price),
+            min(self.low, price),
+            price,
+            self.base_volume + size,
+            self.usd_volume + price * size,
+            self.trades + 1,
+            self.confirmed,
+            self.partial,
         )
 
 
@@ -126,6 +132,8 @@ class BarEngine:
         self._forming: dict[tuple[str, str], Bar] = {}
         self._last_confirmed: dict[tuple[str, str], datetime] = {}
         self._history: dict[tuple[str, str], RingBuffer[Bar]] = {}
+        self._next_end: datetime | None = None
+        self._ends_changed = False
 
     def forming(self, market: str, resolution: str) -> Bar | None:
         return self._forming.get((market, resolution))
@@ -139,11 +147,14 @@ class BarEngine:
 
     def next_deadline(self) -> datetime | None:
         """When ``on_time`` will next confirm something (for schedulers)."""
-        ends = [b.ended_at for b in self._forming.values()]
-        return min(ends) + self.confirm_delay if ends else None
+        if self._ends_changed:  # the forming bars' ends change only when one starts or ends
+            self._next_end = min((b.ended_at for b in self._forming.values()), default=None)
+            self._ends_changed = False
+        return None if self._next_end is None else self._next_end + self.confirm_delay
 
     def _confirm(self, key: tuple[str, str]) -> Bar:
         bar = replace(self._forming.pop(key), confirmed=True)
+        self._ends_changed = True
         self._last_confirmed[key] = bar.started_at
         self.history(*key).append(bar)
         return bar
@@ -171,6 +182,7 @@ class BarEngine:
             if current is None:
                 first = last is None and key not in self._history
                 partial = first and (self.since is None or self.since > start)
+                self._ends_changed = True
                 bar = Bar(
                     trade.market,
                     res,

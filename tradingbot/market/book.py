@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Literal
 
 from tradingbot.feeds.events import BookDelta, BookSnapshot, Level, MarketEvent
+from tradingbot.stages import KindOf
 
 __all__ = [
     "BookEngine",
@@ -67,12 +68,13 @@ class BookState:
 
     @property
     def mid(self) -> Decimal | None:
-        return _mid(self.best_bid, self.best_ask)
+        bids, asks = self.bids, self.asks
+        return (bids[0][0] + asks[0][0]) / TWO if bids and asks else None
 
     @property
     def spread(self) -> Decimal | None:
-        bid, ask = self.best_bid, self.best_ask
-        return None if bid is None or ask is None else ask[0] - bid[0]
+        bids, asks = self.bids, self.asks
+        return asks[0][0] - bids[0][0] if bids and asks else None
 
     def depth_within(self, band: Decimal) -> tuple[Decimal, Decimal] | None:
         """(bid size, ask size) priced within ``band`` (a fraction of mid) of the mid, over the
@@ -122,6 +124,7 @@ class CrossedBookResolved:
 
 
 BookOutput = BookState | ResyncRequest | CrossedBookResolved
+_BOOK_EVENTS = KindOf(BookSnapshot, BookDelta)
 
 
 class OrderBook:
@@ -233,11 +236,11 @@ class OrderBook:
 
     def bids(self, n: int | None = None) -> tuple[Level, ...]:
         prices = self._bid_prices[::-1] if n is None else self._bid_prices[: -n - 1 : -1]
-        return tuple((p, self._bids[p]) for p in prices)
+        return tuple([(p, self._bids[p]) for p in prices])
 
     def asks(self, n: int | None = None) -> tuple[Level, ...]:
         prices = self._ask_prices if n is None else self._ask_prices[:n]
-        return tuple((p, self._asks[p]) for p in prices)
+        return tuple([(p, self._asks[p]) for p in prices])
 
     def depth_within(self, band: Decimal) -> tuple[Decimal, Decimal] | None:
         """(bid size, ask size) priced within ``band`` (fraction of mid, e.g. 0.001 = 10 bps)
@@ -335,6 +338,12 @@ class BookEngine:
     def apply(self, event: MarketEvent) -> list[BookOutput]:
         """Feed any event of the stream; returns resync requests, uncross reports and the new
         :class:`BookState` of the book the event changed (in that order)."""
+        if (
+            _BOOK_EVENTS[type(event)] < 0
+            and not self.contiguous_ids
+            and (event.connection_id is None or event.connection_id == self._connection)
+        ):
+            return []  # what _check_order would conclude for most events: nothing to check
         out = self._check_order(event)
         if isinstance(event, BookSnapshot):
             book = self._books.setdefault(event.market, OrderBook(event.market))

@@ -74,20 +74,21 @@ class MarketSignals:
             self.last_price = item.price
             return True
         self.imbalance.update(item.bids, item.asks)
-        if item.mid is not None:
-            self.last_price = item.mid
+        mid = item.mid
+        if mid is not None:
+            self.last_price = mid
         return True
 
     def inputs(self) -> SignalInputs:
-        return SignalInputs(
-            price=self.last_price,
-            ema_fast=self.ema_fast.value,
-            ema_slow=self.ema_slow.value,
-            rsi=self.rsi.value,
-            atr=self.atr.value,
-            vwap=self.vwap.value,
-            imbalance=self.imbalance.value,
-            volatility=self.volatility.value,
+        return SignalInputs(  # positional: this runs for every score
+            self.last_price,
+            self.ema_fast.value,
+            self.ema_slow.value,
+            self.rsi.value,
+            self.atr.value,
+            self.vwap.value,
+            self.imbalance.value,
+            self.volatility.value,
         )
 
 
@@ -107,7 +108,7 @@ class SignalEngine:
         return self._markets[market]
 
     def apply(self, item: SignalSource) -> Score | None:
-        signals = self.market(item.market)
+        signals = self._markets.get(item.market) or self.market(item.market)
         if not signals.update(item):
             return None
         return self.scorer.score(item.market, signals.inputs())

@@ -246,8 +246,11 @@ def book_imbalance(
     """(bidVolume - askVolume) / (bidVolume + askVolume) over the best ``depth`` levels of each
     side (levels best first), in [-1, 1]: positive means more resting buy interest.
     None for an empty book."""
-    bid_volume = sum((size for _, size in bids[:depth]), ZERO)
-    ask_volume = sum((size for _, size in asks[:depth]), ZERO)
+    bid_volume = ask_volume = ZERO
+    for _, size in bids[:depth]:
+        bid_volume += size
+    for _, size in asks[:depth]:
+        ask_volume += size
     total = bid_volume + ask_volume
     if total == ZERO:
         return None

@@ -18,9 +18,10 @@ Scores are floats: they steer decisions and never become prices or sizes.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -121,46 +122,111 @@ class SignalScorer:
             raise ValueError("weights must be >= 0 (components already carry their sign)")
         self.weights = {k: w for k, w in weights.items() if w > 0}
         self.volatility_cap = volatility_cap
+        self._weighted = tuple(
+            (self.COMPONENTS.index(name), name, weight) for name, weight in self.weights.items()
+        )
+        self._total_weight = sum([weight for _, _, weight in self._weighted])
+        self._memos: dict[str, list[_Slot | None]] = {}
 
-    def _signals(self, x: SignalInputs) -> dict[str, tuple[float, dict[str, str]] | None]:
-        out: dict[str, tuple[float, dict[str, str]] | None] = dict.fromkeys(self.COMPONENTS)
-        atr_ok = x.atr is not None and x.atr > 0
+    def _signals(self, x: SignalInputs, memo: list[_Slot | None]) -> list[_Signal | None]:
+        """Each component's (signal, inputs used) in :attr:`COMPONENTS` order, None where its
+        inputs are missing.
+
+        A component whose inputs are the very same objects as in the previous call for this
+        market (the bar indicators only change on confirmed bars, while book states and trades
+        come many times a minute) reuses its previous result instead of recomputing it.
+        Identity, not equality: Decimal("1.0") == Decimal("1") but they print differently."""
+        atr = x.atr
+        atr_ok = atr is not None and atr > 0
+        out: list[_Signal | None] = [None, None, None, None]
         if x.ema_fast is not None and x.ema_slow is not None and atr_ok:
-            assert x.atr is not None
-            out["trend"] = (
-                math.tanh(_ratio(x.ema_fast - x.ema_slow, x.atr)),
-                {"ema_fast": str(x.ema_fast), "ema_slow": str(x.ema_slow), "atr": str(x.atr)},
-            )
+            out[0] = _memo(memo, 0, x.ema_fast, x.ema_slow, atr, _trend)
         if x.rsi is not None:
-            out["momentum"] = (_ratio(x.rsi - 50, Decimal(50)), {"rsi": str(x.rsi)})
+            out[1] = _memo(memo, 1, x.rsi, None, None, _momentum)
         if x.price is not None and x.vwap is not None and atr_ok:
-            assert x.atr is not None
-            out["mean_reversion"] = (
-                -math.tanh(_ratio(x.price - x.vwap, x.atr)),
-                {"price": str(x.price), "vwap": str(x.vwap), "atr": str(x.atr)},
-            )
+            out[2] = _memo(memo, 2, x.price, x.vwap, atr, _mean_reversion)
         if x.imbalance is not None:
-            out["book"] = (float(x.imbalance), {"imbalance": str(x.imbalance)})
+            out[3] = _memo(memo, 3, x.imbalance, None, None, _book)
         return out
 
     def score(self, market: str, inputs: SignalInputs) -> Score:
-        signals = self._signals(inputs)
-        available = {k: w for k, w in self.weights.items() if signals[k] is not None}
-        missing = tuple(k for k in self.weights if k not in available)
-        total_weight = sum(available.values())
+        memo = self._memos.get(market)
+        if memo is None:
+            memo = self._memos[market] = [None] * 8  # 0-3: signals, 4-7: components
+        signals = self._signals(inputs, memo)
+        available = [
+            (i, name, weight) for i, name, weight in self._weighted if signals[i] is not None
+        ]
+        if len(available) == len(self._weighted):
+            missing: tuple[str, ...] = ()
+            total_weight = self._total_weight
+        else:
+            missing = tuple(name for i, name, _ in self._weighted if signals[i] is None)
+            total_weight = sum([weight for _, _, weight in available])
         components: list[ScoreComponent] = []
-        for name, weight in available.items():
-            found = signals[name]
+        for i, name, weight in available:
+            found = signals[i]
             assert found is not None
+            previous = memo[4 + i]
+            if previous is not None and previous[0] is found and previous[1] == total_weight:
+                components.append(previous[2])  # same inputs, same weights: same component
+                continue
             signal, used = found
             signal = max(-1.0, min(1.0, signal))
-            components.append(
-                ScoreComponent(name, signal, weight, weight * signal / total_weight, used)
-            )
-        raw = sum(c.contribution for c in components)
+            component = ScoreComponent(name, signal, weight, weight * signal / total_weight, used)
+            memo[4 + i] = (found, total_weight, component)
+            components.append(component)
+        raw = sum([c.contribution for c in components])
         damping = 1.0
         vol = inputs.volatility
         if self.volatility_cap is not None and vol is not None and vol > self.volatility_cap:
             damping = self.volatility_cap / vol
         value = max(-1.0, min(1.0, raw * damping))
         return Score(market, value, tuple(components), damping, missing)
+
+
+_Signal = tuple[float, dict[str, str]]
+_Slot = tuple[Any, ...]
+"""A memo slot: (input objects..., signal) for a signal, (signal, total weight, component)
+for a component."""
+
+
+def _memo(
+    memo: list[_Slot | None],
+    i: int,
+    a: Any,
+    b: Any,
+    c: Any,
+    compute: Callable[..., _Signal],
+) -> _Signal:
+    last = memo[i]
+    if last is not None and last[0] is a and last[1] is b and last[2] is c:
+        return last[3]
+    result = compute(a) if b is None else compute(a, b, c)
+    memo[i] = (a, b, c, result)
+    return result
+
+
+def _trend(ema_fast: Decimal, ema_slow: Decimal, atr: Decimal) -> _Signal:
+    return (
+        math.tanh(_ratio(ema_fast - ema_slow, atr)),
+        {"ema_fast": str(ema_fast), "ema_slow": str(ema_slow), "atr": str(atr)},
+    )
+
+
+def _momentum(rsi: Decimal) -> _Signal:
+    return _ratio(rsi - 50, _FIFTY), {"rsi": str(rsi)}
+
+
+def _mean_reversion(price: Decimal, vwap: Decimal, atr: Decimal) -> _Signal:
+    return (
+        -math.tanh(_ratio(price - vwap, atr)),
+        {"price": str(price), "vwap": str(vwap), "atr": str(atr)},
+    )
+
+
+def _book(imbalance: Decimal) -> _Signal:
+    return float(imbalance), {"imbalance": str(imbalance)}
+
+
+_FIFTY = Decimal(50)

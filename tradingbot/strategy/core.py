@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from tradingbot.feeds.events import MarketUpdate, Side
 from tradingbot.market.book import BookState
 from tradingbot.signals.scorer import Score
+from tradingbot.stages import KindOf
 
 from .intents import IntentKind, TimeInForce, TradeIntent
 
@@ -98,6 +99,10 @@ def _round(value: Decimal, unit: Decimal, up: bool) -> Decimal:
     return steps * unit
 
 
+_INPUTS = KindOf(Score, BookState, MarketUpdate)
+_SCORE, _BOOK, _UPDATE = 0, 1, 2
+
+
 class ScoreStrategy:
     """``apply(item, now) -> [TradeIntent]`` for Scores, BookStates and MarketUpdates; other
     items are ignored. Deterministic: intents depend only on the items and ``now`` values."""
@@ -123,17 +128,20 @@ class ScoreStrategy:
     # -- inputs ----------------------------------------------------------------------------
 
     def apply(self, item: Any, now: datetime | None) -> list[TradeIntent]:
-        if isinstance(item, Score):
+        kind = _INPUTS[type(item)]
+        if kind < 0:
+            return []
+        if kind == _SCORE:
             if not self._trades(item.market):
                 return []
             self.last_scores[item.market] = item
             return self._on_score(item, now)
-        if isinstance(item, BookState):
+        if kind == _BOOK:
             if not self._trades(item.market):
                 return []
             self._books[item.market] = item
             return self._on_book(item, now)
-        if isinstance(item, MarketUpdate):
+        if kind == _UPDATE:
             if item.tick_size is not None and item.tick_size > 0:
                 self._tick[item.market] = item.tick_size
             if item.step_size is not None and item.step_size > 0:

@@ -16,7 +16,7 @@ from reactivex import operators as ops
 
 from tradingbot.feeds.events import MarketEvent, OraclePrice, Trade
 from tradingbot.market.book import BookState
-from tradingbot.stages import Derive, pass_through
+from tradingbot.stages import Derive, KindOf, pass_through
 
 from .core import ScoreStrategy
 from .intents import TradeIntent
@@ -26,15 +26,19 @@ __all__ = ["event_time", "intents", "strategy_stage", "timed"]
 
 def event_time(item: Any) -> datetime | None:
     """The market time an item carries: receive stamp, else trade/oracle/book time."""
-    if isinstance(item, MarketEvent) and item.received_at is not None:
-        return item.received_at
-    if isinstance(item, Trade):
-        return item.created_at
-    if isinstance(item, OraclePrice):
-        return item.effective_at
-    if isinstance(item, BookState):
+    kind = _TIMED[type(item)]
+    if kind < 0:
+        return None
+    if kind == _BOOK:
         return item.time
-    return None
+    t: datetime | None = item.received_at
+    if t is not None or kind == _EVENT:
+        return t
+    return item.created_at if kind == _TRADE else item.effective_at
+
+
+_TIMED = KindOf(Trade, OraclePrice, MarketEvent, BookState)
+_TRADE, _EVENT, _BOOK = 0, 2, 3
 
 
 def strategy_stage(
@@ -54,13 +58,14 @@ def strategy_stage(
 
 def timed(apply: Callable[[Any, datetime | None], Iterable[Any]]) -> Derive:
     """Call ``apply(item, now)`` with ``now`` the latest market time seen on the stream."""
-    now: list[datetime | None] = [None]
+    now: datetime | None = None
 
     def derive(item: Any) -> Iterable[Any]:
+        nonlocal now
         t = event_time(item)
         if t is not None:
-            now[0] = t
-        return apply(item, now[0])
+            now = t
+        return apply(item, now)
 
     return derive
 
