@@ -205,6 +205,12 @@ def _add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--headless", action="store_true", help="no dashboard: just the summary")
     p.add_argument("--summary-json", type=Path, default=None, help="also write it here")
     p.add_argument("--no-trade", action="store_true", help="signals and risk only, no orders")
+    p.add_argument(
+        "--exchange-clock",
+        action="store_true",
+        help="confirm bars on the exchange's timestamps, as `tradingbot run` does against a "
+        "local indexer: replays such a run's bars exactly",
+    )
     p.add_argument("--equity", type=Decimal, default=Decimal(10_000), help="starting USDC")
     _add_serve_options(p)
     p.set_defaults(func=_run_replay)
@@ -232,7 +238,9 @@ def _run_replay(args: argparse.Namespace) -> int:
     if args.time_scale <= 0:
         print("tradingbot replay: --time-scale must be > 0", file=sys.stderr)
         return 2
-    config = PipelineConfig(trade=not args.no_trade, starting_quote=args.equity)
+    config = PipelineConfig(
+        trade=not args.no_trade, starting_quote=args.equity, exchange_clock=args.exchange_clock
+    )
     try:
         server = _start_serving(args, config.resolutions)
     except OSError as exc:

@@ -113,6 +113,10 @@ class LatencyRecorder:
         return {"p50": pick(0.50), "p99": pick(0.99), "max": round(ordered[-1] / 1e6, 4)}
 
 
+EXCHANGE_CLOCK_CONFIRM_DELAY = timedelta(seconds=2)
+"""More than one batch interval of the indexer (the local one flushes every market second)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
     """Everything that shapes a run; the defaults suit the development cassettes."""
@@ -133,6 +137,17 @@ class PipelineConfig:
     exchange_clock: bool = False
     """Confirm bars on the latest exchange timestamp seen (trades, oracle prices) instead of
     ``received_at``: for live feeds whose market time is not the wall time (the simulator)."""
+    bar_confirm_delay: timedelta | None = None
+    """How long after a bar's end the clock waits before confirming it (a trade of a later
+    bucket confirms it at once). None: 2 s on the exchange clock, whose oracle prices run ahead
+    of the trades the indexer sends in batches (without the wait a bar's last trades arrive
+    after it was confirmed and are dropped as late); none on the receive clock, where a bar's
+    trades arrive before the clock passes its end."""
+
+    def confirm_delay(self) -> timedelta:
+        if self.bar_confirm_delay is not None:
+            return self.bar_confirm_delay
+        return EXCHANGE_CLOCK_CONFIRM_DELAY if self.exchange_clock else timedelta(0)
 
 
 # -- stages ----------------------------------------------------------------------------------
@@ -198,14 +213,14 @@ class MarketState:
 
     def __init__(self, config: PipelineConfig) -> None:
         self.books = BookEngine(config.book_depth)
-        self.bars = BarEngine(config.resolutions)
+        self.bars = BarEngine(config.resolutions, confirm_delay=config.confirm_delay())
         self.candles = CandleChecker(Decimal("0.000001"))
         self.quality = DataQualityMonitor(config.stale_after)
         self.snapshot_ids: set[tuple[str | None, int]] = set()
         self.bars_confirmed = 0
         self.late_trades = 0
         self.resyncs = 0
-        self.candle_mismatches = 0
+        self._mismatched: set[tuple[str, str, datetime]] = set()
         self.history_trades = 0
         self.issues: list[QualityIssue] = []
         self.feed_errors = 0
@@ -266,8 +281,20 @@ class MarketState:
         return out
 
     def _checks(self, checks: list[CandleCheck]) -> list[Any]:
-        self.candle_mismatches += sum(1 for c in checks if not c.ok)
+        # The venue re-sends a bucket's candle as it fills, so an early one may lag behind a
+        # bar confirmed since: a bucket counts as mismatched while its latest check disagrees.
+        for check in checks:
+            key = (check.market, check.resolution, check.started_at)
+            if check.ok:
+                self._mismatched.discard(key)
+            else:
+                self._mismatched.add(key)
         return list(checks)
+
+    @property
+    def candle_mismatches(self) -> int:
+        """Buckets whose bar and the venue's latest candle for it disagree."""
+        return len(self._mismatched)
 
 
 def market_stage(state: MarketState) -> Callable[[Observable[MarketEvent]], Observable[Any]]:
@@ -581,6 +608,7 @@ class Pipeline:
             **extra,
             "quality_issues": len(self.market.quality.issues),
             "candle_mismatches": self.market.candle_mismatches,
+            "late_trades": self.market.late_trades,
             "resyncs": self.market.resyncs,
             "feed_errors": self.market.feed_errors,
             "intents_sha256": self.intent_hasher.digest,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -42,6 +44,7 @@ from .conftest import (
     BOT_SECONDS,
     INDEXER,
     MARKET,
+    MARKET_SPEED,
     RESOLUTION,
     LiveSession,
     Message,
@@ -126,6 +129,29 @@ def test_a_perturbed_output_reports_the_first_divergence(
     assert f"first divergence at item {index}" in str(report)
     # and the message no longer carries its bar's hash
     assert perturbed[index]["parity"] != bar_parity(perturbed[index]["bar"])
+
+
+def test_replay_command_with_the_exchange_clock_rebuilds_the_live_bars(
+    live_session: LiveSession, tmp_path: Path
+) -> None:
+    """What a user runs: ``tradingbot replay --exchange-clock`` on the recorded input confirms
+    the bars the live bot confirmed, as the in-process replay does."""
+    out = tmp_path / "summary.json"
+    command = [sys.executable, "-m", "tradingbot.cli", "replay", str(live_session.input)]
+    command += ["--headless", "--exchange-clock", "--time-scale", str(MARKET_SPEED)]
+    command += ["--summary-json", str(out)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(out.read_text())
+    _, pipeline = replay_bar_messages(live_session.input)
+    expected = pipeline.summary()
+    for key in ("bars_confirmed", "late_trades", "candle_mismatches", "events"):
+        assert summary[key] == expected[key], key
+    assert summary["bars_confirmed"] == live_session.summary["bars_confirmed"]
+    # the exchange clock waits for the indexer's batched trades: none dropped, and the bars
+    # agree with the indexer's own candles
+    assert summary["late_trades"] == live_session.summary["late_trades"] == 0
+    assert summary["candle_mismatches"] == live_session.summary["candle_mismatches"] == 0
 
 
 def _bar(minute: int, close: int, confirmed: bool) -> Bar:
