@@ -28,6 +28,7 @@ from typing import Any
 
 import reactivex
 from reactivex import Observable, abc
+from reactivex.scheduler import VirtualTimeScheduler
 
 from pytest_streamreplay.cassette import iter_records, read_header
 from pytest_streamreplay.cassette.records import WsMessage
@@ -58,6 +59,7 @@ from .risk import GuardConfig, RiskLimits
 from .signals import Score, SignalConfig, SignalEngine, SignalScorer
 from .stages import KindOf, pass_through
 from .strategy import IntentKind, ScoreStrategy, StrategyConfig, TradeIntent
+from .strategy.core import INPUTS as STRATEGY_INPUTS
 from .strategy.operators import event_time
 
 __all__ = [
@@ -188,7 +190,7 @@ def decoding(
     """``on_next`` for raw messages: decode each and ``push`` its events (see
     :func:`decode_stage`)."""
     perf = time.perf_counter_ns
-    record = latency.add if latency is not None else None
+    record = latency.samples.append if latency is not None else None  # add(), one call less
 
     def on_next(message: Any) -> None:
         start = perf()
@@ -348,6 +350,7 @@ def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable
 
 # -- the pipeline ----------------------------------------------------------------------------
 
+_SIGNAL_SOURCE = KindOf(Bar, BookState, Trade)  # what SignalEngine.apply takes
 _TAP_IN = KindOf(ErrorEvent, OraclePrice, MarketUpdate)
 _ERROR, _ORACLE, _UPDATE = range(3)
 _TAP_OUT = KindOf(Score, TradeIntent, Fill, AccountState)
@@ -410,13 +413,15 @@ class Pipeline:
 
     def operator(self) -> Callable[[Observable[Any]], Observable[Any]]:
         """Raw messages -> every item of the run (events and everything derived)."""
+        return self._operator(forward=True)
 
+    def _operator(self, *, forward: bool) -> Callable[[Observable[Any]], Observable[Any]]:
         def _op(messages: Observable[Any]) -> Observable[Any]:
             def subscribe(
                 observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
             ) -> abc.DisposableBase:
                 # decode_stage piped into from_events, as one operator (one observer layer)
-                on_event = self._event_sink(observer)
+                on_event = self._event_sink(observer, forward=forward)
                 on_message = decoding(on_event, self.clock, self.latency, self._count_message)
                 return messages.subscribe(
                     on_message, observer.on_error, observer.on_completed, scheduler=scheduler
@@ -441,18 +446,23 @@ class Pipeline:
 
         return reactivex.create(subscribe)
 
-    def _event_sink(self, observer: abc.ObserverBase[Any]) -> Callable[[MarketEvent], None]:
-        """``on_next`` for decoded events: every stage, then ``observer``.
+    def _event_sink(
+        self, observer: abc.ObserverBase[Any], *, forward: bool = True
+    ) -> Callable[[MarketEvent], None]:
+        """``on_next`` for decoded events: every stage, then ``observer`` (not called with
+        ``forward=False``: :meth:`run` has no subscriber for the items).
 
         The stages (market state, signals, strategy, execution, then the taps) run as nested
         calls: the same items in the same order as piping ``market_stage``, ``signal_stage``,
         ``strategy_stage`` and ``execution_stage``, without a reactivex observer layer per
-        stage and item."""
+        stage and item. Items a stage ignores by type skip that stage's call."""
         market, tap_in, tap_out = self.market.apply, self._tap_in, self._tap_out
-        signals = signal_derive(self.signals)
-        strategy, execution = self.strategy.apply, self.execution.apply
-
+        score, sources = self.signals.apply, _SIGNAL_SOURCE
+        strategy, decides = self.strategy.apply, STRATEGY_INPUTS
+        execution = self.execution.apply
         taps, counted = self.taps, _TAP_OUT
+        emit = observer.on_next if forward else None
+        always = bool(taps) or forward  # else only counted kinds reach the sink
 
         def sink(item: Any) -> None:
             if taps or counted[type(item)] >= 0:  # else _tap_out has nothing to do
@@ -461,7 +471,8 @@ class Pipeline:
                 except Exception as exc:  # like do_action: a failing tap ends the run
                     observer.on_error(exc)
                     return
-            observer.on_next(item)
+            if emit is not None:
+                emit(item)
 
         # ``now`` for strategy and execution: the latest market time on the stream. One
         # variable serves both (``timed`` would keep one each): execution sees the strategy's
@@ -469,39 +480,43 @@ class Pipeline:
         now: datetime | None = None
 
         def executed(item: Any) -> None:
-            sink(item)
+            if always or counted[type(item)] >= 0:
+                sink(item)
             for out in execution(item, now):
                 sink(out)
 
-        def decided(item: Any) -> None:
+        def scored(item: Any, t: datetime | None) -> None:
+            # decide on the item (strategy), then derive its score (signals) and decide on it;
+            # ``t``: the item's event_time
             nonlocal now
-            t = event_time(item)
+            kind = type(item)
             if t is not None:
                 now = t
             executed(item)
-            for intent in strategy(item, now):
-                executed(intent)
-
-        def scored(item: Any) -> None:
-            decided(item)
-            for score in signals(item):
-                decided(score)
+            if decides[kind] >= 0:
+                for intent in strategy(item, now):
+                    executed(intent)
+            if sources[kind] >= 0 and (new := score(item)) is not None:
+                executed(new)  # a Score carries no time: ``now`` stays
+                for intent in strategy(new, now):
+                    executed(intent)
 
         def on_next(event: MarketEvent) -> None:
             try:
-                tap_in(event)
+                t = tap_in(event)
             except Exception as exc:
                 observer.on_error(exc)
                 return
-            forward, derived = market(event)
-            if forward:
-                scored(event)
+            passed, derived = market(event)
+            if passed:
+                scored(event, t)
             for item in derived:
-                scored(item)
+                scored(item, event_time(item))
 
         return on_next
 
-    def _tap_in(self, event: MarketEvent) -> None:
+    def _tap_in(self, event: MarketEvent) -> datetime | None:
+        """Count the event; returns its :func:`event_time`."""
         self.events += 1
         t = event_time(event)
         if t is not None:
@@ -516,6 +531,7 @@ class Pipeline:
             self.oracle[event.market] = event.price  # type: ignore[attr-defined]
         elif kind == _UPDATE and event.oracle_price is not None:  # type: ignore[attr-defined]
             self.oracle[event.market] = event.oracle_price  # type: ignore[attr-defined]
+        return t
 
     def _tap_out(self, item: Any) -> None:
         for tap in self.taps:
@@ -547,7 +563,9 @@ class Pipeline:
             self.error = exc
             done()
 
-        self.operator()(messages).subscribe(on_error=failed, on_completed=done, scheduler=scheduler)
+        # nothing subscribes to the items: the stages run without handing each one on
+        operator = self._operator(forward=False)
+        operator(messages).subscribe(on_error=failed, on_completed=done, scheduler=scheduler)
 
     # -- results ---------------------------------------------------------------------------
 
@@ -676,6 +694,24 @@ def cassette_duration_ms(path: str | os.PathLike[str]) -> float:
     return 0.0
 
 
+def _stamp_clock(clock: MarketClock) -> Callable[[], datetime]:
+    """``clock.now`` for stamping every replayed message, cheaper: the virtual scheduler's
+    datetime itself when it is in the clock's zone (then ``clock.now`` is that very object),
+    else ``clock.now``. For a clock only the replay drives (never frozen)."""
+    sched = clock.scheduler
+    zone = clock.now.tzinfo
+    if not isinstance(sched, VirtualTimeScheduler):
+        return lambda: clock.now
+
+    def now() -> datetime:
+        t = sched._clock
+        if type(t) is datetime and t.tzinfo is zone:
+            return t
+        return clock.now
+
+    return now
+
+
 def replay(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -703,7 +739,7 @@ def replay(
     start = cassette_start(paths[0]) or datetime(2024, 1, 1, tzinfo=UTC)
     clock = MarketClock(start)
     sched = clock.scheduler
-    pipeline = Pipeline(config, broker=broker, clock=lambda: clock.now, taps=taps)
+    pipeline = Pipeline(config, broker=broker, clock=_stamp_clock(clock), taps=taps)
     if time_scale <= 0:
         raise ValueError(f"time_scale must be positive, not {time_scale}")
     total_ms = sum(cassette_duration_ms(p) for p in paths) * time_scale or 1.0

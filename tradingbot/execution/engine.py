@@ -24,20 +24,15 @@ from reactivex import Observable
 from tradingbot.feeds.events import Fill, MarketUpdate, OraclePrice, Side
 from tradingbot.risk import (
     Account,
+    AccountRisk,
     GuardConfig,
     GuardReport,
     LiquidationGuard,
     OrderIntent,
     PreTradeChecker,
     RiskLimits,
-    equity,
-    free_collateral,
-    is_liquidatable,
-    liquidation_price,
-    maintenance_ratio,
-    margin_usage,
 )
-from tradingbot.stages import Derive, KindOf, pass_through
+from tradingbot.stages import Derive, KindOf, frozen_maker, pass_through
 from tradingbot.strategy.intents import IntentKind, TradeIntent
 from tradingbot.strategy.operators import timed
 
@@ -61,6 +56,7 @@ DEFAULT_LIMITS = RiskLimits(
 
 _ITEMS = KindOf(TradeIntent, OraclePrice, MarketUpdate)
 _INTENT, _ORACLE, _UPDATE = range(3)
+_make_state = frozen_maker(AccountState)  # AccountState(...), faster: one per revaluation
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +99,17 @@ class RiskGate:
         return GateDecision(not reasons, reasons)
 
     def evaluate(
-        self, broker: Broker, now: datetime | None, account: Account | None = None
+        self,
+        broker: Broker,
+        now: datetime | None,
+        account: Account | AccountRisk | None = None,
     ) -> tuple[GuardReport, list[TradeIntent]]:
         """The guard's verdict on the broker's account (``account`` if the caller already has
-        it), as executable intents."""
-        report = self.guard.evaluate(account if account is not None else broker.account())
+        it, or has it valued), as executable intents."""
+        if account is None:
+            account = broker.account()
+        risk = account if isinstance(account, AccountRisk) else AccountRisk.of(account)
+        report = self.guard.evaluate(risk.account, risk)
         out: list[TradeIntent] = []
         for action in report.actions:
             held = broker.position_size(action.market)
@@ -227,7 +229,7 @@ class ExecutionEngine:
         self.recent_reports = [*self.recent_reports[-self._keep + 1 :], report]
 
     def _revalue(self, now: datetime | None, *, guard: bool) -> list[Any]:
-        account = self.broker.account()
+        account = AccountRisk.of(self.broker.account())  # summed once for state and guard
         out: list[Any] = [self._state(now, account)]
         if not guard:
             return out
@@ -241,12 +243,12 @@ class ExecutionEngine:
 
     def state(self, now: datetime | None) -> AccountState:
         """Revalue the account now and update the worst-case gauges."""
-        return self._state(now, self.broker.account())
+        return self._state(now, AccountRisk.of(self.broker.account()))
 
-    def _state(self, now: datetime | None, account: Account) -> AccountState:
-        usage = margin_usage(account)
-        ratio = maintenance_ratio(account)
-        liquidatable = is_liquidatable(account)
+    def _state(self, now: datetime | None, risk: AccountRisk) -> AccountState:
+        usage = risk.margin_usage
+        ratio = risk.maintenance_ratio
+        liquidatable = risk.liquidatable
         if usage > self.max_margin_usage:
             self.max_margin_usage = usage
         if ratio > self.max_maintenance_ratio:
@@ -259,15 +261,15 @@ class ExecutionEngine:
                 self.broker.entry_price(p.market) or p.oracle_price,
                 p.oracle_price,
                 (p.oracle_price - (self.broker.entry_price(p.market) or p.oracle_price)) * p.size,
-                liquidation_price(account, p.market),
+                risk.liquidation_price(p.market),
             )
-            for p in account.positions
+            for p in risk.account.positions
         )
-        state = AccountState(
+        state = _make_state(
             at=now,
-            quote_balance=account.quote_balance,
-            equity=equity(account),
-            free_collateral=free_collateral(account),
+            quote_balance=risk.account.quote_balance,
+            equity=risk.equity,
+            free_collateral=risk.free_collateral,
             margin_usage=usage,
             maintenance_ratio=ratio,
             liquidatable=liquidatable,

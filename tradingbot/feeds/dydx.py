@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from functools import partial
 from typing import Any, TypeVar
 
+from ..stages import frozen_maker, frozen_makers
 from .events import (
     AssetPositionUpdate,
     BlockHeight,
@@ -235,8 +236,11 @@ def _build(
         raise DecodeError(f"{what}: expected an object, got {type(data).__name__}")
     kwargs: dict[str, Any] = dict(fixed)
     extras: list[tuple[str, str]] = []
-    nulls = any(value is None for value in fixed.values())
-    get = fieldmap.get
+    nulls = False
+    for value in fixed.values():
+        if value is None:
+            nulls = True
+    get, decimals = fieldmap.get, _DECIMALS.get
     for key, value in data.items():
         mapped = get(key)
         if mapped is None:
@@ -249,6 +253,11 @@ def _build(
             kwargs[attr] = None
             nulls = True
             continue
+        if parse is _dec and type(value) is str:  # parse_decimal's cache hit, inlined
+            known = decimals(value)
+            if known is not None:
+                kwargs[attr] = known
+                continue
         try:
             # the parser names the field only when it fails: build "what.key" then
             kwargs[attr] = parse(value, key)
@@ -257,15 +266,17 @@ def _build(
     has_extras, required = _shape(cls)
     if has_extras:
         kwargs["extras"] = tuple(sorted(extras)) if extras else ()
-    missing = [name for name in required if name not in kwargs and name not in src]
+    missing = required.difference(kwargs)
+    if missing:
+        missing = missing.difference(src)
     absent = (
         [name for name, value in kwargs.items() if value is None and name in _REQUIRED[cls]]
         if nulls
         else []
     )
     if missing or absent:
-        raise DecodeError(f"{what}: missing {', '.join(sorted(missing + absent))}")
-    return cls(**src, **kwargs)
+        raise DecodeError(f"{what}: missing {', '.join(sorted([*missing, *absent]))}")
+    return frozen_makers[cls](**src, **kwargs)  # cls(...), faster
 
 
 def _json_text(value: Any) -> str:
@@ -280,17 +291,17 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-_SHAPES: dict[type, tuple[bool, tuple[str, ...]]] = {}
+_SHAPES: dict[type, tuple[bool, frozenset[str]]] = {}
 
 
-def _shape(cls: type) -> tuple[bool, tuple[str, ...]]:
-    """(has an ``extras`` field, required field names in field order), read once per class."""
+def _shape(cls: type) -> tuple[bool, frozenset[str]]:
+    """(has an ``extras`` field, required field names), read once per class."""
     shape = _SHAPES.get(cls)
     if shape is None:
         fields = dc_fields(cls)
         shape = _SHAPES[cls] = (
             any(f.name == "extras" for f in fields),
-            tuple(f.name for f in fields if _required(f)),
+            frozenset(f.name for f in fields if _required(f)),
         )
     return shape
 
@@ -333,10 +344,19 @@ def _guarded(build: Callable[[], Iterable[MarketEvent]], src: Src, raw: Any) -> 
     try:
         built = build()
         return built if type(built) is list else list(built)
-    except DecodeError as exc:
-        return [_error(src, str(exc), raw)]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return [_error(src, f"malformed item: {type(exc).__name__}: {exc}", raw)]
+    except (DecodeError, *_MALFORMED) as exc:
+        return [_failure(exc, src, raw)]
+
+
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
+"""What a decoder raises on input of the wrong shape (besides DecodeError)."""
+
+
+def _failure(exc: Exception, src: Src, raw: Any) -> ErrorEvent:
+    """The ErrorEvent for an item whose decoder raised ``exc`` (see :func:`_guarded`)."""
+    if isinstance(exc, DecodeError):
+        return _error(src, str(exc), raw)
+    return _error(src, f"malformed item: {type(exc).__name__}: {exc}", raw)
 
 
 # -- field maps (indexer JSON key -> event attribute, parser) ------------------------------
@@ -533,18 +553,32 @@ def _levels(raw: Any, what: str) -> tuple[Level, ...]:
     if not isinstance(raw, list):
         raise DecodeError(f"{what}: expected a list of levels, got {type(raw).__name__}")
     out: list[Level] = []
-    cached = _DECIMALS.get
+    cached, prices, sizes = _DECIMALS.get, _LEVEL_PRICES.get, _LEVEL_SIZES.get
     for i, level in enumerate(raw):
         # fast path: a [price, size] pair of strings parsed before and valid as a level
         if type(level) is list and len(level) == 2:
             price, size = level
             if type(price) is str and type(size) is str:
+                p, s = prices(price), sizes(size)
+                if p is not None and s is not None:  # both seen valid before
+                    out.append((p, s))
+                    continue
                 p, s = cached(price), cached(size)
                 if p is not None and s is not None and p > ZERO and s >= ZERO:
+                    if len(_LEVEL_PRICES) >= _DECIMALS_MAX or len(_LEVEL_SIZES) >= _DECIMALS_MAX:
+                        _LEVEL_PRICES.clear()
+                        _LEVEL_SIZES.clear()
+                    _LEVEL_PRICES[price], _LEVEL_SIZES[size] = p, s
                     out.append((p, s))
                     continue
         out.append(_level(level, f"{what}[{i}]"))
     return tuple(out)
+
+
+_LEVEL_PRICES: dict[str, Decimal] = {}
+_LEVEL_SIZES: dict[str, Decimal] = {}
+"""Decimal strings already parsed and checked as a level price (> 0) or size (>= 0): the
+fast path of :func:`_levels` skips the comparisons for them."""
 
 
 def _level(level: Any, name: str) -> Level:
@@ -563,6 +597,8 @@ def _level(level: Any, name: str) -> Level:
 
 
 _BOOK_KEYS = frozenset(("bids", "asks"))
+_MAKE_SNAPSHOT, _MAKE_DELTA = frozen_maker(BookSnapshot), frozen_maker(BookDelta)
+_MAKE_ORACLE = frozen_maker(OraclePrice)
 
 
 def _book(contents: Any, src: Src, market: str, snapshot: bool) -> list[MarketEvent]:
@@ -572,10 +608,10 @@ def _book(contents: Any, src: Src, market: str, snapshot: bool) -> list[MarketEv
         if contents.keys() - _BOOK_KEYS:
             unknown = sorted(set(contents) - _BOOK_KEYS)
             raise DecodeError(f"{ORDERBOOK}: unexpected keys {unknown}")
-        cls = BookSnapshot if snapshot else BookDelta
+        make = _MAKE_SNAPSHOT if snapshot else _MAKE_DELTA
         bids = _levels(contents.get("bids"), "bids")
         asks = _levels(contents.get("asks"), "asks")
-        return [cls(**src, market=market, bids=bids, asks=asks)]
+        return [make(**src, market=market, bids=bids, asks=asks)]
 
     return _guarded(build, src, contents)
 
@@ -585,20 +621,21 @@ def _trade_items(contents: Any, src: Src, market: str) -> list[MarketEvent]:
         return [_error(src, f"{TRADES}: contents needs a 'trades' list", contents)]
     out: list[MarketEvent] = []
     for i, item in enumerate(contents["trades"]):
-        out += _guarded(
-            partial(_one, Trade, item, _TRADE, src, f"trades[{i}]", market=market), src, item
-        )
+        try:  # _guarded(partial(_one, ...)) inlined: this runs for every trade
+            out.append(_build(Trade, item, _TRADE, src, f"trades[{i}]", market=market))
+        except (DecodeError, *_MALFORMED) as exc:
+            out.append(_failure(exc, src, item))
     return out
 
 
 def _candle(item: Any, src: Src, market: str | None, what: str) -> list[MarketEvent]:
-    def build() -> list[MarketEvent]:
+    try:  # _guarded inlined: this runs for every candle
         fixed: dict[str, Any] = {}
         if isinstance(item, Mapping) and "ticker" not in item and market:
             fixed["market"] = market
         return [_build(Candle, item, _CANDLE, src, what, **fixed)]
-
-    return _guarded(build, src, item)
+    except (DecodeError, *_MALFORMED) as exc:
+        return [_failure(exc, src, item)]
 
 
 def _candle_market(subscription_id: str | None) -> str | None:
@@ -635,7 +672,7 @@ def _market_items(
             )
             events: list[MarketEvent] = [update]
             if with_oracle and update.oracle_price is not None:
-                events.append(OraclePrice(**src, market=ticker, price=update.oracle_price))
+                events.append(_MAKE_ORACLE(**src, market=ticker, price=update.oracle_price))
             return events
 
         out += _guarded(build, src, item)
@@ -647,11 +684,11 @@ def _oracle_items(prices: Any, src: Src) -> list[MarketEvent]:
         return [_error(src, "oraclePrices: expected an object keyed by ticker", prices)]
     out: list[MarketEvent] = []
     for ticker, item in prices.items():
-        out += _guarded(
-            partial(_one, OraclePrice, item, _ORACLE, src, f"oraclePrices.{ticker}", market=ticker),
-            src,
-            item,
-        )
+        try:  # _guarded(partial(_one, ...)) inlined: this runs for every oracle price
+            what = f"oraclePrices.{ticker}"
+            out.append(_build(OraclePrice, item, _ORACLE, src, what, market=ticker))
+        except (DecodeError, *_MALFORMED) as exc:
+            out.append(_failure(exc, src, item))
     return out
 
 

@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from tradingbot.feeds.events import Candle, MarketEvent, Trade
+from tradingbot.stages import frozen_maker
 
 from .ringbuffer import RingBuffer
 
@@ -82,7 +83,7 @@ class Bar:
         return self.usd_volume / self.base_volume if self.base_volume else None
 
     def with_trade(self, price: Decimal, size: Decimal) -> Bar:
-        return Bar(  # not dataclasses.replace: this runs on every trade
+        return _make_bar(  # not dataclasses.replace nor Bar(): this runs on every trade
             self.market,
             self.resolution,
             self.started_at,
@@ -97,6 +98,9 @@ class Bar:
             self.confirmed,
             self.partial,
         )
+
+
+_make_bar = frozen_maker(Bar)  # Bar(...), faster: one per trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +137,8 @@ class BarEngine:
         self._last_confirmed: dict[tuple[str, str], datetime] = {}
         self._history: dict[tuple[str, str], RingBuffer[Bar]] = {}
         self._next_end: datetime | None = None
+        self._deadline: datetime | None = None  # _next_end + _deadline_delay
+        self._deadline_delay: timedelta | None = None
         self._ends_changed = False
 
     def forming(self, market: str, resolution: str) -> Bar | None:
@@ -147,10 +153,14 @@ class BarEngine:
 
     def next_deadline(self) -> datetime | None:
         """When ``on_time`` will next confirm something (for schedulers)."""
-        if self._ends_changed:  # the forming bars' ends change only when one starts or ends
+        delay = self.confirm_delay
+        if self._ends_changed or delay is not self._deadline_delay:
+            # the forming bars' ends change only when one starts or ends: this runs per event
             self._next_end = min((b.ended_at for b in self._forming.values()), default=None)
             self._ends_changed = False
-        return None if self._next_end is None else self._next_end + self.confirm_delay
+            self._deadline = None if self._next_end is None else self._next_end + delay
+            self._deadline_delay = delay
+        return self._deadline
 
     def _confirm(self, key: tuple[str, str]) -> Bar:
         bar = replace(self._forming.pop(key), confirmed=True)
@@ -183,7 +193,7 @@ class BarEngine:
                 first = last is None and key not in self._history
                 partial = first and (self.since is None or self.since > start)
                 self._ends_changed = True
-                bar = Bar(
+                bar = _make_bar(
                     trade.market,
                     res,
                     start,
@@ -236,6 +246,9 @@ class CandleCheck:
         return not self.differences
 
 
+_make_check = frozen_maker(CandleCheck)  # CandleCheck(...), faster: one per candle
+
+
 _Key = tuple[str, str, datetime]
 _T = TypeVar("_T")
 
@@ -266,7 +279,7 @@ def compare_candle(bar: Bar, candle: Candle, tolerance: Decimal = ZERO) -> Candl
             diffs.append(FieldDifference(ours_name, ours, venue))
     if bar.trades != candle.trades:
         diffs.append(FieldDifference("trades", bar.trades, candle.trades))
-    return CandleCheck(bar.market, bar.resolution, bar.started_at, tuple(diffs))
+    return _make_check(bar.market, bar.resolution, bar.started_at, tuple(diffs))
 
 
 class CandleChecker:

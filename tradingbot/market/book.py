@@ -18,7 +18,7 @@ reported as :class:`CrossedBookResolved`. A crossed *snapshot* is kept as sent a
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Literal
 
 from tradingbot.feeds.events import BookDelta, BookSnapshot, Level, MarketEvent
-from tradingbot.stages import KindOf
+from tradingbot.stages import KindOf, frozen_maker
 
 __all__ = [
     "BookEngine",
@@ -82,6 +82,9 @@ class BookState:
         return _depth(self.mid, iter(self.bids), iter(self.asks), band)
 
 
+_make_state = frozen_maker(BookState)
+
+
 def _depth(
     mid: Decimal | None, bids: Iterator[Level], asks: Iterator[Level], band: Decimal
 ) -> tuple[Decimal, Decimal] | None:
@@ -128,13 +131,14 @@ _BOOK_EVENTS = KindOf(BookSnapshot, BookDelta)
 
 
 class OrderBook:
-    """One market's full book: price -> size per side plus sorted price lists, so updates cost
+    """One market's full book: price -> level per side plus sorted price lists, so updates cost
     O(log n + n) (bisect and list insert) and best prices O(1)."""
 
     def __init__(self, market: str) -> None:
         self.market = market
-        self._bids: dict[Decimal, Decimal] = {}
-        self._asks: dict[Decimal, Decimal] = {}
+        # price -> its level (price, size): book states share the level tuples
+        self._bids: dict[Decimal, Level] = {}
+        self._asks: dict[Decimal, Level] = {}
         self._bid_prices: list[Decimal] = []  # ascending: best bid last
         self._ask_prices: list[Decimal] = []  # ascending: best ask first
 
@@ -164,9 +168,10 @@ class OrderBook:
             if size > ZERO and (top_bid is None or price > top_bid):
                 top_bid = price
         if top_bid is not None:
-            stale = [p for p in self._ask_prices if p <= top_bid]  # ascending: a prefix
+            ask_prices = self._ask_prices  # ascending: the stale asks (<= top_bid), a prefix
+            stale = ask_prices[: bisect_right(ask_prices, top_bid)]
             if stale:
-                dropped.append(("asks", tuple((p, self._asks[p]) for p in stale)))
+                dropped.append(("asks", tuple([self._asks[p] for p in stale])))
                 for p in stale:
                     self._set(self._asks, self._ask_prices, p, ZERO)
         low_ask: Decimal | None = None
@@ -175,16 +180,17 @@ class OrderBook:
             if size > ZERO and (low_ask is None or price < low_ask):
                 low_ask = price
         if low_ask is not None:
-            stale = [p for p in reversed(self._bid_prices) if p >= low_ask]
+            bid_prices = self._bid_prices  # ascending: the stale bids (>= low_ask), a suffix
+            stale = bid_prices[bisect_left(bid_prices, low_ask) :][::-1]  # best first
             if stale:
-                dropped.append(("bids", tuple((p, self._bids[p]) for p in stale)))
+                dropped.append(("bids", tuple([self._bids[p] for p in stale])))
                 for p in stale:
                     self._set(self._bids, self._bid_prices, p, ZERO)
         return dropped
 
     @staticmethod
     def _set(
-        levels: dict[Decimal, Decimal], prices: list[Decimal], price: Decimal, size: Decimal
+        levels: dict[Decimal, Level], prices: list[Decimal], price: Decimal, size: Decimal
     ) -> None:
         if size < ZERO:
             raise ValueError(f"negative size {size} at {price}")
@@ -192,9 +198,12 @@ class OrderBook:
             if levels.pop(price, None) is not None:
                 del prices[bisect_left(prices, price)]
             return
-        if price not in levels:
+        held = levels.get(price)
+        if held is None:
             insort(prices, price)
-        levels[price] = size
+            levels[price] = (price, size)
+        else:  # the price object first seen stays (Decimal("1.0") == Decimal("1"))
+            levels[price] = (held[0], size)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -202,15 +211,13 @@ class OrderBook:
     def best_bid(self) -> Level | None:
         if not self._bid_prices:
             return None
-        p = self._bid_prices[-1]
-        return p, self._bids[p]
+        return self._bids[self._bid_prices[-1]]
 
     @property
     def best_ask(self) -> Level | None:
         if not self._ask_prices:
             return None
-        p = self._ask_prices[0]
-        return p, self._asks[p]
+        return self._asks[self._ask_prices[0]]
 
     @property
     def mid(self) -> Decimal | None:
@@ -228,19 +235,23 @@ class OrderBook:
 
     def iter_bids(self) -> Iterator[Level]:
         """Best (highest) first."""
-        return ((p, self._bids[p]) for p in reversed(self._bid_prices))
+        bids = self._bids
+        return (bids[p] for p in reversed(self._bid_prices))
 
     def iter_asks(self) -> Iterator[Level]:
         """Best (lowest) first."""
-        return ((p, self._asks[p]) for p in self._ask_prices)
+        asks = self._asks
+        return (asks[p] for p in self._ask_prices)
 
     def bids(self, n: int | None = None) -> tuple[Level, ...]:
         prices = self._bid_prices[::-1] if n is None else self._bid_prices[: -n - 1 : -1]
-        return tuple([(p, self._bids[p]) for p in prices])
+        bids = self._bids
+        return tuple([bids[p] for p in prices])
 
     def asks(self, n: int | None = None) -> tuple[Level, ...]:
         prices = self._ask_prices if n is None else self._ask_prices[:n]
-        return tuple([(p, self._asks[p]) for p in prices])
+        asks = self._asks
+        return tuple([asks[p] for p in prices])
 
     def depth_within(self, band: Decimal) -> tuple[Decimal, Decimal] | None:
         """(bid size, ask size) priced within ``band`` (fraction of mid, e.g. 0.001 = 10 bps)
@@ -255,7 +266,7 @@ class OrderBook:
         connection_id: str | None = None,
         time: datetime | None = None,
     ) -> BookState:
-        return BookState(
+        return _make_state(  # BookState(...), faster: one per book update
             self.market,
             self.bids(depth),
             self.asks(depth),

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from tradingbot.feeds.events import MarketEvent, OraclePrice, Trade
+from tradingbot.stages import KindOf
 
 from .ringbuffer import RingBuffer
 
@@ -35,6 +36,10 @@ class QualityIssue:
     at: datetime | None = None
     message_id: int | None = None
     connection_id: str | None = None
+
+
+_TIMED = KindOf(Trade, OraclePrice)  # events with an exchange time to check
+_TRADE, _ORACLE = 0, 1
 
 
 def _stream(event: MarketEvent) -> str:
@@ -111,12 +116,14 @@ class DataQualityMonitor:
                         event.connection_id,
                     ),
                 )
-            self._last_id = mid if last is None else max(last, mid)
+            if last is None or mid > last:
+                self._last_id = mid
         when: datetime | None = None
-        if isinstance(event, Trade):
-            when = event.created_at
-        elif isinstance(event, OraclePrice):
-            when = event.effective_at
+        kind = _TIMED[type(event)]
+        if kind == _TRADE:
+            when = event.created_at  # type: ignore[attr-defined]
+        elif kind == _ORACLE:
+            when = event.effective_at  # type: ignore[attr-defined]
         if when is not None:
             prev = self._last_time.get(stream)
             if prev is not None and when < prev:

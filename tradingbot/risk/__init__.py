@@ -9,6 +9,7 @@ from .funding import FundingPayment, accrue_funding, funding_payment, hourly_rat
 from .guard import GuardAction, GuardConfig, GuardReport, LiquidationGuard
 from .margin import (
     Account,
+    AccountRisk,
     MarketRiskParams,
     PerpPosition,
     effective_imf,
@@ -29,6 +30,7 @@ from .pretrade import OrderIntent, PreTradeChecker, RiskDecision, RiskLimits, Ri
 
 __all__ = [
     "Account",
+    "AccountRisk",
     "FundingPayment",
     "GuardAction",
     "GuardConfig",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from .margin import Account, equity, maintenance_ratio, position_mmr, total_mmr
+from .margin import Account, AccountRisk, position_mmr
 
 __all__ = ["GuardAction", "GuardConfig", "GuardReport", "LiquidationGuard"]
 
@@ -70,9 +70,12 @@ class LiquidationGuard:
     def __init__(self, config: GuardConfig | None = None) -> None:
         self.config = config or GuardConfig()
 
-    def evaluate(self, account: Account) -> GuardReport:
+    def evaluate(self, account: Account, risk: AccountRisk | None = None) -> GuardReport:
+        """``risk``: the account's :class:`AccountRisk` if the caller has it already."""
         cfg = self.config
-        ratio = maintenance_ratio(account)
+        if risk is None or risk.account is not account:
+            risk = AccountRisk.of(account)
+        ratio = risk.maintenance_ratio
         if ratio < cfg.reduce_ratio:
             return GuardReport(ratio, ())
         open_positions = [p for p in account.positions if p.size != ZERO]
@@ -89,8 +92,7 @@ class LiquidationGuard:
                     for p in open_positions
                 ),
             )
-        eq = equity(account)
-        needed = total_mmr(account) - cfg.target_ratio * eq  # MMR to shed
+        needed = risk.total_mmr - cfg.target_ratio * risk.equity  # MMR to shed
         actions: list[GuardAction] = []
         for pos in sorted(open_positions, key=position_mmr, reverse=True):
             if needed <= ZERO:

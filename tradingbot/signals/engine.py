@@ -17,6 +17,7 @@ from reactivex import Observable, abc
 from tradingbot.feeds.events import Trade
 from tradingbot.market.bars import Bar
 from tradingbot.market.book import BookState
+from tradingbot.stages import frozen_maker
 
 from .indicators import ATR, EMA, RSI, VWAP, BookImbalance, RealizedVolatility
 from .scorer import Score, SignalInputs, SignalScorer
@@ -24,6 +25,8 @@ from .scorer import Score, SignalInputs, SignalScorer
 __all__ = ["MarketSignals", "SignalConfig", "SignalEngine", "scores"]
 
 SignalSource = Bar | BookState | Trade
+
+_make_inputs = frozen_maker(SignalInputs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +83,7 @@ class MarketSignals:
         return True
 
     def inputs(self) -> SignalInputs:
-        return SignalInputs(  # positional: this runs for every score
+        return _make_inputs(  # SignalInputs(...) positionally: this runs for every score
             self.last_price,
             self.ema_fast.value,
             self.ema_slow.value,

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from tradingbot.stages import frozen_maker
+
 __all__ = [
     "DEFAULT_WEIGHTS",
     "Score",
@@ -95,6 +97,11 @@ class Score:
     def contributions(self) -> dict[str, float]:
         """Component name -> contribution to the (undamped) score."""
         return {c.name: c.contribution for c in self.components}
+
+
+# Score(...) and ScoreComponent(...), faster: one score per book state or trade
+_make_score = frozen_maker(Score)
+_make_component = frozen_maker(ScoreComponent)
 
 
 def _ratio(num: Decimal, den: Decimal) -> float:
@@ -173,7 +180,7 @@ class SignalScorer:
                 continue
             signal, used = found
             signal = max(-1.0, min(1.0, signal))
-            component = ScoreComponent(name, signal, weight, weight * signal / total_weight, used)
+            component = _make_component(name, signal, weight, weight * signal / total_weight, used)
             memo[4 + i] = (found, total_weight, component)
             components.append(component)
         raw = sum([c.contribution for c in components])
@@ -182,7 +189,7 @@ class SignalScorer:
         if self.volatility_cap is not None and vol is not None and vol > self.volatility_cap:
             damping = self.volatility_cap / vol
         value = max(-1.0, min(1.0, raw * damping))
-        return Score(market, value, tuple(components), damping, missing)
+        return _make_score(market, value, tuple(components), damping, missing)
 
 
 _Signal = tuple[float, dict[str, str]]

@@ -34,7 +34,7 @@ from tradingbot.stages import KindOf
 
 from .intents import IntentKind, TimeInForce, TradeIntent
 
-__all__ = ["FixedEquityView", "PositionView", "ScoreStrategy", "StrategyConfig"]
+__all__ = ["INPUTS", "FixedEquityView", "PositionView", "ScoreStrategy", "StrategyConfig"]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -99,7 +99,9 @@ def _round(value: Decimal, unit: Decimal, up: bool) -> Decimal:
     return steps * unit
 
 
-_INPUTS = KindOf(Score, BookState, MarketUpdate)
+INPUTS = KindOf(Score, BookState, MarketUpdate)
+"""``INPUTS[type(item)] < 0``: :meth:`ScoreStrategy.apply` ignores the item (callers on the hot
+path may skip the call)."""
 _SCORE, _BOOK, _UPDATE = 0, 1, 2
 
 
@@ -128,7 +130,7 @@ class ScoreStrategy:
     # -- inputs ----------------------------------------------------------------------------
 
     def apply(self, item: Any, now: datetime | None) -> list[TradeIntent]:
-        kind = _INPUTS[type(item)]
+        kind = INPUTS[type(item)]
         if kind < 0:
             return []
         if kind == _SCORE:
