@@ -7,15 +7,19 @@ from hypothesis import strategies as st
 
 from tradingbot.risk import (
     Account,
+    AccountRisk,
     GuardConfig,
     LiquidationGuard,
     MarketRiskParams,
     PerpPosition,
     effective_imf,
     equity,
+    free_collateral,
     is_liquidatable,
     liquidation_price,
     maintenance_ratio,
+    margin_usage,
+    total_imr,
     total_mmr,
 )
 
@@ -157,3 +161,55 @@ def test_guard_reductions_reach_target(account: Account) -> None:
         after = after.with_trade(held.params, action.size, held.oracle_price, held.oracle_price)
     assert equity(after) == equity(account)  # trading at oracle leaves equity unchanged
     assert maintenance_ratio(after) <= guard.config.target_ratio + D("1e-18")
+
+
+# -- AccountRisk: the sums of one account taken once give exactly the margin functions' results
+# (same Decimal, digit for digit), and the guard decides the same with or without it.
+
+
+@st.composite
+def any_accounts(draw: st.DrawFn) -> Account:
+    """Flat to three positions (open-interest scaling on some), any sign of balance."""
+    positions = []
+    for i in range(draw(st.integers(0, 3))):
+        imf = draw(dec("0.01", "0.5", 3))
+        caps = draw(st.sampled_from([(D(0), D(0)), (D(1_000_000), D(5_000_000))]))
+        params = MarketRiskParams(
+            f"M{i}-USD",
+            imf,
+            imf * draw(dec("0.1", "1", 2)),
+            draw(dec("0", "1000", 1)),
+            *caps,
+        )
+        size = draw(dec("0.001", "100", 3)) * draw(st.sampled_from([1, -1]))
+        positions.append(PerpPosition(params, size, draw(dec("0.5", "100000", 2))))
+    return Account(draw(dec("-1000000", "1000000", 2)), tuple(positions))
+
+
+def same(a: object, b: object) -> bool:
+    """Equal and printed alike (Decimal("1.0") == Decimal("1") but they differ as text)."""
+    return a == b and str(a) == str(b)
+
+
+@given(any_accounts())
+@settings(max_examples=200, deadline=None)
+def test_gauges_equal_the_functions(account: Account) -> None:
+    risk = AccountRisk.of(account)
+    assert same(risk.equity, equity(account))
+    assert same(risk.total_imr, total_imr(account))
+    assert same(risk.total_mmr, total_mmr(account))
+    assert same(risk.free_collateral, free_collateral(account))
+    assert same(risk.margin_usage, margin_usage(account))
+    assert same(risk.maintenance_ratio, maintenance_ratio(account))
+    assert risk.liquidatable is is_liquidatable(account)
+    for market in [p.market for p in account.positions] + ["NONE-USD"]:
+        assert same(risk.liquidation_price(market), liquidation_price(account, market))
+
+
+@given(any_accounts())
+@settings(max_examples=200, deadline=None)
+def test_guard_decides_the_same_with_the_sums_given(account: Account) -> None:
+    guard = LiquidationGuard()
+    given_sums = guard.evaluate(account, AccountRisk.of(account))
+    assert given_sums == guard.evaluate(account)
+    assert str(given_sums) == str(guard.evaluate(account))
