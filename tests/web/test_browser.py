@@ -187,7 +187,8 @@ def test_cassette_page_chart_filters_zoom_and_create(
     page.click("#filters button[type=submit]")
     _wait_total(page, "400")
     assert set(page.locator("#messages li .meta .tag").all_inner_texts()) == {"v4_orderbook"}
-    assert int(page.get_attribute("#timeline", "data-points") or 0) == 400
+    # the chart is drawn by its own request, which may answer after the list's
+    page.wait_for_function("document.getElementById('timeline').dataset.points === '400'")
     page.fill("input[name=text]", "3100.5")
     page.press("input[name=text]", "Enter")
     _wait_total(page, "400")  # every orderbook message has that bid

@@ -78,13 +78,19 @@
 
   const chart = document.getElementById("timeline");
   let drawing = false;
+  // Answers can arrive out of order (filters changed while a request was in flight): each
+  // loader draws only the answer to its latest request.
+  let timelineSeq = 0;
+  let messagesSeq = 0;
 
   async function loadTimeline() {
     const params = filters();
     delete params.t_from; delete params.t_to;
     if (state.range) { params.start = state.range[0]; params.end = state.range[1]; }
     params.bins = 200;
+    const seq = ++timelineSeq;
     const body = await SR.api(`${base}/timeline?${queryString(params)}`);
+    if (seq !== timelineSeq) return; // a newer request was sent meanwhile: its answer wins
     const x = body.series.length ? body.series[0].counts.map((_, i) => (body.start + (i + 0.5) * body.bin_ms) / 1000) : [];
     const traces = body.series.map((s) => ({
       type: "bar", name: `${s.label} (${s.total})`, x, y: s.counts,
@@ -165,7 +171,9 @@
 
   async function loadMessages() {
     const params = { ...filters(), offset: state.offset, limit: PAGE };
+    const seq = ++messagesSeq;
     const body = await SR.api(`${base}/messages?${queryString(params)}`);
+    if (seq !== messagesSeq) return;
     state.total = body.total;
     list.innerHTML = body.items.map(itemHtml).join("") || `<li class="muted">no messages match</li>`;
     const first = body.items.length ? body.offset + 1 : 0;
