@@ -76,7 +76,6 @@ __all__ = [
     "peak_rss_mb",
     "replay",
     "run_live",
-    "signal_derive",
     "signal_stage",
 ]
 
@@ -322,35 +321,25 @@ def market_stage(state: MarketState) -> Callable[[Observable[MarketEvent]], Obse
     return _op
 
 
-def signal_derive(engine: SignalEngine) -> Callable[[Any], list[Any]]:
-    """Derive function of :func:`signal_stage`: ``[Score]`` for a bar, book state or trade
-    that produced one, else ``[]``."""
+def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable[Any]]:
+    """Items unchanged; each bar, book state or trade followed by its market's new Score."""
     apply = engine.apply
-    sources: dict[type, bool] = {}  # isinstance per item type, decided once
 
     def derive(item: Any) -> list[Any]:
-        kind = type(item)
-        source = sources.get(kind)
-        if source is None:
-            source = sources[kind] = isinstance(item, Bar | BookState | Trade)
-        if source:
+        if _SIGNAL_SOURCE[type(item)] >= 0:
             score = apply(item)
             if score is not None:
                 return [score]
         return []
 
-    return derive
-
-
-def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable[Any]]:
-    """Items unchanged; each bar, book state or trade followed by its market's new Score."""
-    derive = signal_derive(engine)
     return pass_through(lambda: derive)
+
+
+_SIGNAL_SOURCE = KindOf(Bar, BookState, Trade)  # what SignalEngine.apply takes
 
 
 # -- the pipeline ----------------------------------------------------------------------------
 
-_SIGNAL_SOURCE = KindOf(Bar, BookState, Trade)  # what SignalEngine.apply takes
 _TAP_IN = KindOf(ErrorEvent, OraclePrice, MarketUpdate)
 _ERROR, _ORACLE, _UPDATE = range(3)
 _TAP_OUT = KindOf(Score, TradeIntent, Fill, AccountState)

@@ -128,20 +128,25 @@ def _check_header(path: Path, obj: dict[str, Any]) -> Header:
     return Header.from_json(obj)
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def _open(path: Path) -> IO[bytes]:
     try:
-        fh: IO[bytes] = open(path, "rb")  # noqa: SIM115
+        return open(path, "rb")
     except FileNotFoundError:
         raise CassetteError(path, None, "no such cassette") from None
-    with fh:
-        yield from enumerate(fh, start=1)
+
+
+def _read_header_line(path: Path, fh: IO[bytes]) -> Header:
+    """Read and check line 1 of an open cassette."""
+    first = fh.readline()
+    if not first:
+        raise CassetteError(path, None, "empty file: no header line")
+    return _check_header(path, _parse_line(path, 1, first))
 
 
 def read_header(path: str | os.PathLike[str]) -> Header:
     p = Path(path)
-    for lineno, raw in _lines(p):
-        return _check_header(p, _parse_line(p, lineno, raw))
-    raise CassetteError(p, None, "empty file: no header line")
+    with _open(p) as fh:
+        return _read_header_line(p, fh)
 
 
 #: Bytes read at a time by ``_iter_objects``: big enough to amortise the per-read and
@@ -157,15 +162,8 @@ def _iter_objects(p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     is read in chunks of whole lines (``_CHUNK`` bytes): one 19-digit check per chunk, and a
     chunk with such a run (or any line orjson rejects) takes the full per-line path.
     """
-    try:
-        fh: IO[bytes] = open(p, "rb")  # noqa: SIM115
-    except FileNotFoundError:
-        raise CassetteError(p, None, "no such cassette") from None
-    with fh:
-        first = fh.readline()
-        if not first:
-            raise CassetteError(p, None, "empty file: no header line")
-        _check_header(p, _parse_line(p, 1, first))
+    with _open(p) as fh:
+        _read_header_line(p, fh)
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         digits = _DIGITS

@@ -196,12 +196,7 @@ class CassetteObservable(reactivex.Observable[Any]):
                     due, item, last = ahead_due, ahead_item, last_due
                     if window is not None:
                         limit, head = window.refresh(), window.head
-                        queue = window.queue
-                        vsched, float_clock, origin_us = (
-                            window.scheduler,
-                            window.float_clock,
-                            window.origin_us,
-                        )
+                        queue, move = window.queue, window.move
                     while due is not None and not stopped:
                         if due > now:
                             # Move the clock ourselves when nothing else is due first (see
@@ -217,10 +212,7 @@ class CassetteObservable(reactivex.Observable[Any]):
                                     ahead_due, ahead_item, last_due = due, item, last
                                     schedule(due)
                                     return
-                            if float_clock:
-                                vsched._clock = (origin_us + due) / 1_000_000  # inlined window.move
-                            else:
-                                window.move(due)
+                            move(due)
                             now = due
                         on_next(item)
                         try:
@@ -230,12 +222,7 @@ class CassetteObservable(reactivex.Observable[Any]):
                             break
                         if instant:
                             continue  # due stays 0
-                        # Inlined ms_to_us (same result; exact fallback near half-microseconds).
-                        x = offset * factor * 1000.0
-                        if -1e12 < x < 1e12 and -0.4999 < x - (due := round(x)) < 0.4999:
-                            pass
-                        else:
-                            due = ms_to_us(offset * factor)
+                        due = ms_to_us(offset * factor)
                         if due < last:
                             due = last  # out-of-order lines go out right after their predecessor
                         last = due

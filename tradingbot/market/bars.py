@@ -137,8 +137,6 @@ class BarEngine:
         self._last_confirmed: dict[tuple[str, str], datetime] = {}
         self._history: dict[tuple[str, str], RingBuffer[Bar]] = {}
         self._next_end: datetime | None = None
-        self._deadline: datetime | None = None  # _next_end + _deadline_delay
-        self._deadline_delay: timedelta | None = None
         self._ends_changed = False
 
     def forming(self, market: str, resolution: str) -> Bar | None:
@@ -153,14 +151,10 @@ class BarEngine:
 
     def next_deadline(self) -> datetime | None:
         """When ``on_time`` will next confirm something (for schedulers)."""
-        delay = self.confirm_delay
-        if self._ends_changed or delay is not self._deadline_delay:
-            # the forming bars' ends change only when one starts or ends: this runs per event
+        if self._ends_changed:  # the forming bars' ends change only when one starts or ends
             self._next_end = min((b.ended_at for b in self._forming.values()), default=None)
             self._ends_changed = False
-            self._deadline = None if self._next_end is None else self._next_end + delay
-            self._deadline_delay = delay
-        return self._deadline
+        return None if self._next_end is None else self._next_end + self.confirm_delay
 
     def _confirm(self, key: tuple[str, str]) -> Bar:
         bar = replace(self._forming.pop(key), confirmed=True)

@@ -69,7 +69,7 @@ class BookState:
     @property
     def mid(self) -> Decimal | None:
         bids, asks = self.bids, self.asks
-        return (bids[0][0] + asks[0][0]) / TWO if bids and asks else None
+        return _mid(bids[0], asks[0]) if bids and asks else None
 
     @property
     def spread(self) -> Decimal | None:

@@ -85,8 +85,7 @@ class DataQualityMonitor:
     def apply(self, event: MarketEvent, now: datetime | None = None) -> list[QualityIssue]:
         out: list[QualityIssue] = []
         at = now or event.received_at or self._clock
-        market = getattr(event, "market", None)  # _stream(event), inlined: runs per event
-        stream = f"{event.channel}:{market}" if market else event.channel
+        stream = _stream(event)
         if event.connection_id is not None and event.connection_id != self._connection:
             self._connection, self._last_id = event.connection_id, None
         mid = event.message_id

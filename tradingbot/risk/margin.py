@@ -226,8 +226,11 @@ def maintenance_ratio(account: Account) -> Decimal:
 
 def is_liquidatable(account: Account) -> bool:
     """The protocol's condition: MMR > 0 and equity < total MMR (equality is still safe)."""
-    mmr = total_mmr(account)
-    return mmr > ZERO and equity(account) < mmr
+    return _liquidatable(equity(account), total_mmr(account))
+
+
+def _liquidatable(eq: Decimal, mmr: Decimal) -> bool:
+    return mmr > ZERO and eq < mmr
 
 
 def liquidation_price(account: Account, market: str, *, isolated: bool = False) -> Decimal | None:
@@ -295,7 +298,7 @@ class AccountRisk:
     @property
     def liquidatable(self) -> bool:
         """:func:`is_liquidatable`."""
-        return self.total_mmr > ZERO and self.equity < self.total_mmr
+        return _liquidatable(self.equity, self.total_mmr)
 
     def liquidation_price(self, market: str) -> Decimal | None:
         """:func:`liquidation_price` (cross margin)."""
