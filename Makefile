@@ -1,5 +1,9 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-PY ?= python3
+# Python 3.12 is the default where present (mitmproxy 12 needs it; on 3.11 only mitmproxy 11 exists,
+# whose h11 pin clashes with current httpx/openai/anthropic: see README.md, Install). pyenv's shims
+# answer for versions that are installed but not selected, so each candidate is run, not just found.
+PY_CANDIDATES := python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3
+PY ?= $(firstword $(foreach p,$(PY_CANDIDATES),$(shell $(p) -c 'import sys; sys.exit(sys.version_info[:2] < (3, 11))' >/dev/null 2>&1 && echo $(p))))
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
