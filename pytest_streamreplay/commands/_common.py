@@ -31,6 +31,7 @@ __all__ = [
     "Scan",
     "age",
     "describe_close",
+    "is_plain",
     "make_console",
     "ms",
     "plain",
@@ -49,11 +50,63 @@ class CommandError(Exception):
         self.code = code
 
 
+# Wide enough that no table column is ever cut or folded when the output is piped.
+_PLAIN_WIDTH = 100_000
+
+
+class _LineWriter:
+    """stdout for a pipe or file: whole lines, trailing padding removed (grep/cut friendly)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending.rstrip(" "))
+            self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+
 def make_console(width: int | None = None) -> Console:
-    """A stdout console that never highlights on its own (output is data, not prose)."""
+    """A stdout console that never highlights on its own (output is data, not prose).
+
+    On a terminal it fits the window; piped or redirected it prints plain full lines: no
+    colour, no cut or wrapped cells, no trailing spaces."""
+    import sys
+
     from rich.console import Console
 
+    stream = sys.stdout
+    if width is None and not stream.isatty():
+        return Console(
+            file=_LineWriter(stream),  # type: ignore[arg-type]  # rich needs write/flush only
+            highlight=False,
+            width=_PLAIN_WIDTH,
+            soft_wrap=True,
+            color_system=None,
+            force_terminal=False,
+        )
     return Console(highlight=False, width=width, soft_wrap=False)
+
+
+def is_plain(console: Console) -> bool:
+    """Whether ``console`` writes plain full lines (piped output): layout code asks this
+    instead of trusting ``console.width``, which is unbounded there."""
+    return isinstance(console.file, _LineWriter)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cassette import CASSETTE_SUFFIX, FORMAT, CassetteError
-from ._common import CommandError, age, describe_close, ms, plain, scan, size
+from ._common import CommandError, Scan, age, describe_close, ms, plain, scan, size
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,6 +33,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="DIR",
         help="directory to search (default: ./cassettes)",
     )
+    ls.add_argument("--json", action="store_true", help="one JSON document instead of a table")
     ls.set_defaults(run=run_ls)
 
     info = subparsers.add_parser(
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="N",
         help="show at most N HTTP interactions (default 50; 0: all)",
     )
+    info.add_argument("--json", action="store_true", help="one JSON document instead of tables")
     info.set_defaults(run=run_info)
 
 
@@ -80,6 +82,7 @@ def run_ls(args: argparse.Namespace, console: Console) -> int:
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     failures = 0
+    listing: list[dict[str, Any]] = []
     for path in paths:
         shown = str(path.relative_to(root)) if path != root else str(path)
         stat = path.stat()
@@ -88,6 +91,7 @@ def run_ls(args: argparse.Namespace, console: Console) -> int:
         except CassetteError as exc:
             failures += 1
             print(f"streamreplay: error: {exc}", file=sys.stderr)
+            listing.append({"cassette": shown, "error": str(exc), "size": stat.st_size})
             table.add_row(
                 *plain(shown),
                 Text("unreadable", style="red"),
@@ -95,6 +99,19 @@ def run_ls(args: argparse.Namespace, console: Console) -> int:
             )
             continue
         kinds, header = found.kinds, found.header
+        listing.append(
+            {
+                "cassette": shown,
+                "test": header.test,
+                "http": kinds["http"],
+                "ws": kinds["ws"],
+                "ws_msg": kinds["ws_msg"],
+                "event": kinds["event"],
+                "size": stat.st_size,
+                "recorded_at": header.recorded_at,
+                "version": header.version,
+            }
+        )
         table.add_row(
             *plain(
                 shown,
@@ -108,6 +125,9 @@ def run_ls(args: argparse.Namespace, console: Console) -> int:
                 header.version,
             )
         )
+    if args.json:
+        _print_json(listing)
+        return 1 if failures else 0
     console.print(table)
     total = len(paths)
     console.print(
@@ -124,6 +144,9 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
     limit = args.limit if args.limit > 0 else sys.maxsize
     found = scan(path, keep_http=limit)
     header = found.header
+    if args.json:
+        _print_json(_info_json(found, path))
+        return 0
 
     console.print(Text(str(path), style="bold"), size(path.stat().st_size))
     facts = [
@@ -147,8 +170,9 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
             ", ".join(f"{k} {kinds[k]}" for k in ("http", "ws", "ws_msg", "ws_close", "event")),
         )
     )
+    key_width = max(9, *(len(key) for key, _ in facts))
     for key, value in facts:
-        console.print(f"  {key:<9} {value}", markup=False, soft_wrap=True)
+        console.print(f"  {key:<{key_width}} {value}", markup=False, soft_wrap=True)
 
     if kinds["http"]:
         table = _section_table(
@@ -209,6 +233,53 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
         console.print()
         console.print(table)
     return 0
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _info_json(found: Scan, path: Path) -> dict[str, Any]:
+    """``info --json``: the same facts as the tables, untruncated and typed."""
+    header = found.header
+    return {
+        "cassette": str(path),
+        "size": path.stat().st_size,
+        "header": header.to_json(),
+        "records": {k: found.kinds[k] for k in ("http", "ws", "ws_msg", "ws_close", "event")},
+        "http": [
+            {
+                "id": rec.id,
+                "t": rec.t,
+                "method": rec.request.method,
+                "url": rec.request.url,
+                "status": rec.response.status,
+                "body_size": len(rec.response.content),
+                "duration_ms": rec.duration_ms,
+                "chunked": rec.response.chunks is not None,
+            }
+            for rec in found.http
+        ],
+        "http_shown": len(found.http),
+        "connections": [
+            {
+                "id": cid,
+                "t": stats.record.t,
+                "url": stats.record.url,
+                "sent": stats.sent,
+                "received": stats.received,
+                "bytes_sent": stats.bytes_sent,
+                "bytes_received": stats.bytes_received,
+                "last_t": stats.last_t,
+                "close": None if stats.close is None else stats.close.to_json(),
+            }
+            for cid, stats in found.connections.items()
+        ],
+        "events": {
+            name: {"count": count, "first": found.events[name][0], "last": found.events[name][1]}
+            for name, count in sorted(found.event_counts.items())
+        },
+    }
 
 
 def _section_table(

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cassette import HttpInteraction, WsClose, WsConnection, WsMessage, iter_records, read_header
-from ._common import CommandError, describe_close, ms, preview, size
+from ._common import CommandError, describe_close, is_plain, ms, preview, size
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -131,7 +131,7 @@ def run_timeline(args: argparse.Namespace, console: Console) -> int:
 
     path = Path(args.cassette)
     read_header(path)
-    width = args.width or console.width
+    width = args.width or (100 if is_plain(console) else console.width)
     if width < 40:
         raise CommandError(f"--width {width}: at least 40 columns are needed", code=2)
     limit = args.limit if args.limit > 0 else 1 << 62

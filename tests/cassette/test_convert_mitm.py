@@ -155,7 +155,8 @@ def test_helper_flows_import_field_by_field(tmp_path: Path) -> None:
     ]
     http_rec, conn, m1, m2, m3, close = records
     assert isinstance(http_rec, HttpInteraction)
-    assert (http_rec.id, http_rec.t, http_rec.duration_ms) == (1, 0.0, 3000.0)
+    # ids as recording gives them: one sequence for interactions and connections, from 0
+    assert (http_rec.id, http_rec.t, http_rec.duration_ms) == (0, 0.0, 3000.0)
     assert http_rec.request.method == "GET"
     assert http_rec.request.url == "http://address:22/path"
     assert http_rec.request.headers == [("header", "qvalue"), ("content-length", "7")]
@@ -178,19 +179,20 @@ def test_helper_flows_import_field_by_field(tmp_path: Path) -> None:
     ]
 
 
-def test_realistic_flows_import_decoded_and_in_start_order(tmp_path: Path) -> None:
+def test_realistic_flows_import_decoded_and_in_recording_order(tmp_path: Path) -> None:
     path = _write_flows(tmp_path / "feed.mitm", [_gzip_flow(), _binary_flow(), _ws_flow()])
     records = list(from_mitm(path))
     kinds = [type(r).__name__ for r in records]
+    # as recording writes them: an interaction when its response ends, a message as it passes
     assert kinds == [
         "WsConnection",
         "WsMessage",
         "WsMessage",
         "WsMessage",
+        "HttpInteraction",
+        "HttpInteraction",
         "WsMessage",
         "WsClose",
-        "HttpInteraction",
-        "HttpInteraction",
     ]
     conn = records[0]
     assert isinstance(conn, WsConnection)
@@ -202,9 +204,9 @@ def test_realistic_flows_import_decoded_and_in_start_order(tmp_path: Path) -> No
     assert messages[1].body == {"json": ORDERBOOK, "layout": "spaced"}
     assert messages[2].binary and messages[2].content == b"\x00\xffbin"
     assert messages[3].text == "ping é"
-    assert records[5] == WsClose(conn=1, t=2400.0, code=4001, reason="bye", by="client")
+    assert records[7] == WsClose(conn=0, t=2400.0, code=4001, reason="bye", by="client")
 
-    post, blob = records[6], records[7]
+    post, blob = records[4], records[5]
     assert isinstance(post, HttpInteraction) and isinstance(blob, HttpInteraction)
     assert post.request.url == "https://indexer.example.test/v4/orders?limit=2&x=%20y"
     assert post.request.json == {"side": "BUY"}
@@ -318,8 +320,9 @@ def test_cassette_to_mitm_and_back_preserves_everything(tmp_path: Path) -> None:
             ja, jb = a.to_json(), b.to_json()
             assert ja.pop("t") == pytest.approx(jb.pop("t"), abs=0.01)
             assert ja == jb
-    # HTTP and WebSocket ids are counted apart, from 1, like the originals
+    # the cassette's own ids come back (each kind's ids are unique), not a new numbering
     assert [r.id for r in by_kind(back, HttpInteraction)] == [1, 2]
+    assert [r.id for r in by_kind(back, WsConnection)] == [1]
 
 
 def test_detect_and_errors(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def test_requests_cassette_recorded_by_vcrpy(server: str, tmp_path: Path) -> Non
     assert echo.response.content == b"\xffcba\x00"
     assert [v for k, v in echo.response.headers if k.lower() == "x-echo"] == ["1", "2"]
     assert missing.response.content == b"nope" and missing.response.reason == "Not Found"
-    assert [r.id for r in records] == [1, 2, 3, 4, 5]
+    assert [r.id for r in records] == [0, 1, 2, 3, 4]  # from 0, as recording numbers them
 
 
 def test_httpx_cassette_recorded_by_vcrpy(server: str, tmp_path: Path) -> None:

@@ -78,3 +78,54 @@ def test_info_errors_are_one_line_naming_file_and_line(run: Run, corrupt: Path) 
         f"streamreplay: error: {not_cassette}:1: not a streamreplay-cassette file "
         "(the first line is not its header)"
     )
+
+
+def test_piped_output_is_plain_full_lines(run: Run, tmp_path: Path, feed: Path) -> None:
+    """Piped into grep or cut, nothing is cut, wrapped or padded (``ls | cat`` once gave
+    ``book_trades_candl…``; ``verify`` wrapped its digest line)."""
+    from pytest_streamreplay.cassette import new_header, write_cassette
+
+    from .conftest import feed_records
+
+    long_name = "book_trades_candles_" + "x" * 90 + ".jsonl"
+    long_test = "tests/tradingbot/cassettes/test_bundled_cassettes.py::test_" + "y" * 80
+    write_cassette(feed.parent / long_name, new_header(test=long_test), feed_records())
+    for args in (("ls", str(feed.parent)), ("info", str(feed)), ("verify", str(feed))):
+        result = run(*args, process=True)  # stdout is a pipe
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert "…" not in result.stdout, args
+        assert not [line for line in lines if line != line.rstrip()], args
+        assert "\x1b[" not in result.stdout, args  # no colour codes
+    listing = run("ls", str(feed.parent), process=True).stdout
+    row = next(line for line in listing.splitlines() if long_name in line)
+    assert long_test in row
+    digest = run("verify", str(feed), process=True).stdout.splitlines()[0]
+    assert re.fullmatch(r"sha256 [0-9a-f]{64}  \(\d+ items\) \S+test_book\.jsonl", digest)
+
+
+def test_listing_commands_speak_json(run: Run, feed: Path, corrupt: Path) -> None:
+    import json
+
+    listing = run("ls", "--json")
+    assert listing.returncode == 1  # the corrupt one is still reported
+    rows = {row["cassette"]: row for row in json.loads(listing.stdout)}
+    book = rows["feed/test_book.jsonl"]
+    assert (book["test"], book["http"], book["ws"], book["ws_msg"], book["event"]) == (
+        TEST_ID,
+        2,
+        2,
+        4,
+        3,
+    )
+    assert "not valid JSON" in rows["broken.jsonl"]["error"]
+    info = json.loads(run("info", "--json", str(feed)).stdout)
+    assert info["header"]["test"] == TEST_ID
+    assert info["records"] == {"http": 2, "ws": 2, "ws_msg": 4, "ws_close": 1, "event": 3}
+    assert [h["status"] for h in info["http"]] == [200, 503]
+    assert [c["url"] for c in info["connections"]] == [
+        "wss://indexer.test/v4/ws",
+        "wss://other.test/stream",
+    ]
+    assert info["connections"][0]["close"]["code"] == 1000
+    assert info["events"]["trade"]["count"] == 2

@@ -146,8 +146,9 @@ def _response(
     )
 
 
-def _mark(flow: http.HTTPFlow, base: float) -> None:
-    flow.metadata[METADATA_KEY] = {"cassette_start": base}
+def _mark(flow: http.HTTPFlow, base: float, record_id: int) -> None:
+    """What ``from_mitm`` needs to give back the same records: the time origin and the id."""
+    flow.metadata[METADATA_KEY] = {"cassette_start": base, "id": record_id}
 
 
 def _http_flow(record: HttpInteraction, base: float) -> http.HTTPFlow:
@@ -170,7 +171,7 @@ def _http_flow(record: HttpInteraction, base: float) -> http.HTTPFlow:
         end,
         resp.encoded,
     )
-    _mark(flow, base)
+    _mark(flow, base, record.id)
     return flow
 
 
@@ -196,7 +197,7 @@ def _ws_flow(record: WsConnection, base: float) -> http.HTTPFlow:
         101, "Switching Protocols", "HTTP/1.1", record.response_headers, b"", opening, opening
     )
     flow.websocket = WebSocketData()
-    _mark(flow, base)
+    _mark(flow, base, record.id)
     return flow
 
 

@@ -193,14 +193,60 @@ def from_mitm(
         return
     flows.sort(key=_flow_start)
     origin = _origin(flows)
-    http_id = ws_id = 0
+    ids = _Ids(flows)
+    records: list[Record] = []
     for flow in flows:
         if flow.websocket is not None:
-            ws_id += 1
-            yield from _ws_records(flow, ws_id, origin)
+            records.extend(_ws_records(flow, ids.next(flow), origin))
         elif flow.response is None:
             error = f" ({flow.error.msg})" if flow.error else ""
             on_skip(f"{flow.request.method} {_http_url(flow.request)}: no response{error}")
         else:
-            http_id += 1
-            yield _http_record(flow, http_id, origin)
+            records.append(_http_record(flow, ids.next(flow), origin))
+    yield from _in_recording_order(records)
+
+
+def _in_recording_order(records: list[Record]) -> list[Record]:
+    """Records in the order recording writes them (an interaction when its response ends, a
+    message when it passes), so an exported cassette imports to the same file, line for line."""
+    opened = {r.id: r.t for r in records if isinstance(r, WsConnection)}
+
+    def written_at(record: Record) -> float:
+        if isinstance(record, HttpInteraction):
+            return record.t + record.duration_ms
+        if isinstance(record, WsMessage | WsClose):
+            return opened.get(record.conn, 0.0) + record.t
+        return float(getattr(record, "t", 0.0))
+
+    return sorted(records, key=written_at)  # stable: ties keep the flow file's order
+
+
+class _Ids:
+    """Record ids as recording gives them: one sequence for interactions and connections,
+    from 0. A flow exported by ``to_mitm`` keeps its cassette id (when the ids of its kind are
+    unique), so an export/import round trip gives back the same records and ``verify`` digest."""
+
+    def __init__(self, flows: list[http.HTTPFlow]) -> None:
+        self._kept: dict[bool, set[int]] = {}
+        for is_ws in (False, True):
+            stored = [_stored_id(f) for f in flows if (f.websocket is not None) is is_ws]
+            known = [i for i in stored if i is not None]
+            self._kept[is_ws] = set(known) if len(set(known)) == len(known) else set()
+        self._used = self._kept[False] | self._kept[True]
+        self._next = 0
+
+    def next(self, flow: http.HTTPFlow) -> int:
+        stored = _stored_id(flow)
+        if stored is not None and stored in self._kept[flow.websocket is not None]:
+            return stored
+        while self._next in self._used:
+            self._next += 1
+        self._used.add(self._next)
+        return self._next
+
+
+def _stored_id(flow: http.HTTPFlow) -> int | None:
+    stored = flow.metadata.get(METADATA_KEY)
+    if isinstance(stored, dict) and isinstance(stored.get("id"), int):
+        return int(stored["id"])
+    return None

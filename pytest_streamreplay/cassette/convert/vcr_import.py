@@ -135,8 +135,8 @@ def from_vcr(
     interactions = data.get("interactions") if isinstance(data, dict) else None
     if not isinstance(interactions, list):
         raise ConvertError(p, "not a vcrpy cassette (no 'interactions' list)")
-    for index, item in enumerate(interactions, start=1):
+    for index, item in enumerate(interactions):  # ids from 0, as recording numbers them
         try:
             yield _interaction(index, item)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            on_skip(f"interaction {index}: unreadable ({type(exc).__name__}: {exc})")
+            on_skip(f"interaction {index + 1}: unreadable ({type(exc).__name__}: {exc})")
