@@ -167,6 +167,7 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
     env = client_env(proxy.url, proxy.ca_bundle)
     trust_in_cached_contexts(proxy.ca_cert)
     handle = StreamReplayHandle(session, proxy.url, proxy.ca_bundle, env)
+    session.start_clock()  # the proxy's start-up is not part of the recording
     rt.binding.bind(session)
     try:
         with patched_environ(env), _tls_sharing(rt.share_tls_contexts):

@@ -160,6 +160,16 @@ class CassetteSession:
         """``"record"`` when this session may write the cassette, else ``"replay"``."""
         return "record" if self.can_record else "replay"
 
+    def start_clock(self) -> None:
+        """Put the cassette's time origin here: recording offsets count from the moment the
+        test is bound to a running proxy, not from before the proxy's start-up."""
+        self._start = time.monotonic()
+
+    @property
+    def clock_origin(self) -> float:
+        """``time.monotonic()`` at the cassette's time origin."""
+        return self._start
+
     def elapsed_ms(self) -> float:
         return (time.monotonic() - self._start) * 1000.0
 

@@ -1,5 +1,5 @@
-"""`make demo` until the trading bot lands: record a test's traffic once, take the service away,
-replay it strictly offline, and show the cassette."""
+"""The README's quick start, runnable offline: record a test's traffic once from a local stand-in,
+take the service away, replay it strictly offline, and show the cassette."""
 
 from __future__ import annotations
 

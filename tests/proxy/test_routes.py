@@ -47,3 +47,19 @@ def test_http_and_websocket_recorded_under_the_original_urls(tmp_path) -> None:
         ws.send('{"type":"ping"}')
         assert json.loads(ws.recv()) == {"type": "ping"}
         ws.close()
+
+
+def test_offsets_count_from_binding_not_from_the_proxy_start(tmp_path) -> None:
+    """A cassette's first offset once included the proxy's start-up (1309 ms for an 80 ms
+    request): the clock starts when the session is bound to a running proxy."""
+    import time
+
+    from pytest_streamreplay.harness import bound
+    from pytest_streamreplay.session import CassetteSession
+
+    runtime().stop()  # the first use in this process starts mitmproxy inside bound()
+    session = CassetteSession(tmp_path / "c.jsonl", record_mode="all")
+    before_binding = time.monotonic()
+    with bound(session):
+        assert runtime().started
+        assert session.clock_origin >= before_binding
