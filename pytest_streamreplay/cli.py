@@ -35,6 +35,7 @@ def _fail(message: str, code: int) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from .cassette import CassetteError
+    from .cassette.where import QueryError
     from .commands._common import CommandError, make_console
 
     parser = build_parser()
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(run(args, make_console()))
-    except CommandError as exc:
+    except (CommandError, QueryError) as exc:
         return _fail(str(exc), exc.code)
     except CassetteError as exc:
         return _fail(str(exc), 1)

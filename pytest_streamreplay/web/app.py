@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.resources
+import inspect
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -17,15 +18,17 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..cassette import CassetteError
+from ..cassette.query import QUERY_FIELDS, QueryError, QueryField
+from ..cassette.query import Query as RecordQuery
 from . import service
 from .paths import CassetteRoot, PathRefused
 from .replay import MAX_SPEED, MIN_SPEED, ReplayError, ReplayManager
-from .service import MAX_BINS, MAX_LIMIT, MessageQuery, QueryError
+from .service import MAX_BINS, MAX_LIMIT
 
 __all__ = ["create_app", "plotly_js_path"]
 
@@ -43,64 +46,47 @@ def plotly_js_path() -> Path | None:
     return path if path.is_file() else None
 
 
-Conn = Annotated[list[int] | None, Query(description="WebSocket connection ids")]
-Dir = Annotated[str | None, Query(description="send or recv")]
-EventQ = Annotated[list[str] | None, Query(description="event names")]
-Str = Annotated[str | None, Query()]
 Num = Annotated[float | None, Query()]
+_TIMES = ("t_from", "t_to")  # the messages page takes them; the timeline has start/end
 
 
-def _unset_empty(options: dict[str, Any]) -> dict[str, Any]:
-    """A form's empty field means "no condition", not "match the empty value"."""
-    return {k: (v if v not in ("", []) else None) for k, v in options.items()}
+def _value_type(spec: QueryField) -> Any:
+    return (list[spec.type] if spec.many else spec.type) | None  # type: ignore[name-defined]
 
 
-def _selection(
-    conn: Conn = None,
-    dir: Dir = None,
-    event: EventQ = None,
-    url: Str = None,
-    channel: Str = None,
-    text: Str = None,
-    path: Str = None,
-    value: Str = None,
-    where: Str = None,
-) -> dict[str, Any]:
-    """The filter parameters every message endpoint takes (the messages query's fields)."""
-    return _unset_empty(
-        {
-            "conn": conn,
-            "dir": dir,
-            "event": event,
-            "url": url,
-            "channel": channel,
-            "text": text,
-            "path": path,
-            "value": value,
-            "where": where,
-        }
-    )
+def _query_param(spec: QueryField) -> Any:
+    return Annotated[_value_type(spec), Query(description=spec.help)]
+
+
+def _selection(**options: Any) -> dict[str, Any]:
+    """The filter parameters every message endpoint takes: the fields of the query language
+    (``cassette.query``, where ``streamreplay filter`` gets its options too)."""
+    return options
+
+
+_selection.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(
+            spec.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=_query_param(spec)
+        )
+        for spec in QUERY_FIELDS
+        if spec.name not in _TIMES
+    ]
+)
 
 
 Selected = Annotated[dict[str, Any], Depends(_selection)]
 
-
-class FilterBody(BaseModel):
-    """A selection (as in the messages query) and where to write it."""
-
-    output: str = Field(description="new cassette name, relative to the directory, *.jsonl")
-    overwrite: bool = False
-    conn: list[int] | None = None
-    dir: str | None = None
-    event: list[str] | None = None
-    url: str | None = None
-    channel: str | None = None
-    text: str | None = None
-    path: str | None = None
-    value: str | None = None
-    where: str | None = None
-    t_from: float | None = None
-    t_to: float | None = None
+_BODY_FIELDS: dict[str, Any] = {
+    spec.name: (_value_type(spec), Field(default=None, description=spec.help))
+    for spec in QUERY_FIELDS
+}
+FilterBody = create_model(  # a selection (every query field) and where to write it
+    "FilterBody",
+    output=(str, Field(description="new cassette name, relative to the directory, *.jsonl")),
+    overwrite=(bool, False),
+    **_BODY_FIELDS,
+)
 
 
 class SpeedBody(BaseModel):
@@ -201,7 +187,7 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
         total: Annotated[bool, Query(description="count all matches")] = True,
     ) -> Any:
-        query = MessageQuery(**selected, t_from=t_from, t_to=t_to)
+        query = RecordQuery.from_options({**selected, "t_from": t_from, "t_to": t_to})
         return service.page_messages(
             root, root.existing(name), query, offset=offset, limit=limit, count_total=total
         )
@@ -214,7 +200,7 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
         end: Num = None,
         bins: Annotated[int, Query(ge=1, le=MAX_BINS)] = 200,
     ) -> Any:
-        query = MessageQuery(**selected)
+        query = RecordQuery.from_options(selected)
         return service.timeline_bins(
             root, root.existing(name), query, start=start, end=end, bins=bins
         )
@@ -229,10 +215,10 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
         summary="Write a filtered cassette",
         status_code=201,
     )
-    def create_filtered(name: str, body: Annotated[FilterBody, Body()]) -> Any:
-        options = body.model_dump()
+    def create_filtered(name: str, body: Annotated[FilterBody, Body()]) -> Any:  # type: ignore[valid-type]
+        options = body.model_dump()  # type: ignore[attr-defined]
         output, overwrite = options.pop("output"), options.pop("overwrite")
-        query = MessageQuery(**_unset_empty(options))
+        query = RecordQuery.from_options(options)
         return service.create_filtered(root, root.existing(name), output, query, overwrite)
 
     def _events_of(name: str) -> tuple[Path, int, float]:

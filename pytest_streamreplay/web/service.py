@@ -5,8 +5,8 @@ messages stop reading once the page is full (the total is counted on without kee
 records), and the timeline is aggregated into a bounded number of bins on the server, so a
 100 000-message cassette costs the browser one page and a few hundred numbers.
 
-Message filters are a ``commands.filter.Selection`` (with a predicate for channel, text, JSON
-path and time), so what the page lists is exactly what "create filtered cassette" writes.
+Message filters are a ``cassette.query.Query``, the language ``streamreplay filter`` speaks, so
+what the page lists is exactly what "create filtered cassette" (or the command) writes.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 import threading
 from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,23 +26,21 @@ from ..cassette import (
     Event,
     HttpInteraction,
     Record,
-    WsClose,
     WsConnection,
     WsMessage,
     iter_records,
     read_header,
     record_from_json,
 )
+from ..cassette.query import MISSING, Query, QueryError, payload_of, write_filtered
 from ..cassette.redaction import REDACTED
 from ..commands._common import age
-from ..commands.filter import Selection, write_filtered
-from ..commands.where import Where
 from .paths import CassetteRoot
 
 __all__ = [
     "MAX_BINS",
     "MAX_LIMIT",
-    "MessageQuery",
+    "Query",
     "QueryError",
     "Summary",
     "cassette_details",
@@ -63,68 +61,7 @@ _FIELD_ITEMS = 20
 _FIELDS_SAMPLE = 20000
 
 
-class QueryError(ValueError):
-    """A query the user can fix (bad expression, bad range); sent as HTTP 400."""
-
-
-Missing = object()
-
-
-# -- JSON paths ---------------------------------------------------------------------------
-
-
-def _parse_path(path: str) -> list[str | int | None]:
-    """``a.b[0].c`` / ``a[].b`` into keys, indexes and None (any element)."""
-    steps: list[str | int | None] = []
-    text = path.strip()
-    if text.startswith("$"):
-        text = text[1:].lstrip(".")
-    i = 0
-    while i < len(text):
-        if text[i] == ".":
-            i += 1
-            continue
-        if text[i] == "[":
-            end = text.find("]", i)
-            if end < 0:
-                raise QueryError(f"JSON path {path!r}: unclosed [")
-            inner = text[i + 1 : end].strip()
-            if inner in ("", "*"):
-                steps.append(None)
-            elif inner.lstrip("-").isdigit():
-                steps.append(int(inner))
-            else:
-                steps.append(inner.strip("\"'"))
-            i = end + 1
-            continue
-        j = i
-        while j < len(text) and text[j] not in ".[":
-            j += 1
-        steps.append(text[i:j])
-        i = j
-    if not steps:
-        raise QueryError(f"JSON path {path!r} is empty")
-    return steps
-
-
-def _resolve(value: Any, steps: list[str | int | None]) -> Iterator[Any]:
-    if not steps:
-        yield value
-        return
-    step, rest = steps[0], steps[1:]
-    if step is None:
-        if isinstance(value, list):
-            for item in value:
-                yield from _resolve(item, rest)
-    elif isinstance(step, int):
-        if isinstance(value, list) and -len(value) <= step < len(value):
-            yield from _resolve(value[step], rest)
-    elif isinstance(value, dict) and step in value:
-        yield from _resolve(value[step], rest)
-
-
-def _scalar_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+# -- JSON fields -------------------------------------------------------------------------
 
 
 def _walk_fields(value: Any, prefix: str, out: Counter[str], depth: int) -> None:
@@ -152,18 +89,6 @@ def _redacted_paths(value: Any, prefix: str = "") -> list[str]:
         for index, item in enumerate(value):
             found += _redacted_paths(item, f"{prefix}[{index}]")
     return found
-
-
-def _payload(record: Record) -> Any:
-    """The JSON a path or a field list is about: message body, event data, response body."""
-    if isinstance(record, WsMessage):
-        return record.body.get("json", Missing) if record.body else Missing
-    if isinstance(record, Event):
-        return record.data
-    if isinstance(record, HttpInteraction):
-        body = record.response.body
-        return body.get("json", Missing) if body else Missing
-    return Missing
 
 
 # -- the index: one streaming pass, then pages and bins without parsing ---------------------
@@ -283,7 +208,7 @@ def _build_index(root: CassetteRoot, path: Path) -> Index:
             if stats is not None:
                 stats["sent" if record.dir == "send" else "received"] += 1
                 stats["last_t"] = max(stats["last_t"], record.t)
-            payload = _payload(record)
+            payload = payload_of(record)
             if isinstance(payload, dict) and isinstance(payload.get("channel"), str):
                 channel = _intern(channel_ids, index.channel_names, payload["channel"])
                 channels[payload["channel"]] += 1
@@ -435,121 +360,6 @@ def cassette_details(root: CassetteRoot, path: Path) -> dict[str, Any]:
 # -- queries ------------------------------------------------------------------------------
 
 
-@dataclass
-class MessageQuery:
-    """A selection of a cassette's messages, events and interactions, as the page asks for it.
-
-    ``conn``/``dir`` scope to WebSocket messages and ``event`` to events (as ``filter``'s
-    ``--connection``/``--direction``/``--event`` do); ``channel`` (dYdX ``channel``), ``text``
-    (substring), ``path`` (+ ``value``), ``where`` and the time range then test each record.
-    """
-
-    conn: list[int] | None = None
-    dir: str | None = None
-    event: list[str] | None = None
-    url: str | None = None
-    channel: str | None = None
-    text: str | None = None
-    path: str | None = None
-    value: str | None = None
-    where: str | None = None
-    t_from: float | None = None
-    t_to: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.dir not in (None, "send", "recv"):
-            raise QueryError(f"dir must be send or recv, not {self.dir!r}")
-        if self.t_from is not None and self.t_to is not None and self.t_to < self.t_from:
-            raise QueryError("t_to is before t_from")
-        self._where = _compile_where(self.where) if self.where else None
-        self._channel = (
-            _compile_where(f"channel == {json.dumps(self.channel)}") if (self.channel) else None
-        )
-        self._path = _parse_path(self.path) if self.path else None
-        self._text = self.text.lower() if self.text else None
-
-    def description(self) -> str:
-        """How the result was cut, for the new cassette's header."""
-        parts = [f"{k}={v!r}" for k, v in self.options().items()]
-        return "web: " + " ".join(parts)
-
-    @property
-    def structural(self) -> bool:
-        """True when the index alone can answer (no text, JSON path, expression or URL)."""
-        return not (self.text or self.path or self.where or self.url)
-
-    def options(self) -> dict[str, Any]:
-        keys = ("conn", "dir", "event", "url", "channel", "text", "path", "value", "where")
-        out = {k: getattr(self, k) for k in (*keys, "t_from", "t_to")}
-        return {k: v for k, v in out.items() if v not in (None, "", [])}
-
-    def selection(self) -> tuple[Selection, _Tracker]:
-        tracker = _Tracker(self)
-        selection = Selection(
-            connections=self.conn,
-            url=self.url or None,
-            direction=self.dir,
-            events=self.event,
-            where=tracker.matches,
-        )
-        return selection, tracker
-
-
-def _compile_where(source: str) -> Where:
-    from ..commands._common import CommandError
-
-    try:
-        return Where(source)
-    except CommandError as exc:
-        raise QueryError(str(exc)) from None
-
-
-class _Tracker:
-    """The predicate half of a query; it also learns connection openings to place messages
-    on the cassette's time axis (message ``t`` counts from its connection's opening)."""
-
-    def __init__(self, query: MessageQuery) -> None:
-        self.query = query
-        self.opened: dict[int, float] = {}
-        self.current: Record | None = None
-
-    def feed(self, records: Iterable[Record]) -> Iterator[Record]:
-        for record in records:
-            if isinstance(record, WsConnection):
-                self.opened[record.id] = record.t
-            self.current = record
-            yield record
-
-    def time_of(self, record: Record) -> float:
-        if isinstance(record, WsMessage | WsClose):
-            return self.opened.get(record.conn, 0.0) + record.t
-        return record.t
-
-    def matches(self, obj: dict[str, Any]) -> bool:
-        q = self.query
-        record = self.current
-        if record is not None and (q.t_from is not None or q.t_to is not None):
-            t = self.time_of(record)
-            if (q.t_from is not None and t < q.t_from) or (q.t_to is not None and t > q.t_to):
-                return False
-        if q._channel is not None and not q._channel(obj):
-            return False
-        if q._where is not None and not q._where(obj):
-            return False
-        if q._text is not None and q._text not in json.dumps(obj, ensure_ascii=False).lower():
-            return False
-        if q._path is not None:
-            payload = _payload(record) if record is not None else Missing
-            if payload is Missing:
-                return False
-            found = list(_resolve(payload, q._path))
-            if not found:
-                return False
-            if q.value is not None and not any(_scalar_text(v) == q.value for v in found):
-                return False
-        return True
-
-
 _SHOWN_KINDS = (WsMessage, Event, HttpInteraction)
 _SHOWN_CODES = (MSG, EVENT, HTTP)
 
@@ -577,7 +387,7 @@ def _item(record: Record, t: float, line: int) -> dict[str, Any]:
         )
         body = record.response.body
         item["size"] = len(record.response.content)
-    payload = _payload(record)
+    payload = payload_of(record)
     if isinstance(payload, dict) and isinstance(payload.get("channel"), str):
         item["channel"] = payload["channel"]
     if body is None:
@@ -598,7 +408,7 @@ def _item(record: Record, t: float, line: int) -> dict[str, Any]:
     return item
 
 
-def _fast_matches(index: Index, query: MessageQuery) -> Iterator[int]:
+def _fast_matches(index: Index, query: Query) -> Iterator[int]:
     """Record numbers the query selects, from the index alone (structural queries only).
 
     Mirrors ``Selection``: options naming a family drop the others, messages of a connection
@@ -659,7 +469,7 @@ def _read_records(path: Path, index: Index, numbers: list[int]) -> list[Record]:
 def page_messages(
     root: CassetteRoot,
     path: Path,
-    query: MessageQuery,
+    query: Query,
     *,
     offset: int = 0,
     limit: int = 100,
@@ -683,13 +493,13 @@ def page_messages(
         for n, record in zip(numbers, _read_records(path, index, numbers), strict=True):
             items.append(_item(record, index.times[n], n + 2))
     else:
-        selection, tracker = query.selection()
+        selection = query.selection()
         matched = 0
-        for line, record in enumerate(tracker.feed(iter_records(path)), start=2):
+        for line, record in enumerate(iter_records(path), start=2):
             if not selection(record) or not isinstance(record, _SHOWN_KINDS):
                 continue
             if offset <= matched < offset + limit:
-                items.append(_item(record, tracker.time_of(record), line))
+                items.append(_item(record, selection.time_of(record), line))
             matched += 1
             if matched > offset + limit and not count_total:
                 complete = False
@@ -708,7 +518,7 @@ def page_messages(
 def timeline_bins(
     root: CassetteRoot,
     path: Path,
-    query: MessageQuery,
+    query: Query,
     *,
     start: float | None = None,
     end: float | None = None,
@@ -739,19 +549,19 @@ def timeline_bins(
             counts = series[(kind, key, direction)] = [0] * bins
         counts[min(bins - 1, int((t - lo) / width))] += 1
 
-    ranged = MessageQuery(**{**query.options(), "t_from": lo, "t_to": hi})
+    ranged = Query(**{**query.options(), "t_from": lo, "t_to": hi})
     if ranged.structural:
         for i in _fast_matches(index, ranged):
             kind = index.kinds[i]
             key = index.conns[i] if kind == MSG else index.names[i] if kind == EVENT else 0
             add(kind, key, index.dirs[i], index.times[i])
     else:
-        selection, tracker = ranged.selection()
+        selection = ranged.selection()
         names = {n: i for i, n in enumerate(index.event_names)}
-        for record in tracker.feed(iter_records(path)):
+        for record in iter_records(path):
             if not selection(record) or not isinstance(record, _SHOWN_KINDS):
                 continue
-            t = tracker.time_of(record)
+            t = selection.time_of(record)
             if isinstance(record, WsMessage):
                 add(MSG, record.conn, _DIRS.get(record.dir, 0), t)
             elif isinstance(record, Event):
@@ -785,8 +595,8 @@ def fields_of(path: Path) -> list[dict[str, Any]]:
     seen: Counter[str] = Counter()
     sampled = 0
     for record in iter_records(path):
-        payload = _payload(record)
-        if payload is not Missing:
+        payload = payload_of(record)
+        if payload is not MISSING:
             _walk_fields(payload, "", seen, 0)
             sampled += 1
             if sampled >= _FIELDS_SAMPLE:
@@ -800,7 +610,7 @@ def fields_of(path: Path) -> list[dict[str, Any]]:
 
 
 def create_filtered(
-    root: CassetteRoot, source: Path, output: str, query: MessageQuery, overwrite: bool = False
+    root: CassetteRoot, source: Path, output: str, query: Query, overwrite: bool = False
 ) -> dict[str, Any]:
     """Write the query's selection as a new cassette inside the root (atomically)."""
     target = root.new(output)
@@ -808,10 +618,7 @@ def create_filtered(
         raise QueryError("the output must differ from the cassette being viewed")
     if target.exists() and not overwrite:
         raise FileExistsError(output)
-    selection, tracker = query.selection()
-    kept, total = write_filtered(
-        source, target, selection, query.description(), tracker.feed(iter_records(source))
-    )
+    kept, total = write_filtered(source, target, query)
     return {
         "name": root.name_of(target),
         "kept": sum(kept.values()),

@@ -14,7 +14,7 @@ from pytest_streamreplay.cassette import (
     WsMessage,
     read_cassette,
 )
-from pytest_streamreplay.commands.where import Where, WhereError
+from pytest_streamreplay.cassette.where import Where, WhereError
 
 from .conftest import TEST_ID, Run, one_error_line
 
@@ -164,3 +164,40 @@ def test_where_language_semantics() -> None:
     assert Where("qty == 3 and name == 'fill'")(event)
     with pytest.raises(WhereError, match="column 1"):
         Where("open('x')")
+
+
+def test_filter_speaks_the_dashboards_query_language(run: Run, feed: Path, tmp_path: Path) -> None:
+    """--channel, --text, --path/--value and --from/--to: the fields the web dashboard
+    filters on, now options of the command too (one query language, cassette.query)."""
+    out = tmp_path / "q.jsonl"
+
+    def messages(*args: str) -> list[tuple[int, str]]:
+        result = run("filter", str(feed), "-o", str(out), *args)
+        assert result.returncode == 0, result.stderr
+        return [(m.conn, m.dir) for m in read_cassette(out)[1] if isinstance(m, WsMessage)]
+
+    assert messages("--channel", "v4_trades") == [(1, "send"), (1, "recv")]
+    assert messages("--text", "V4_ORDERBOOK") == [(1, "recv")]
+    assert messages("--path", "contents.size", "--value", "0.5") == [(1, "recv")]
+    # on the cassette's axis: connection 1 opens at 20 ms, its messages at +1, +40, +90
+    assert messages("--connection", "1", "--from", "30", "--to", "70") == [(1, "recv")]
+    header = read_cassette(out)[0]
+    assert header.extra["filter"] == "--connection 1 --from 30 --to 70"
+    refused = run("filter", str(feed), "-o", str(out), "--value", "x")
+    assert refused.returncode == 2
+    assert one_error_line(refused) == "streamreplay: error: value needs a path"
+
+
+def test_every_query_field_is_a_filter_option_and_documented() -> None:
+    """The query's fields are declared once; the command's options and the docs follow."""
+    from pytest_streamreplay.cassette.query import QUERY_FIELDS
+    from pytest_streamreplay.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    filter_parser = sub.choices["filter"]  # type: ignore[attr-defined]
+    flags = {opt for action in filter_parser._actions for opt in action.option_strings}
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    for spec in QUERY_FIELDS:
+        assert spec.flag in flags
+        assert f"`{spec.flag}" in docs, f"docs/cli.md does not describe {spec.flag}"

@@ -16,9 +16,8 @@ from pytest_streamreplay.cassette import (
     iter_records,
     read_header,
 )
-from pytest_streamreplay.commands.filter import Selection
+from pytest_streamreplay.cassette.query import Query
 from pytest_streamreplay.web import create_app
-from pytest_streamreplay.web.service import MessageQuery
 
 from .conftest import BIG_MESSAGES, EVENTS_TEST, FEED_TEST
 
@@ -137,8 +136,8 @@ def test_index_answers_like_a_streaming_selection(cassette_dir: Path, params: di
     root = CassetteRoot(cassette_dir)
     path = root.existing("feed/test_book.jsonl")
     conn = params.pop("conn", None)
-    fast_query = MessageQuery(conn=[conn] if conn else None, **params)
-    slow_query = MessageQuery(conn=[conn] if conn else None, where="true", **params)
+    fast_query = Query(conn=[conn] if conn else None, **params)
+    slow_query = Query(conn=[conn] if conn else None, where="true", **params)
     assert fast_query.structural and not slow_query.structural
     fast = page_messages(root, path, fast_query, limit=1000)
     slow = page_messages(root, path, slow_query, limit=1000)
@@ -205,21 +204,27 @@ def test_create_filtered_writes_only_the_selection(client: TestClient, cassette_
     header = read_header(out)
     assert header.test == FEED_TEST
     assert header.extra["filtered_from"] == "test_book.jsonl"
-    assert "channel='v4_trades'" in header.extra["filter"]
+    assert "--channel v4_trades" in header.extra["filter"]  # as `streamreplay filter` says it
     listed = [r["name"] for r in client.get("/api/cassettes").json()["cassettes"]]
     assert "cut/trades.jsonl" in listed
 
 
 def test_create_filtered_matches_the_filter_command(client: TestClient, cassette_dir: Path) -> None:
-    """The same selection through the API and through ``Selection`` (the CLI's) agree."""
-    client.post(f"{FEED}/filter", json={"output": "w.jsonl", "where": "type == 'subscribe'"})
-    from pytest_streamreplay.commands.where import Where
+    """One query language: the API and ``streamreplay filter`` cut the same records and
+    describe the cut the same way."""
+    from pytest_streamreplay.cli import main
 
-    selection = Selection(where=Where("type == 'subscribe'"))
+    body = {"output": "w.jsonl", "where": "type == 'subscribe'", "text": "SUBSCRIBE", "t_from": 0}
+    assert client.post(f"{FEED}/filter", json=body).status_code == 201
     source = cassette_dir / "feed" / "test_book.jsonl"
-    expected = [r.to_json() for r in iter_records(source) if selection(r)]
-    assert [r.to_json() for r in iter_records(cassette_dir / "w.jsonl")] == expected
-    assert [r["kind"] for r in expected] == ["ws", "ws_msg", "ws", "ws_close"]
+    args = ["--where", "type == 'subscribe'", "--text", "SUBSCRIBE", "--from", "0"]
+    assert main(["filter", str(source), "-o", str(cassette_dir / "cli.jsonl"), *args]) == 0
+    by_api = [r.to_json() for r in iter_records(cassette_dir / "w.jsonl")]
+    by_cli = [r.to_json() for r in iter_records(cassette_dir / "cli.jsonl")]
+    assert by_api == by_cli
+    assert [r["kind"] for r in by_api] == ["ws", "ws_msg", "ws", "ws_close"]
+    headers = [read_header(cassette_dir / n).extra["filter"] for n in ("w.jsonl", "cli.jsonl")]
+    assert headers[0] == headers[1]
 
 
 def test_create_filtered_refuses_existing_outside_and_failing(

@@ -28,7 +28,7 @@ from bot_process import BotProcess
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from pytest_streamreplay.commands.filter import Selection, write_filtered
+from pytest_streamreplay.cassette.query import Query, write_filtered
 from pytest_streamreplay.harness import runtime, use_cassette
 from tradingbot.pipeline import Pipeline, PipelineConfig, replay
 from tradingbot.serve import BAR_CONFIRMED, BAR_FORMING, BarHub
@@ -131,11 +131,9 @@ def record_live_session(root: Path) -> LiveSession:
     cut = root / "cut"
     inputs = cut / "input.jsonl"
     outputs = cut / "output.jsonl"
-    kept, _ = write_filtered(
-        session, inputs, Selection(url=indexer.ws_url), f"--url {indexer.ws_url}"
-    )
+    kept, _ = write_filtered(session, inputs, Query(url=indexer.ws_url))
     assert kept["ws"] == 1, f"the bot's feed was not recorded: {kept}"
-    kept, _ = write_filtered(session, outputs, Selection(url="/ws/bars/"), "--url /ws/bars/")
+    kept, _ = write_filtered(session, outputs, Query(url="/ws/bars/"))
     # websockets reads the proxy variables from version 15 on
     assert kept["ws"] == 1, f"the bar client did not go through the proxy: {kept}"
     return LiveSession(session, inputs, outputs, received, summary)

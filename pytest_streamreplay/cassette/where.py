@@ -1,4 +1,5 @@
-"""A small, safe expression language over a record's JSON, for ``filter --where``.
+"""A small, safe expression language over a record's JSON: ``--where`` of the query language
+(``cassette.query``), used by ``streamreplay filter`` and the web dashboard.
 
 An expression is parsed with ``ast`` and only comparisons, ``and``/``or``/``not``, names,
 ``.field`` and ``[key]`` access, literals and lists of literals are accepted; nothing is
@@ -17,9 +18,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-from ._common import CommandError
-
-__all__ = ["Where", "WhereError"]
+__all__ = ["QueryError", "Where", "WhereError"]
 
 _MAX_LENGTH = 2000
 
@@ -53,11 +52,18 @@ _REFUSED = {
 }
 
 
-class WhereError(CommandError):
+class QueryError(ValueError):
+    """A query the user can fix; the message says what. The CLI prints it as one line (exit
+    status ``code``), the web dashboard answers 400 with it."""
+
+    code = 2
+
+
+class WhereError(QueryError):
     """An expression outside the language; the message says what and where."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(f"--where: {message}", code=2)
+        super().__init__(f"--where: {message}")
 
 
 class _Missing:
