@@ -59,6 +59,7 @@ class ProxyRuntime:
     def proxy(self) -> Any:
         with self._lock:
             if self._proxy is None or not self._proxy.running:
+                from .proxy.http2 import Http2Negotiation
                 from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
                 from .proxy.origins import ReplayOrigins
                 from .proxy.server import ProxyServer
@@ -68,6 +69,7 @@ class ProxyRuntime:
                 upstream_ca, insecure = self._config
                 self._proxy = ProxyServer(
                     [
+                        Http2Negotiation(),
                         OriginsLifecycle(origins),
                         HttpRecordReplay(self.binding, origins),
                         WebSocketRecordReplay(self.binding, origins),

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .grpc import is_grpc, messages_differ
 from .records import HttpRequest
 
 __all__ = [
@@ -197,10 +198,24 @@ def resolve_matchers(
 def compare(
     live: HttpRequest, recorded: HttpRequest, matchers: Sequence[NamedMatcher]
 ) -> list[tuple[str, str]]:
-    """The failing matchers as ``(name, difference)``; empty when the requests match."""
+    """The failing matchers as ``(name, difference)``; empty when the requests match.
+
+    Two gRPC calls also compare their request messages (a method's calls differ by them),
+    unless the matchers already look at the body."""
     failures = []
     for m in matchers:
         diff = m(live, recorded)
         if diff is not None:
             failures.append((m.name, diff))
+    if (
+        is_grpc(live.headers)
+        and is_grpc(recorded.headers)
+        and not any(m.name.split("[")[0] in _BODY_MATCHERS for m in matchers)
+    ):
+        diff = messages_differ(live, recorded)
+        if diff is not None:
+            failures.append(("grpc messages", diff))
     return failures
+
+
+_BODY_MATCHERS = frozenset({"body", "json_body"})

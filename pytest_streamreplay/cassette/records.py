@@ -179,6 +179,8 @@ class HttpResponse:
     chunks: list[Chunk] | None = None
     # How to rebuild the compressed wire bytes from ``body`` (see cassette/encoding.py).
     encoded: dict[str, Any] | None = None
+    # Fields sent after the body (HTTP/2 and chunked HTTP/1.1); gRPC's status lives here.
+    trailers: Headers | None = None
 
     @property
     def content(self) -> bytes:
@@ -206,6 +208,8 @@ class HttpResponse:
             out["body"] = self.body
         if self.encoded is not None:
             out["encoded"] = self.encoded
+        if self.trailers is not None:
+            out["trailers"] = _headers_to(self.trailers)
         return out
 
     @classmethod
@@ -219,6 +223,7 @@ class HttpResponse:
             body=obj.get("body"),
             chunks=None if chunks is None else [Chunk.from_json(c) for c in chunks],
             encoded=obj.get("encoded"),
+            trailers=None if obj.get("trailers") is None else _headers_from(obj["trailers"]),
         )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..cassette.body import encode_body
 from ..cassette.encoding import apply_encoding, describe_encoding
+from ..cassette.grpc import is_grpc
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
 from ..session import CassetteSession
 from .binding import SessionBinding
@@ -33,6 +34,7 @@ _META = "streamreplay"
 # Framing is the transport's business: replay sets Content-Length from the body it sends.
 _FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length"})
 _STREAM_TYPES = (
+    "application/grpc",  # server-streamed calls reach the client message by message
     "text/event-stream",
     "application/x-ndjson",
     "application/jsonl",
@@ -75,12 +77,22 @@ def refusal(text: str) -> Any:
     )
 
 
+def _trailers(message: Any) -> list[tuple[str, str]] | None:
+    trailers = message.trailers
+    return None if trailers is None else list(trailers.items(multi=True))
+
+
 def _response_from_flow(flow: Any, chunks: list[Chunk] | None) -> HttpResponse:
     resp = flow.response
     headers = list(resp.headers.items(multi=True))
     if chunks is not None:
         return HttpResponse(
-            resp.status_code, resp.reason or "", resp.http_version, headers, chunks=chunks
+            resp.status_code,
+            resp.reason or "",
+            resp.http_version,
+            headers,
+            chunks=chunks,
+            trailers=_trailers(resp),
         )
     decoded = resp.get_content(strict=False) or b""
     return HttpResponse(
@@ -90,6 +102,7 @@ def _response_from_flow(flow: Any, chunks: list[Chunk] | None) -> HttpResponse:
         headers=headers,
         body=encode_body(decoded),
         encoded=describe_encoding(resp.headers.get("content-encoding"), resp.raw_content, decoded),
+        trailers=_trailers(resp),
     )
 
 
@@ -108,7 +121,20 @@ def _response_to_flow(recorded: HttpResponse, http_version: str) -> Any:
         response.headers["content-length"] = str(len(response.raw_content))
     else:
         response.set_content(recorded.content)  # encodes per the recorded Content-Encoding
+    if recorded.trailers is not None:
+        response.trailers = http.Headers([(k.encode(), v.encode()) for k, v in recorded.trailers])
+    if http_version.startswith("HTTP/2") and recorded.header("content-length") is None:
+        # HTTP/2 frames its own data; an added length would reach gRPC clients as metadata
+        response.headers.pop("content-length", None)
     return response
+
+
+def _answered_whole(interaction: HttpInteraction) -> bool:
+    """gRPC answers and streamed responses with trailers are answered by the proxy itself:
+    the replay origin speaks HTTP/1.1, which mitmproxy relays without trailers (a gRPC error
+    is trailers-only: its status is in the headers of an empty HTTP/2 response)."""
+    response = interaction.response
+    return response.trailers is not None or is_grpc(response.headers)
 
 
 class _ChunkRecorder:
@@ -174,7 +200,7 @@ class HttpRecordReplay:
         if decision.action == "replay":
             interaction = decision.interaction
             assert interaction is not None
-            if interaction.response.chunks is not None:
+            if interaction.response.chunks is not None and not _answered_whole(interaction):
                 session.opened()
                 path = self.origins.add_stream(
                     StreamJob(interaction, session.speed, lambda: session.closed(None))

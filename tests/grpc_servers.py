@@ -1,0 +1,78 @@
+"""A real grpcio server on 127.0.0.1 with a service defined without generated code (bytes in,
+bytes out), plaintext or TLS, counting the calls it answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+SERVICE = "test.Echo"
+
+
+@dataclass
+class GrpcOrigin:
+    server: Any
+    port: int
+    calls: list[str] = field(default_factory=list)
+
+    @property
+    def target(self) -> str:
+        return f"localhost:{self.port}"
+
+    def stop(self) -> None:
+        self.server.stop(0).wait(5)
+
+
+def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
+    """``/test.Echo/Unary`` echoes with a custom trailer, ``/Stream`` sends N messages 50 ms
+    apart, ``/Fail`` ends with NOT_FOUND, its details and a trailer."""
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def note(name: str) -> None:
+        with lock:
+            seen.append(name)
+
+    def unary(request: bytes, context: Any) -> bytes:
+        note("Unary")
+        context.set_trailing_metadata((("x-served-by", "origin"),))
+        return b"echo:" + request
+
+    def stream(request: bytes, context: Any) -> Iterator[bytes]:
+        note("Stream")
+        for i in range(int(request or b"3")):
+            if i:
+                time.sleep(0.05)
+            yield b"message %d" % i
+
+    def fail(request: bytes, context: Any) -> bytes:
+        note("Fail")
+        context.set_trailing_metadata((("x-reason", "no-such-order"),))
+        context.abort(grpc.StatusCode.NOT_FOUND, f"order {request.decode()} not found")
+        raise AssertionError("unreachable")
+
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Unary": grpc.unary_unary_rpc_method_handler(unary),
+            "Stream": grpc.unary_stream_rpc_method_handler(stream),
+            "Fail": grpc.unary_unary_rpc_method_handler(fail),
+        },
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server.add_generic_rpc_handlers((handler,))
+    if tls is None:
+        port = server.add_insecure_port("127.0.0.1:0")
+    else:
+        cert, key = tls
+        creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+        port = server.add_secure_port("127.0.0.1:0", creds)
+    server.start()
+    return GrpcOrigin(server, port, seen)

@@ -1,0 +1,152 @@
+"""gRPC and HTTP/2 through the proxy: real grpcio clients and servers, plaintext (h2c inside
+the CONNECT tunnel) and TLS; record, stop the origin, replay strictly."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+grpc = pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+
+from grpc_servers import start_grpc_origin  # noqa: E402
+from pytester_helpers import cassette_files, cassette_lines, outputs  # noqa: E402
+
+CALLS = """
+import json, os, pathlib, grpc, pytest
+
+def channel():
+    target = os.environ["GRPC_TARGET"]
+    if os.environ.get("GRPC_TLS"):
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials())
+    return grpc.insecure_channel(target)
+
+@pytest.mark.streamreplay
+def test_calls():
+    with channel() as ch:
+        reply, call = ch.unary_unary("/test.Echo/Unary").with_call(b"hello", timeout=20)
+        trailers = {k: v for k, v in call.trailing_metadata()}
+        stream = list(ch.unary_stream("/test.Echo/Stream")(b"4", timeout=20))
+        with pytest.raises(grpc.RpcError) as failed:
+            ch.unary_unary("/test.Echo/Fail")(b"42", timeout=20)
+    seen = {
+        "reply": reply.decode(),
+        "trailers": trailers,
+        "stream": [m.decode() for m in stream],
+        "error": [failed.value.code().name, failed.value.details(),
+                  {k: v for k, v in failed.value.trailing_metadata()}],
+    }
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(json.dumps(seen).encode())
+"""
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
+def test_grpc_unary_stream_and_error_record_then_replay(
+    inner, origin_cert, monkeypatch, tls: bool
+) -> None:
+    server = start_grpc_origin(origin_cert if tls else None)
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    if tls:
+        monkeypatch.setenv("GRPC_TLS", "1")
+    inner.makepyfile(test_rpc=CALLS)
+    try:
+        recorded = inner.runpytest("--record-mode=once", f"--upstream-ca={origin_cert[0]}")
+        recorded.assert_outcomes(passed=1)
+        assert sorted(server.calls) == ["Fail", "Stream", "Unary"]
+    finally:
+        server.stop()
+
+    replayed = inner.runpytest("--replay-strict")
+    replayed.assert_outcomes(passed=1)
+    first, second = outputs(inner)
+    assert first == second, "replay must give the client the same messages, trailers, status"
+    seen = json.loads(first)
+    assert seen["reply"] == "echo:hello" and seen["trailers"]["x-served-by"] == "origin"
+    assert seen["stream"] == [f"message {i}" for i in range(4)]
+    assert seen["error"] == ["NOT_FOUND", "order 42 not found", {"x-reason": "no-such-order"}]
+
+    (cassette,) = cassette_files(inner)
+    calls = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
+    assert [c["request"]["url"].rsplit("/", 1)[1] for c in calls] == ["Unary", "Stream", "Fail"]
+    for call in calls:
+        assert call["response"]["http_version"] == "HTTP/2.0"
+    unary, stream, _ = (dict(c["response"].get("trailers") or []) for c in calls)
+    assert unary["grpc-status"] == "0" and unary["x-served-by"] == "origin"
+    assert stream["grpc-status"] == "0"
+    failed = dict(calls[2]["response"]["headers"])  # an error is trailers-only: in the headers
+    assert (failed["grpc-status"], failed["grpc-message"]) == ("5", "order 42 not found")
+    assert len(calls[1]["response"]["chunks"]) >= 2  # messages recorded as they passed
+
+
+def test_a_changed_request_message_is_unmatched_with_its_difference(
+    inner, origin_cert, monkeypatch
+) -> None:
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=CALLS)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    finally:
+        server.stop()
+    inner.makepyfile(test_rpc=CALLS.replace('with_call(b"hello"', 'with_call(b"HELLO"'))
+    replayed = inner.runpytest("--replay-strict")
+    replayed.assert_outcomes(failed=1)
+    text = replayed.stdout.str()
+    assert "Unmatched request POST http://localhost:" in text
+    assert "grpc messages: request message #0: <5 bytes: 48 45 4c 4c 4f>" in text
+
+
+H2_TEST = """
+import os, httpx, pathlib, pytest
+
+@pytest.mark.streamreplay
+def test_h2():
+    with httpx.Client(http2=True) as client:
+        r = client.post(os.environ["ORIGIN"] + "/test.Echo/Unary", content=b"\\0\\0\\0\\0\\2hi",
+                        headers={"content-type": "application/grpc", "te": "trailers"})
+    assert r.content == b"\\0\\0\\0\\0\\7echo:hi"
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(r.http_version.encode())
+"""
+
+
+def test_httpx_http2_negotiates_h2_through_the_proxy(
+    inner, tls_h2_origin, origin_cert, monkeypatch
+) -> None:
+    """httpx offers http/1.1 before h2; the proxy prefers h2, as servers do."""
+    monkeypatch.setenv("ORIGIN", tls_h2_origin)
+    inner.makepyfile(test_h2=H2_TEST)
+    inner.runpytest("--record-mode=once", f"--upstream-ca={origin_cert[0]}").assert_outcomes(
+        passed=1
+    )
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    assert outputs(inner) == [b"HTTP/2", b"HTTP/2"]
+    (cassette,) = cassette_files(inner)
+    (call,) = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
+    assert call["response"]["http_version"] == "HTTP/2.0"
+
+
+@pytest.fixture
+def tls_h2_origin(origin_cert):
+    """An origin that speaks HTTP/2 over TLS (grpcio's server, called by httpx as a client
+    that knows the gRPC framing)."""
+    server = start_grpc_origin(origin_cert)
+    yield f"https://localhost:{server.port}"
+    server.stop()
+
+
+def test_h2_client_sees_h2_directly_too(origin_cert) -> None:
+    """The origin used above does speak h2 (so the test above checks the proxy, not it)."""
+    server = start_grpc_origin(origin_cert)
+    try:
+        with httpx.Client(http2=True, verify=str(origin_cert[0])) as client:
+            r = client.post(
+                f"https://localhost:{server.port}/test.Echo/Unary",
+                content=b"\0\0\0\0\2hi",
+                headers={"content-type": "application/grpc", "te": "trailers"},
+            )
+        assert r.http_version == "HTTP/2" and r.content == b"\0\0\0\0\7echo:hi"
+    finally:
+        server.stop()
