@@ -32,7 +32,9 @@ class GrpcOrigin:
 
 def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
     """``/test.Echo/Unary`` echoes with a custom trailer, ``/Stream`` sends N messages 50 ms
-    apart, ``/Fail`` ends with NOT_FOUND, its details and a trailer."""
+    apart, ``/Fail`` ends with NOT_FOUND, its details and a trailer, ``/Collect`` (client
+    streaming) joins what it was sent, ``/Chat`` (bidirectional) answers each message as it
+    arrives."""
     seen: list[str] = []
     lock = threading.Lock()
 
@@ -58,12 +60,23 @@ def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
         context.abort(grpc.StatusCode.NOT_FOUND, f"order {request.decode()} not found")
         raise AssertionError("unreachable")
 
+    def collect(requests: Iterator[bytes], context: Any) -> bytes:
+        note("Collect")
+        return b"+".join(requests)
+
+    def chat(requests: Iterator[bytes], context: Any) -> Iterator[bytes]:
+        note("Chat")
+        for request in requests:
+            yield b"re:" + request
+
     handler = grpc.method_handlers_generic_handler(
         SERVICE,
         {
             "Unary": grpc.unary_unary_rpc_method_handler(unary),
             "Stream": grpc.unary_stream_rpc_method_handler(stream),
             "Fail": grpc.unary_unary_rpc_method_handler(fail),
+            "Collect": grpc.stream_unary_rpc_method_handler(collect),
+            "Chat": grpc.stream_stream_rpc_method_handler(chat),
         },
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))

@@ -168,6 +168,25 @@ class _Live:
     started: float
     original: HttpRequest | None = None  # as the client sent it, when a route redirected it
     recorder: _ChunkRecorder | None = None  # set once the response turns out to be a stream
+    sent: bytearray | None = None  # a streamed request's body, as it passed
+
+    def request(self, flow: Any) -> HttpRequest:
+        """The request as the cassette keeps it: as the client sent it."""
+        request = self.original or request_from_flow(flow)
+        if self.sent is None:
+            return request
+        return HttpRequest.build(request.method, request.url, request.headers, bytes(self.sent))
+
+
+class _RequestTap:
+    """Keeps a streamed request's body while mitmproxy forwards it piece by piece."""
+
+    def __init__(self, into: bytearray) -> None:
+        self.into = into
+
+    def __call__(self, data: bytes) -> bytes:
+        self.into += data
+        return data
 
 
 @dataclass
@@ -176,6 +195,31 @@ class Routed:
 
     session: CassetteSession
     path: str
+
+
+def _go_live(flow: Any, session: CassetteSession, *, streamed: bool = False) -> _Live:
+    """Send ``flow`` to its origin (or to the stand-in a route names) and remember what
+    recording its interaction needs."""
+    original = request_from_flow(flow) if not streamed else None
+    target = session.route(flow.request.url)
+    if target is not None:
+        if streamed:  # the body is not read yet: keep the URL the client used
+            original = HttpRequest.build(
+                flow.request.method,
+                flow.request.url,
+                list(flow.request.headers.items(multi=True)),
+                b"",
+            )
+        flow.request.url = target
+    live = _Live(
+        session,
+        t=session.elapsed_ms(),
+        started=time.monotonic(),
+        original=original if target is not None else None,
+        sent=bytearray() if streamed else None,
+    )
+    flow.metadata[_META] = live
+    return live
 
 
 class HttpRecordReplay:
@@ -188,7 +232,7 @@ class HttpRecordReplay:
     def request(self, flow: Any) -> None:
         from .ws_addon import is_websocket_upgrade
 
-        if is_websocket_upgrade(flow.request):
+        if is_websocket_upgrade(flow.request) or isinstance(flow.metadata.get(_META), _Live):
             return
         session = self.binding.session
         if session is None:
@@ -214,19 +258,22 @@ class HttpRecordReplay:
             flow.response = _response_to_flow(interaction.response, flow.request.http_version)
             flow.metadata[_META] = "replayed"
         elif decision.action == "live":
-            original = request_from_flow(flow)
-            target = session.route(flow.request.url)
-            if target is not None:
-                flow.request.url = target
-            flow.metadata[_META] = _Live(
-                session,
-                t=session.elapsed_ms(),
-                started=time.monotonic(),
-                original=original if target is not None else None,
-            )
+            _go_live(flow, session)
         else:
             flow.response = refusal(decision.report)
             flow.metadata[_META] = "refused"
+
+    def requestheaders(self, flow: Any) -> None:
+        """A gRPC call while only recording goes live now, its request streamed as the client
+        sends it: a bidirectional call's client waits for answers before sending more, so
+        its request must not wait in the proxy for the end of its body."""
+        session = self.binding.session
+        if session is None or not (session.can_record and not session.can_replay):
+            return
+        if not is_grpc(list(flow.request.headers.items(multi=True))):
+            return
+        live = _go_live(flow, session, streamed=True)
+        flow.request.stream = _RequestTap(live.sent if live.sent is not None else bytearray())
 
     def responseheaders(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
@@ -244,7 +291,7 @@ class HttpRecordReplay:
         session.record(
             HttpInteraction(
                 id=session.next_id(),
-                request=meta.original or request_from_flow(flow),
+                request=meta.request(flow),
                 response=_response_from_flow(flow, meta.recorder.chunks if meta.recorder else None),
                 t=meta.t,
                 duration_ms=(time.monotonic() - meta.started) * 1000.0,

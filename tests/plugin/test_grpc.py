@@ -13,6 +13,8 @@ grpc = pytest.importorskip("grpc", reason="grpcio is not installed (the bot extr
 from grpc_servers import start_grpc_origin  # noqa: E402
 from pytester_helpers import cassette_files, cassette_lines, outputs  # noqa: E402
 
+from pytest_streamreplay.cassette import decode_body  # noqa: E402
+
 CALLS = """
 import json, os, pathlib, grpc, pytest
 
@@ -96,6 +98,74 @@ def test_a_changed_request_message_is_unmatched_with_its_difference(
     text = replayed.stdout.str()
     assert "Unmatched request POST http://localhost:" in text
     assert "grpc messages: request message #0: <5 bytes: 48 45 4c 4c 4f>" in text
+
+
+STREAMS = """
+import json, os, pathlib, queue, grpc, pytest
+
+@pytest.mark.streamreplay
+def test_streams():
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        joined = ch.stream_unary("/test.Echo/Collect")(iter([b"a", b"bb", b"ccc"]), timeout=20)
+        echoed = list(ch.stream_stream("/test.Echo/Chat")(iter([b"x", b"y"]), timeout=20))
+    out = pathlib.Path(os.environ["OUT"])
+    seen = {"joined": joined.decode(), "echoed": [m.decode() for m in echoed]}
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(json.dumps(seen).encode())
+"""
+
+INTERACTIVE = """
+import os, queue, grpc, pytest
+
+@pytest.mark.streamreplay
+def test_chat_waits_for_each_answer():
+    answers = queue.Queue()
+
+    def requests():
+        for word in (b"one", b"two", b"three"):
+            yield word
+            answers.get(timeout=10)  # the next message only once this one is answered
+
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        seen = []
+        for answer in ch.stream_stream("/test.Echo/Chat")(requests(), timeout=20):
+            seen.append(answer)
+            answers.put(answer)
+    assert seen == [b"re:one", b"re:two", b"re:three"]
+"""
+
+
+def test_client_streaming_and_bidirectional_record_then_replay(inner, monkeypatch) -> None:
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=STREAMS)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+        assert sorted(server.calls) == ["Chat", "Collect"]
+    finally:
+        server.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    first, second = outputs(inner)
+    assert first == second
+    assert json.loads(first) == {"joined": "a+bb+ccc", "echoed": ["re:x", "re:y"]}
+
+
+def test_recording_streams_a_bidirectional_call_both_ways(inner, monkeypatch) -> None:
+    """A client that waits for each answer before sending more: the proxy must pass each
+    request message on as it comes (it used to wait for the end of the request body)."""
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=INTERACTIVE)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    finally:
+        server.stop()
+    (cassette,) = cassette_files(inner)
+    (call,) = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
+    assert call["request"]["url"].endswith("/test.Echo/Chat")
+    sent = decode_body(call["request"]["body"])
+    assert sent == b"".join(
+        b"\0" + len(w).to_bytes(4, "big") + w for w in (b"one", b"two", b"three")
+    )
 
 
 H2_TEST = """
