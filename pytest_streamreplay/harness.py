@@ -59,6 +59,7 @@ class ProxyRuntime:
     def proxy(self) -> Any:
         with self._lock:
             if self._proxy is None or not self._proxy.running:
+                from .proxy.h2_origin import H2OriginLifecycle, H2ReplayOrigin
                 from .proxy.http2 import Http2Negotiation
                 from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
                 from .proxy.origins import ReplayOrigins
@@ -66,12 +67,14 @@ class ProxyRuntime:
                 from .proxy.ws_addon import WebSocketRecordReplay
 
                 origins = ReplayOrigins()
+                h2 = H2ReplayOrigin()
                 upstream_ca, insecure = self._config
                 self._proxy = ProxyServer(
                     [
-                        Http2Negotiation(),
+                        Http2Negotiation(h2c_ports=lambda: (h2.port,)),
                         OriginsLifecycle(origins),
-                        HttpRecordReplay(self.binding, origins),
+                        H2OriginLifecycle(h2),
+                        HttpRecordReplay(self.binding, origins, h2),
                         WebSocketRecordReplay(self.binding, origins),
                     ],
                     upstream_ca=upstream_ca,

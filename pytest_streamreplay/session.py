@@ -275,15 +275,18 @@ class CassetteSession:
         return self.redactor.live_json(value)
 
     # -- HTTP ------------------------------------------------------------------------------
-    def decide(self, live: HttpRequest) -> Decision:
-        """Choose how to answer a live request (already in cassette form, not yet redacted)."""
+    def decide(self, live: HttpRequest, *, partial: bool = False) -> Decision:
+        """Choose how to answer a live request (already in cassette form, not yet redacted).
+
+        ``partial``: the request body is still arriving (a streamed gRPC call, matched on its
+        first message)."""
         live = self.redactor.request(live)
         with self._lock:
             if self.can_replay:
                 matching = [
                     r
                     for r in self._replayable
-                    if not compare(live, r.interaction.request, self.matchers)
+                    if not compare(live, r.interaction.request, self.matchers, partial=partial)
                 ]
                 fresh = next((r for r in matching if r.plays == 0), None)
                 chosen = fresh or (matching[-1] if matching and self.allow_repeats else None)
@@ -296,6 +299,12 @@ class CassetteSession:
             report = self._unmatched_report(live)
             self.unmatched.append(Unmatched(live, report))
             return Decision("refuse", report=report)
+
+    def report_unmatched(self, live: HttpRequest, report: str) -> None:
+        """A request found not to match after its answer began (a streamed call's later
+        messages): the test fails with ``report``, as for an unmatched request."""
+        with self._lock:
+            self.unmatched.append(Unmatched(live, report))
 
     def _unmatched_report(self, live: HttpRequest) -> str:
         lines = [

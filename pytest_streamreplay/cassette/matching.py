@@ -196,12 +196,17 @@ def resolve_matchers(
 
 
 def compare(
-    live: HttpRequest, recorded: HttpRequest, matchers: Sequence[NamedMatcher]
+    live: HttpRequest,
+    recorded: HttpRequest,
+    matchers: Sequence[NamedMatcher],
+    *,
+    partial: bool = False,
 ) -> list[tuple[str, str]]:
     """The failing matchers as ``(name, difference)``; empty when the requests match.
 
     Two gRPC calls also compare their request messages (a method's calls differ by them),
-    unless the matchers already look at the body."""
+    unless the matchers already look at the body; ``partial``: the live request is still
+    arriving, compare its first message only."""
     failures = []
     for m in matchers:
         diff = m(live, recorded)
@@ -212,7 +217,7 @@ def compare(
         and is_grpc(recorded.headers)
         and not any(m.name.split("[")[0] in _BODY_MATCHERS for m in matchers)
     ):
-        diff = messages_differ(live, recorded)
+        diff = messages_differ(live, recorded, first_only=partial)
         if diff is not None:
             failures.append(("grpc messages", diff))
     return failures

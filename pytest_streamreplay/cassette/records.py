@@ -155,18 +155,26 @@ class HttpRequest:
 class Chunk:
     t: float
     body: dict[str, Any] | None
+    # For a call whose request streamed (gRPC): request bytes the origin had received when it
+    # sent this chunk; replay sends the chunk once the client has sent as many.
+    after: int | None = None
 
     @property
     def content(self) -> bytes:
         return decode_body(self.body)
 
     def to_json(self) -> dict[str, Any]:
-        return {"t": round(self.t, 3), **(self.body or {"text": ""})}
+        out: dict[str, Any] = {"t": round(self.t, 3)}
+        if self.after is not None:
+            out["after"] = self.after
+        out.update(self.body or {"text": ""})
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Chunk:
         body = {k: v for k, v in obj.items() if k in ("json", "text", "base64", "layout")}
-        return cls(float(obj["t"]), body or None)
+        after = obj.get("after")
+        return cls(float(obj["t"]), body or None, None if after is None else int(after))
 
 
 @dataclass

@@ -9,6 +9,7 @@ preface inside a CONNECT tunnel, and keeps the origin side on the protocol the c
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 __all__ = ["H2_PREFACE", "Http2Negotiation"]
@@ -18,7 +19,13 @@ H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 class Http2Negotiation:
-    """Added after mitmproxy's own ``NextLayer`` and ``TlsConfig``, whose choices it amends."""
+    """Added after mitmproxy's own ``NextLayer`` and ``TlsConfig``, whose choices it amends.
+
+    ``h2c_ports``: ports on 127.0.0.1 that speak cleartext HTTP/2 to an h2 client (the HTTP/2
+    replay origin)."""
+
+    def __init__(self, h2c_ports: Callable[[], Collection[int | None]] = tuple) -> None:
+        self.h2c_ports = h2c_ports
 
     def next_layer(self, nextlayer: Any) -> None:
         data = nextlayer.data_client()
@@ -34,7 +41,10 @@ class Http2Negotiation:
     def server_connected(self, data: Any) -> None:
         """A cleartext origin under a cleartext h2 client speaks h2 too (gRPC servers on
         plaintext ports speak nothing else)."""
-        if data.client.alpn == b"h2" and not data.client.tls and not data.server.tls:
+        if data.client.alpn != b"h2" or data.server.tls:
+            return
+        address = data.server.address or ("", 0)
+        if not data.client.tls or (address[0] == "127.0.0.1" and address[1] in self.h2c_ports()):
             data.server.alpn = b"h2"
 
     def tls_start_client(self, tls_start: Any) -> None:

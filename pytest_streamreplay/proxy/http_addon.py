@@ -17,6 +17,7 @@ from ..cassette.grpc import is_grpc
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
 from ..session import CassetteSession
 from .binding import SessionBinding
+from .h2_origin import H2Job, H2ReplayOrigin
 from .origins import ReplayOrigins, StreamJob
 
 __all__ = [
@@ -140,14 +141,16 @@ def _answered_whole(interaction: HttpInteraction) -> bool:
 class _ChunkRecorder:
     """mitmproxy calls this with each chunk as it arrives and forwards what it returns."""
 
-    def __init__(self) -> None:
+    def __init__(self, sent: bytearray | None = None) -> None:
         self.start = time.monotonic()
         self.chunks: list[Chunk] = []
+        self.sent = sent  # the request body so far, when it streams
 
     def __call__(self, data: bytes) -> bytes:
         if data:
             t = (time.monotonic() - self.start) * 1000.0
-            self.chunks.append(Chunk(t, encode_body(data, binary=not _is_text(data))))
+            after = None if self.sent is None else len(self.sent)
+            self.chunks.append(Chunk(t, encode_body(data, binary=not _is_text(data)), after))
         return data
 
 
@@ -197,6 +200,15 @@ class Routed:
     path: str
 
 
+def _route_to(flow: Any, port: int | None, path: str) -> None:
+    """Send ``flow`` to one of the replay origins on 127.0.0.1."""
+    assert port is not None, "the replay origins start with the proxy"
+    flow.request.scheme = "http"
+    flow.request.host = "127.0.0.1"
+    flow.request.port = port
+    flow.request.path = path
+
+
 def _go_live(flow: Any, session: CassetteSession, *, streamed: bool = False) -> _Live:
     """Send ``flow`` to its origin (or to the stand-in a route names) and remember what
     recording its interaction needs."""
@@ -225,15 +237,20 @@ def _go_live(flow: Any, session: CassetteSession, *, streamed: bool = False) -> 
 class HttpRecordReplay:
     """Asks the bound session about each request: replay it, let it through, or refuse it."""
 
-    def __init__(self, binding: SessionBinding, origins: ReplayOrigins) -> None:
+    def __init__(
+        self, binding: SessionBinding, origins: ReplayOrigins, h2: H2ReplayOrigin | None = None
+    ) -> None:
         self.binding = binding
         self.origins = origins
+        self.h2 = h2
 
     def request(self, flow: Any) -> None:
         from .ws_addon import is_websocket_upgrade
 
-        if is_websocket_upgrade(flow.request) or isinstance(flow.metadata.get(_META), _Live):
-            return
+        if is_websocket_upgrade(flow.request) or isinstance(
+            flow.metadata.get(_META), _Live | Routed
+        ):
+            return  # decided on its headers (see ``requestheaders``)
         session = self.binding.session
         if session is None:
             flow.response = refusal(
@@ -250,10 +267,7 @@ class HttpRecordReplay:
                     StreamJob(interaction, session.speed, lambda: session.closed(None))
                 )
                 flow.metadata[_META] = Routed(session, path)
-                flow.request.scheme = "http"
-                flow.request.host = "127.0.0.1"
-                flow.request.port = self.origins.http_port
-                flow.request.path = path
+                _route_to(flow, self.origins.http_port, path)
                 return
             flow.response = _response_to_flow(interaction.response, flow.request.http_version)
             flow.metadata[_META] = "replayed"
@@ -264,23 +278,37 @@ class HttpRecordReplay:
             flow.metadata[_META] = "refused"
 
     def requestheaders(self, flow: Any) -> None:
-        """A gRPC call while only recording goes live now, its request streamed as the client
-        sends it: a bidirectional call's client waits for answers before sending more, so
-        its request must not wait in the proxy for the end of its body."""
+        """A gRPC call is decided on its headers when the mode leaves one choice, and its
+        request then streams as the client sends it: a bidirectional client waits for answers
+        before sending more, so its request must not wait in the proxy for its end. While
+        only recording it goes live; while only replaying it goes to the HTTP/2 replay origin,
+        which matches it on its first message. (new_episodes decides on the whole request.)"""
         session = self.binding.session
-        if session is None or not (session.can_record and not session.can_replay):
+        if session is None or not is_grpc(list(flow.request.headers.items(multi=True))):
             return
-        if not is_grpc(list(flow.request.headers.items(multi=True))):
-            return
-        live = _go_live(flow, session, streamed=True)
-        flow.request.stream = _RequestTap(live.sent if live.sent is not None else bytearray())
+        if session.can_record and not session.can_replay:
+            live = _go_live(flow, session, streamed=True)
+            flow.request.stream = _RequestTap(live.sent if live.sent is not None else bytearray())
+        elif session.can_replay and not session.can_record and self.h2 is not None:
+            session.opened()
+            path = self.h2.add(
+                H2Job(
+                    session,
+                    request_from_flow(flow),
+                    session.speed,
+                    lambda: session.closed(None),
+                )
+            )
+            flow.metadata[_META] = Routed(session, path)
+            _route_to(flow, self.h2.port, path)
+            flow.request.stream = True
 
     def responseheaders(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if isinstance(meta, Routed):
             flow.response.stream = True
         elif isinstance(meta, _Live) and flow.websocket is None and is_streaming(flow.response):
-            meta.recorder = _ChunkRecorder()
+            meta.recorder = _ChunkRecorder(meta.sent)
             flow.response.stream = meta.recorder
 
     def response(self, flow: Any) -> None:
@@ -300,8 +328,11 @@ class HttpRecordReplay:
 
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
-        if isinstance(meta, Routed) and self.origins.cancel_stream(meta.path):
-            meta.session.closed(None)
+        if isinstance(meta, Routed):
+            if self.origins.cancel_stream(meta.path):
+                meta.session.closed(None)
+            elif self.h2 is not None:
+                self.h2.cancel(meta.path)  # calls its on_done, which closes
 
 
 class OriginsLifecycle:

@@ -159,13 +159,51 @@ def test_recording_streams_a_bidirectional_call_both_ways(inner, monkeypatch) ->
         inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     finally:
         server.stop()
+    # replayed the same way: each answer only once its request arrived (routed to the
+    # HTTP/2 replay origin with the request still streaming)
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     (cassette,) = cassette_files(inner)
     (call,) = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
     assert call["request"]["url"].endswith("/test.Echo/Chat")
+    # each answer knows how much of the request had arrived when the origin sent it
+    assert [c.get("after") for c in call["response"]["chunks"]] == [8, 16, 26]
     sent = decode_body(call["request"]["body"])
     assert sent == b"".join(
         b"\0" + len(w).to_bytes(4, "big") + w for w in (b"one", b"two", b"three")
     )
+
+
+TIMED = """
+import json, os, pathlib, time, grpc, pytest
+
+@pytest.mark.streamreplay
+def test_stream():
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        arrivals = []
+        start = time.monotonic()
+        for _ in ch.unary_stream("/test.Echo/Stream")(b"4", timeout=20):
+            arrivals.append((time.monotonic() - start) * 1000)
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(json.dumps(arrivals).encode())
+"""
+
+
+def test_server_stream_keeps_its_spacing_at_recorded_speed(inner, monkeypatch) -> None:
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=TIMED)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    finally:
+        server.stop()
+    inner.runpytest("--replay-strict", "--replay-speed=recorded").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(inner)
+    (call,) = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
+    offsets = [c["t"] for c in call["response"]["chunks"]]  # from the response's headers
+    arrivals = json.loads(outputs(inner)[1])  # from the call's start, so never earlier
+    assert len(arrivals) == 4 and offsets[-1] >= 100  # sent 50 ms apart when recorded
+    # no message arrives before its recorded offset (an instant replay sends all at once)
+    assert all(arrival >= offset for arrival, offset in zip(arrivals, offsets, strict=False))
 
 
 H2_TEST = """
@@ -220,3 +258,21 @@ def test_h2_client_sees_h2_directly_too(origin_cert) -> None:
         assert r.http_version == "HTTP/2" and r.content == b"\0\0\0\0\7echo:hi"
     finally:
         server.stop()
+
+
+def test_a_later_message_of_a_streamed_call_that_differs_fails_the_test(inner, monkeypatch) -> None:
+    """Replay matches a streaming call on its first message; the rest must follow the
+    recording, or the test fails naming the message."""
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=STREAMS)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    finally:
+        server.stop()
+    inner.makepyfile(test_rpc=STREAMS.replace('iter([b"x", b"y"])', 'iter([b"x", b"z"])'))
+    replayed = inner.runpytest("--replay-strict")
+    replayed.assert_outcomes(failed=1)
+    text = replayed.stdout.str()
+    assert "/test.Echo/Chat differs from recorded call" in text
+    assert "request message #1: <1 bytes: 7a> != <1 bytes: 79> (recorded)" in text
