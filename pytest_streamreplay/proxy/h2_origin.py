@@ -242,9 +242,16 @@ async def _answer(wire: _Wire, call: _Call, interaction: HttpInteraction, speed:
     wire.conn.send_headers(call.stream_id, headers)
     await wire.flush()
     start = time.monotonic()
+    batch = bytearray()  # at instant speed, chunks whose turn has come leave together
     for chunk in chunks:
-        if chunk.after:
-            await call.until(_sent_at_least(call, chunk.after))
+        ready = _sent_at_least(call, chunk.after or 0)
+        if speed.factor is None and ready():
+            batch += chunk.content
+            continue
+        if batch:
+            await wire.send_data(call.stream_id, bytes(batch))
+            batch.clear()
+        await call.until(ready)
         if speed.factor is not None:
             due = start + chunk.t / 1000.0 / speed.factor
             now = time.monotonic()
@@ -256,6 +263,8 @@ async def _answer(wire: _Wire, call: _Call, interaction: HttpInteraction, speed:
         if data:
             await wire.send_data(call.stream_id, data)
             await asyncio.sleep(0)  # let each message leave on its own
+    if batch:
+        await wire.send_data(call.stream_id, bytes(batch))
     if trailers is not None:
         wire.conn.send_headers(
             call.stream_id, [(k.lower(), v) for k, v in trailers], end_stream=True
