@@ -1,0 +1,22 @@
+"""What every test directory shares: the ``slow`` mark.
+
+A test is slow when it runs pytest inside pytest (``pytester``: each inner run starts the
+plugin's proxy and real clients, ~1-3 s) or drives a browser; ``pytest -m "not slow"`` leaves
+the fast loop (the library's own tests: cassette, matching, session, streams, CLI, bot
+layers), ``pytest -m slow`` the end-to-end half. Marked here, by what a test uses, so a new
+test is sorted without anyone remembering to mark it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+_SLOW_FIXTURES = frozenset({"pytester", "testdir"})
+_SLOW_MODULES = ("test_browser.py", "test_parity_e2e.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & _SLOW_FIXTURES or item.path.name in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
