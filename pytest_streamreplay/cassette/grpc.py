@@ -8,10 +8,39 @@ protobuf bytes; its status travels in the trailers (``grpc-status``, ``grpc-mess
 from __future__ import annotations
 
 import struct
+from typing import Any
 
-from .records import Headers, HttpRequest, header_value
+from .records import Headers, HttpInteraction, HttpRequest, header_value
 
-__all__ = ["grpc_status", "is_grpc", "messages_differ", "split_messages"]
+__all__ = [
+    "STATUS_NAMES",
+    "call_summary",
+    "grpc_status",
+    "is_grpc",
+    "messages_differ",
+    "split_messages",
+]
+
+#: gRPC status codes by number (the protocol's own names).
+STATUS_NAMES = (
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+)
 
 
 def is_grpc(headers: Headers) -> bool:
@@ -63,3 +92,21 @@ def messages_differ(
 def _show(payload: bytes, limit: int = 48) -> str:
     text = payload[:limit].hex(" ")
     return f"<{len(payload)} bytes: {text}{' …' if len(payload) > limit else ''}>"
+
+
+def call_summary(interaction: HttpInteraction) -> dict[str, Any] | None:
+    """What a reader wants of a gRPC call (None for other interactions): method, status and
+    message counts."""
+    request, response = interaction.request, interaction.response
+    if not is_grpc(request.headers):
+        return None
+    code, message = grpc_status(response.trailers, response.headers)
+    name = STATUS_NAMES[code] if code is not None and code < len(STATUS_NAMES) else None
+    return {
+        "method": request.path,
+        "status": code,
+        "status_name": name,
+        "message": message,
+        "request_messages": len(split_messages(request.content)[0]),
+        "response_messages": len(split_messages(response.content)[0]),
+    }

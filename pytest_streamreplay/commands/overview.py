@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cassette import CASSETTE_SUFFIX, FORMAT, CassetteError
+from ..cassette.grpc import call_summary
 from ._common import CommandError, Scan, age, describe_close, ms, plain, scan, size
 
 if TYPE_CHECKING:
@@ -182,14 +183,20 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
         )
         for rec in found.http:
             resp = rec.response
+            call = call_summary(rec)
+            status = f"{resp.status} {resp.reason}".strip()
+            if call is not None:  # a gRPC call: its status is the one that matters
+                status = f"grpc {call['status_name'] or call['status']}"
             table.add_row(
                 *plain(
                     rec.id,
                     ms(rec.t),
-                    rec.request.method,
+                    rec.request.method if call is None else "gRPC",
                     rec.request.url,
-                    f"{resp.status} {resp.reason}".strip(),
-                    size(len(resp.content)),
+                    status,
+                    size(len(resp.content))
+                    if call is None
+                    else f"{call['response_messages']} msg ({size(len(resp.content))})",
                     f"{rec.duration_ms:.1f} ms" + (" (chunked)" if resp.chunks else ""),
                 )
             )
@@ -257,6 +264,7 @@ def _info_json(found: Scan, path: Path) -> dict[str, Any]:
                 "body_size": len(rec.response.content),
                 "duration_ms": rec.duration_ms,
                 "chunked": rec.response.chunks is not None,
+                "grpc": call_summary(rec),
             }
             for rec in found.http
         ],

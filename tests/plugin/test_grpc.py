@@ -4,6 +4,8 @@ the CONNECT tunnel) and TLS; record, stop the origin, replay strictly."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -79,6 +81,21 @@ def test_grpc_unary_stream_and_error_record_then_replay(
     assert stream["grpc-status"] == "0"
     failed = dict(calls[2]["response"]["headers"])  # an error is trailers-only: in the headers
     assert (failed["grpc-status"], failed["grpc-message"]) == ("5", "order 42 not found")
+
+    # the command tells a gRPC call by its method, status and messages
+    info = subprocess.run(
+        [sys.executable, "-m", "pytest_streamreplay.cli", "info", "--json", str(cassette)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summaries = [h["grpc"] for h in json.loads(info.stdout)["http"]]
+    assert [(g["method"], g["status_name"], g["response_messages"]) for g in summaries] == [
+        ("/test.Echo/Unary", "OK", 1),
+        ("/test.Echo/Stream", "OK", 4),
+        ("/test.Echo/Fail", "NOT_FOUND", 0),
+    ]
+    assert summaries[2]["message"] == "order 42 not found"
     assert len(calls[1]["response"]["chunks"]) >= 2  # messages recorded as they passed
 
 
