@@ -197,6 +197,9 @@ def use_cassette(
 ) -> Iterator[StreamReplayHandle]:
     """Record or replay ``path`` for the traffic of the block; saves when the block succeeds.
 
+    ``path`` is the calling program's choice and is used as given (unlike a marker's name, it
+    is not confined to a cassette directory).
+
     Raises ``ReplayProblemsError`` at the end of the block when anything went unmatched (and,
     with ``strict``, anything the plugin's ``--replay-strict`` would fail a test for)."""
     session = CassetteSession(

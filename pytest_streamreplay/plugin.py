@@ -17,7 +17,7 @@ from .cassette.redaction import Redactor
 from .cassette.storage import CassetteError
 from .harness import StreamReplayHandle, bound, runtime
 from .netguard import NetworkGuard
-from .paths import cassette_path_for
+from .paths import ALLOW_OUTSIDE_INI, CassetteNameError, cassette_path_for
 from .report import CassetteOutcome, render_summary
 from .session import CassetteMissingError, CassetteSession, RecordMode
 from .settings import Settings, SettingsError, resolve_settings
@@ -132,6 +132,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "streamreplay_upstream_ca", "CA file trusted for origins while recording", default=""
     )
+    parser.addini(
+        ALLOW_OUTSIDE_INI,
+        "let marker cassette names (../, absolute paths) resolve outside the cassette directory",
+        type="bool",
+        default=False,
+    )
     parser.addini("streamreplay_replay_speed", "instant, recorded or a factor", default="")
     parser.addini(
         "streamreplay_share_tls_contexts",
@@ -183,6 +189,7 @@ def _cassette_path(item: pytest.Item, settings: Settings) -> Path:
         getattr(item, "name", "test"),
         cls.__name__ if cls is not None else None,
         explicit=settings.cassette,
+        allow_outside=bool(item.config.getini(ALLOW_OUTSIDE_INI)),
     )
 
 
@@ -230,7 +237,13 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
     state = request.config.stash[_STATE]
     try:
         session, settings = _open_session(item)
-    except (CassetteMissingError, SettingsError, MatcherSpecError, CassetteError) as exc:
+    except (
+        CassetteMissingError,
+        SettingsError,
+        MatcherSpecError,
+        CassetteError,
+        CassetteNameError,
+    ) as exc:
         # Reported as the test's failure (not a setup error), before its body runs.
         missing = isinstance(exc, CassetteMissingError)
         state.outcomes.append(CassetteOutcome(item.nodeid, "", "missing" if missing else "error"))
