@@ -251,6 +251,8 @@ class HttpRecordReplay:
             flow.metadata.get(_META), _Live | Routed
         ):
             return  # decided on its headers (see ``requestheaders``)
+        if flow.response is not None:
+            return  # answered before us (proxy authentication refused it): not ours
         session = self.binding.session
         if session is None:
             flow.response = refusal(

@@ -4,12 +4,16 @@ mitmproxy cannot replay WebSockets (a fake 101 crashes it on close) and delivers
 in a hook whole. So the proxy routes such requests here, to 127.0.0.1, and these servers play
 the recording with its timing: WebSocket conversations through the ``websockets`` library, and
 streamed HTTP bodies (chunked, server-sent events, long downloads) chunk by chunk.
+
+They need no proxy credentials of their own: they serve only a job the proxy registered for one
+authenticated flow, under a random token in the routed path, and forget it on first use. A
+local process that connects to them directly cannot guess a token, so it gets nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,7 +100,6 @@ class ReplayOrigins:
         self.http_port: int | None = None
         self._ws_jobs: dict[str, WsJob] = {}
         self._stream_jobs: dict[str, StreamJob] = {}
-        self._tokens = itertools.count(1)
         self._ws_server: Any = None
         self._http_server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -130,12 +133,12 @@ class ReplayOrigins:
 
     # -- jobs (from mitmproxy hooks, same loop) ---------------------------------------------
     def add_ws(self, job: WsJob) -> str:
-        token = f"ws{next(self._tokens)}"
+        token = f"ws{secrets.token_urlsafe(16)}"
         self._ws_jobs[token] = job
         return ROUTE_PREFIX + token
 
     def add_stream(self, job: StreamJob) -> str:
-        token = f"http{next(self._tokens)}"
+        token = f"http{secrets.token_urlsafe(16)}"
         self._stream_jobs[token] = job
         return ROUTE_PREFIX + token
 

@@ -16,6 +16,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .auth import ProxyAuthGuard, ProxyCredentials
 from .ca import CA_BASENAME, bundle_with, cache_dir, ensure_ca
 
 __all__ = ["ProxyServer", "ProxyStartError"]
@@ -68,6 +69,8 @@ class ProxyServer:
         self.upstream_ca = upstream_ca
         self.upstream_insecure = upstream_insecure
         self.listen_host = listen_host
+        #: Clients must send these (see ``auth``); fresh for each server object.
+        self.credentials = ProxyCredentials()
         self.port: int | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -82,10 +85,16 @@ class ProxyServer:
         return self._thread is not None and self._thread.is_alive() and self.port is not None
 
     @property
-    def url(self) -> str:
+    def address(self) -> str:
+        """``http://host:port``, without credentials: what the proxy refuses with 407."""
         if self.port is None:
             raise ProxyStartError("the proxy is not running")
         return f"http://{self.listen_host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The proxy URL clients are given, with the credentials it requires."""
+        return self.address.replace("://", f"://{self.credentials.userinfo}@", 1)
 
     @property
     def ca_cert(self) -> Path:
@@ -187,7 +196,13 @@ class ProxyServer:
         ps = proxyserver.Proxyserver()
         running = _Running()
         master.addons.add(
-            core.Core(), ps, next_layer.NextLayer(), tlsconfig.TlsConfig(), *self.addons, running
+            core.Core(),
+            ps,
+            next_layer.NextLayer(),
+            tlsconfig.TlsConfig(),
+            ProxyAuthGuard(self.credentials),  # before any addon that records or replays
+            *self.addons,
+            running,
         )
         opts.update(connection_strategy="lazy", **self._upstream_options())
         self._master, self._proxyserver = master, ps

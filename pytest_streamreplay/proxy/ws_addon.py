@@ -56,6 +56,8 @@ class WebSocketRecordReplay:
     def request(self, flow: Any) -> None:
         if not is_websocket_upgrade(flow.request):
             return
+        if flow.response is not None:
+            return  # answered before us (proxy authentication refused it): not ours
         session = self.binding.session
         if session is None:
             flow.response = refusal("pytest-streamreplay: no test is bound to the proxy")

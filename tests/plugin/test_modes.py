@@ -213,7 +213,8 @@ import subprocess, sys
 
 def test_x(streamreplay):
     assert streamreplay.mode == "record"
-    assert streamreplay.proxy_url.startswith("http://127.0.0.1:")
+    assert streamreplay.proxy_url.startswith("http://streamreplay:")
+    assert "@127.0.0.1:" in streamreplay.proxy_url
     assert streamreplay.cassette_path.name == "test_x.jsonl"
     assert os.environ["HTTPS_PROXY"] == streamreplay.proxy_url == os.environ["wss_proxy"]
     assert os.environ["SSL_CERT_FILE"] == str(streamreplay.ca_bundle)

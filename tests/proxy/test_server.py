@@ -24,7 +24,8 @@ def cache(tmp_path, monkeypatch):
 def test_listens_on_loopback_only_and_keeps_the_ca_private(cache) -> None:
     proxy = ProxyServer().start()
     try:
-        assert proxy.url.startswith("http://127.0.0.1:")
+        assert proxy.address.startswith("http://127.0.0.1:")
+        assert proxy.url == proxy.address.replace("://", f"://{proxy.credentials.userinfo}@")
         key = cache / "ca" / "mitmproxy-ca.pem"
         assert stat.S_IMODE(key.stat().st_mode) == 0o600
         assert stat.S_IMODE((cache / "ca").stat().st_mode) == 0o700

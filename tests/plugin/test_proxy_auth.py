@@ -1,0 +1,115 @@
+"""The proxy is not an open proxy: while a test records or replays, another local process that
+does not hold the test's proxy credentials gets 407 and nothing of its traffic is recorded,
+replayed to it, or sent to an origin. The test's own clients carry the credentials in the proxy
+URL of their environment (the whole client matrix in test_clients.py and test_websockets.py
+runs through the same check)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import httpx  # noqa: F401  one copy of each client for all inline runs
+import pytest
+import websocket  # noqa: F401
+from pytester_helpers import cassette_files, cassette_lines
+
+INTRUDERS = r"""
+import json, os, pathlib, subprocess, urllib.parse
+import httpx, pytest, websocket
+
+def bare(proxy_url, password=None):
+    parts = urllib.parse.urlsplit(proxy_url)
+    auth = f"streamreplay:{password}@" if password else ""
+    return f"http://{auth}{parts.hostname}:{parts.port}"
+
+def status_via(proxy, url):
+    try:
+        with httpx.Client(proxy=proxy, trust_env=False, verify=False) as client:
+            return client.get(url).status_code
+    except httpx.ProxyError as exc:  # a refused CONNECT
+        return str(exc)
+
+def curl_status(proxy, url):
+    out = subprocess.run(
+        ["curl", "-s", "-k", "-o", "/dev/null", "-w", "%{http_code} %{http_connect}",
+         "-x", proxy, url],
+        capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"]},
+    )
+    return out.stdout
+
+def ws_status(proxy, url):
+    parts = urllib.parse.urlsplit(proxy)
+    try:
+        websocket.create_connection(
+            url, timeout=10, http_proxy_host=parts.hostname, http_proxy_port=parts.port,
+            proxy_type="http",
+        ).close()
+        return "open"
+    except Exception as exc:
+        return str(exc)
+
+@pytest.mark.streamreplay
+def test_own_and_foreign(streamreplay):
+    plain, tls, ws = os.environ["ORIGIN"], os.environ["TLS_ORIGIN"], os.environ["WS_ORIGIN"]
+    own = httpx.get(plain + "/own").json()
+    seen = {
+        "own": own["path"],
+        "httpx_plain": status_via(bare(streamreplay.proxy_url), plain + "/intruder-httpx"),
+        "httpx_wrong": status_via(bare(streamreplay.proxy_url, "guess"), plain + "/intruder-wrong"),
+        "httpx_connect": status_via(bare(streamreplay.proxy_url), tls + "/intruder-connect"),
+        "curl_plain": curl_status(bare(streamreplay.proxy_url), plain + "/intruder-curl"),
+        "curl_connect": curl_status(bare(streamreplay.proxy_url), tls + "/intruder-curl-tls"),
+        "ws": ws_status(bare(streamreplay.proxy_url), ws + "/echo"),
+    }
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps(seen))
+"""
+
+
+def _runs(pytester: pytest.Pytester) -> list[dict[str, str]]:
+    files = sorted((pytester.path / "out").glob("run*.json"), key=lambda p: int(p.stem[3:]))
+    return [json.loads(p.read_text()) for p in files]
+
+
+def _refused(seen: dict[str, str]) -> None:
+    assert seen["own"] == "/own"
+    assert seen["httpx_plain"] == seen["httpx_wrong"] == 407
+    assert "407" in seen["httpx_connect"]
+    assert seen["curl_plain"] == "407 000" and seen["curl_connect"] == "000 407"
+    assert "407" in seen["ws"]
+
+
+def test_a_client_without_the_credentials_gets_407_and_is_not_recorded(
+    inner, origin, tls_origin, origin_cert, monkeypatch
+) -> None:
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    from stream_servers import start_stream_origin
+
+    ws_origin = start_stream_origin(None)
+    try:
+        monkeypatch.setenv("ORIGIN", origin.url)
+        monkeypatch.setenv("TLS_ORIGIN", tls_origin.url)
+        monkeypatch.setenv("WS_ORIGIN", ws_origin.ws_url)
+        inner.makepyfile(test_foreign=INTRUDERS)
+        recorded = inner.runpytest("--record-mode=once", f"--upstream-ca={origin_cert[0]}")
+        recorded.assert_outcomes(passed=1)
+        (seen,) = _runs(inner)
+        _refused(seen)
+        # nothing of the intruders reached an origin or the cassette
+        assert [s[1] for s in origin.seen] == ["/own"]
+        assert tls_origin.seen == []
+        (cassette,) = cassette_files(inner)
+        lines = cassette_lines(cassette)
+        assert [r["kind"] for r in lines[1:]] == ["http"]
+        assert lines[1]["request"]["url"].endswith("/own")
+        assert "intruder" not in cassette.read_text()
+        assert "proxy-authorization" not in cassette.read_text().lower()
+
+        # replaying: the intruders get 407, not the recording, and use up nothing (strict)
+        origin.stop()
+        inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+        _refused(_runs(inner)[1])
+    finally:
+        ws_origin.stop()
