@@ -15,6 +15,7 @@ import contextlib
 import importlib.util
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "requires_chromium",
     "screenshot",
     "skip_reason",
+    "wait_until",
     "watched_page",
 ]
 
@@ -117,3 +119,20 @@ def screenshot(page: Any, name: str, tmp_path: Path, *, min_bytes: int = 20_000)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
     return shot
+
+
+def wait_until(page: Any, expression: str, timeout_ms: int = 15_000) -> Any:
+    """Poll a JavaScript expression until it is truthy; returns its value.
+
+    ``page.wait_for_function`` compiles its predicate with ``new Function`` inside the page,
+    which a Content-Security-Policy without ``'unsafe-eval'`` (the dashboard's) forbids;
+    ``page.evaluate`` runs through the DevTools protocol and is allowed.
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms} ms: {expression}")
+        page.wait_for_timeout(50)

@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, urlsplit
 from .body import decode_body, encode_body, json_value
 
 __all__ = [
+    "CLOSED_BY",
+    "DIRECTIONS",
     "FORMAT",
     "FORMAT_VERSION",
     "HEADER_KEYS",
@@ -42,6 +44,25 @@ def _headers_from(obj: Any) -> Headers:
 
 def _headers_to(headers: Headers) -> list[list[str]]:
     return [[k, v] for k, v in headers]
+
+
+#: Who closed a WebSocket connection (``WsClose.by``) and which way a message went (``dir``).
+CLOSED_BY = ("client", "server")
+DIRECTIONS = ("send", "recv")
+
+
+def _one_of(obj: dict[str, Any], key: str, allowed: tuple[str, ...], default: str | None) -> str:
+    """A field limited to a few words: anything else is a broken (or hostile) cassette."""
+    value = obj[key] if default is None else obj.get(key, default)
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _close_code(value: Any) -> int | None:
+    if value is not None and (type(value) is not int or not 0 <= value <= 65535):
+        raise ValueError(f"code must be a WebSocket close code (an integer) or null, not {value!r}")
+    return value
 
 
 def header_value(headers: Headers, name: str) -> str | None:
@@ -340,7 +361,7 @@ class WsMessage:
         body = {k: v for k, v in obj.items() if k in ("json", "text", "base64", "layout")}
         return cls(
             conn=int(obj["conn"]),
-            dir=str(obj["dir"]),
+            dir=_one_of(obj, "dir", DIRECTIONS, None),
             t=float(obj["t"]),
             body=body or None,
             binary=bool(obj.get("binary", False)),
@@ -374,9 +395,9 @@ class WsClose:
         return cls(
             conn=int(obj["conn"]),
             t=float(obj["t"]),
-            code=obj.get("code"),
+            code=_close_code(obj.get("code")),
             reason=str(obj.get("reason", "")),
-            by=str(obj.get("by", "client")),
+            by=_one_of(obj, "by", CLOSED_BY, "client"),
         )
 
 

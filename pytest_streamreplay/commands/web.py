@@ -40,6 +40,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}; 0 picks one"
     )
     parser.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (only this machine)")
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests addressed to NAME (a host name other machines use for this "
+        "one); loopback names and --host are always answered",
+    )
     parser.set_defaults(run=run_web)
 
 
@@ -66,7 +74,7 @@ def run_web(args: argparse.Namespace, console: Console) -> int:
         raise CommandError(f"{directory}: no such directory")
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port {args.port}: not a port number", code=2)
-    app = create_app(directory)
+    app = create_app(directory, allowed_hosts=[args.host, *args.allow_host])
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -86,6 +94,7 @@ def run_web(args: argparse.Namespace, console: Console) -> int:
             file=sys.stderr,
         )
     print(f"serving {directory.resolve()} at http://{shown}:{port}/", flush=True)
+    print(f"API write token (header X-StreamReplay-Token): {app.state.token}", flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     try:

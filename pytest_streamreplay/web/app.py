@@ -3,6 +3,7 @@
 Every expected failure becomes a JSON body ``{"error": ..., ...}`` with a 4xx status (a
 corrupt cassette names its file and line); nothing sends a traceback. Cassette names are
 paths relative to the served directory and go through ``CassetteRoot`` before any I/O.
+``security.DashboardGuard`` wraps it all: Host check, write token, Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import contextlib
 import importlib.resources
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from html import escape
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +30,7 @@ from ..cassette.query import Query as RecordQuery
 from . import service
 from .paths import CassetteRoot, PathRefused
 from .replay import MAX_SPEED, MIN_SPEED, ReplayError, ReplayManager
+from .security import DashboardGuard, new_token
 from .service import MAX_BINS, MAX_LIMIT
 
 __all__ = ["create_app", "plotly_js_path"]
@@ -97,12 +100,25 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def _page(name: str) -> HTMLResponse:
-    return HTMLResponse((_STATIC / name).read_text(encoding="utf-8"))
+def _page(name: str, token: str) -> HTMLResponse:
+    """A page with the write token in a meta tag (same-origin script can read it, others not)."""
+    html = (_STATIC / name).read_text(encoding="utf-8")
+    charset = '<meta charset="utf-8">'
+    meta = f'{charset}\n  <meta name="streamreplay-token" content="{escape(token)}">'
+    return HTMLResponse(html.replace(charset, meta, 1))
 
 
-def create_app(directory: str | os.PathLike[str]) -> FastAPI:
-    """The dashboard over ``directory`` (every path the app touches stays inside it)."""
+def create_app(
+    directory: str | os.PathLike[str],
+    *,
+    token: str | None = None,
+    allowed_hosts: Sequence[str] = (),
+) -> FastAPI:
+    """The dashboard over ``directory`` (every path the app touches stays inside it).
+
+    ``token`` is what write requests must send (random unless given); ``allowed_hosts`` are
+    host names besides the loopback ones that requests may address (see ``security``)."""
+    token = token or new_token()
     root = CassetteRoot(directory)
     if not root.root.is_dir():
         raise NotADirectoryError(f"{directory}: not a directory")
@@ -123,6 +139,8 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
     )
     app.state.root = root
     app.state.replays = replays
+    app.state.token = token
+    app.add_middleware(DashboardGuard, token=token, hosts=allowed_hosts)
 
     @app.exception_handler(CassetteError)
     async def _cassette_error(request: Request, exc: CassetteError) -> Response:
@@ -272,12 +290,12 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def index() -> Any:
-        return _page("index.html")
+        return _page("index.html", token)
 
     @app.get("/cassette/{name:path}", include_in_schema=False)
     def cassette_page(name: str) -> Any:
         service.summary_of(root, root.existing(name))  # a clear page now, not a broken one
-        return _page("cassette.html")
+        return _page("cassette.html", token)
 
     @app.get("/static/vendor/plotly.min.js", include_in_schema=False)
     def plotly_js() -> Any:
@@ -299,8 +317,6 @@ def create_app(directory: str | os.PathLike[str]) -> FastAPI:
 
 
 def _error_page(status: int, title: str, detail: str) -> HTMLResponse:
-    from html import escape
-
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{escape(title)}</title><link rel='stylesheet' href='/static/app.css'></head>"

@@ -105,9 +105,21 @@ def corrupt(cassette_dir: Path) -> Path:
     return path
 
 
+TOKEN = "test-write-token"
+
+
+def dashboard_client(directory: Path) -> TestClient:
+    """A client as the dashboard's own pages are: addressed as 127.0.0.1, sending the token."""
+    return TestClient(
+        create_app(directory, token=TOKEN),
+        base_url="http://127.0.0.1:8765",
+        headers={"X-StreamReplay-Token": TOKEN},
+    )
+
+
 @pytest.fixture
 def client(cassette_dir: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(cassette_dir)) as test_client:
+    with dashboard_client(cassette_dir) as test_client:
         yield test_client
 
 

@@ -17,9 +17,8 @@ from pytest_streamreplay.cassette import (
     read_header,
 )
 from pytest_streamreplay.cassette.query import Query
-from pytest_streamreplay.web import create_app
 
-from .conftest import BIG_MESSAGES, EVENTS_TEST, FEED_TEST
+from .conftest import BIG_MESSAGES, EVENTS_TEST, FEED_TEST, dashboard_client
 
 FEED = "/api/cassettes/feed/test_book.jsonl"
 BOT = "/api/cassettes/bot/session.jsonl"
@@ -309,7 +308,7 @@ def test_traversal_is_refused_and_nothing_outside_is_read(
     import builtins
 
     monkeypatch.setattr(builtins, "open", watching_open)
-    with TestClient(create_app(cassette_dir)) as client:
+    with dashboard_client(cassette_dir) as client:
         response = client.get(url)
         assert response.status_code in (400, 404), response.text
         assert "SECRET" not in response.text
@@ -354,7 +353,7 @@ def test_pages_and_vendored_plotly_are_served(client: TestClient) -> None:
 def test_large_cassette_pages_and_bins_without_loading_everything(big_dir: Path) -> None:
     """100 000 messages: the index is built once, then pages and bins are cheap and small."""
     api = "/api/cassettes/big.jsonl"
-    with TestClient(create_app(big_dir)) as client:
+    with dashboard_client(big_dir) as client:
         assert client.get(api).json()["counts"]["messages"] == BIG_MESSAGES  # builds the index
         started = time.monotonic()
         first = client.get(f"{api}/messages", params={"limit": 100})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import launched, requires_chromium, screenshot, watched_page
+from chromium import launched, requires_chromium, screenshot, wait_until, watched_page
 from dashboard_server import serve_in_thread
 
 from pytest_streamreplay.cassette import CassetteWriter, WsConnection, new_header, read_header
@@ -151,7 +151,7 @@ def test_list_page_shows_cassettes_and_searches(page: Any, served: tuple[str, Pa
     assert rows.count() == 3
     assert "tests/test_feed.py::test_book" in page.inner_text("#cassettes")
     page.fill("#search", "bot")
-    page.wait_for_function("document.querySelectorAll('#cassettes tbody tr').length === 1")
+    wait_until(page, "document.querySelectorAll('#cassettes tbody tr').length === 1")
     assert "bot/session.jsonl" in rows.first.inner_text()
     assert "events" in rows.first.inner_text()
 
@@ -178,9 +178,7 @@ def test_cassette_page_chart_filters_zoom_and_create(
     before = int(page.get_attribute("#messages", "data-total") or 0)
     assert before == total and page.locator("#messages li").count() == 50
     page.click("#next")
-    page.wait_for_function(
-        r"document.getElementById('range').textContent.startsWith('51\u2013100')"
-    )
+    wait_until(page, r"document.getElementById('range').textContent.startsWith('51\u2013100')")
     assert page.is_enabled("#prev")
     page.select_option("select[name=channel]", "v4_orderbook")
     page.select_option("select[name=dir]", "recv")
@@ -188,7 +186,7 @@ def test_cassette_page_chart_filters_zoom_and_create(
     _wait_total(page, "400")
     assert set(page.locator("#messages li .meta .tag").all_inner_texts()) == {"v4_orderbook"}
     # the chart is drawn by its own request, which may answer after the list's
-    page.wait_for_function("document.getElementById('timeline').dataset.points === '400'")
+    wait_until(page, "document.getElementById('timeline').dataset.points === '400'")
     page.fill("input[name=text]", "3100.5")
     page.press("input[name=text]", "Enter")
     _wait_total(page, "400")  # every orderbook message has that bid
@@ -196,7 +194,7 @@ def test_cassette_page_chart_filters_zoom_and_create(
     page.select_option("select[name=channel]", "")
     page.select_option("select[name=dir]", "")
     page.click("#filters button[type=submit]")
-    page.wait_for_function("Number(document.getElementById('messages').dataset.total) < 100")
+    wait_until(page, "Number(document.getElementById('messages').dataset.total) < 100")
     assert "97012.5" in page.inner_text("#messages li >> nth=0")
 
     # a filtered cassette from the selection
@@ -213,7 +211,7 @@ def test_cassette_page_chart_filters_zoom_and_create(
 
     # zooming the chart re-queries both the bins and the list for that time range
     page.evaluate("Plotly.relayout('timeline', {'xaxis.range': [10, 20]})")
-    page.wait_for_function("document.getElementById('messages').dataset.total !== '401'")
+    wait_until(page, "document.getElementById('messages').dataset.total !== '401'")
     zoomed = int(page.get_attribute("#messages", "data-total") or 0)
     assert 0 < zoomed < 401
     assert " in +10.000s" in page.inner_text("#range")
@@ -222,7 +220,7 @@ def test_cassette_page_chart_filters_zoom_and_create(
 
 
 def _wait_total(page: Any, total: str) -> None:
-    page.wait_for_function(f"document.getElementById('messages').dataset.total === '{total}'")
+    wait_until(page, f"document.getElementById('messages').dataset.total === '{total}'")
 
 
 def _screenshot(page: Any, tmp_path: Path) -> None:

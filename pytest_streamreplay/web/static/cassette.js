@@ -40,32 +40,32 @@
   // -- summary --------------------------------------------------------------------------
 
   function card(label, value, wide) {
-    return `<div class="card${wide ? " wide" : ""}"><span class="muted">${label}</span><b>${value}</b></div>`;
+    return SR.html`<div class="card${wide ? " wide" : ""}"><span class="muted">${label}</span><b>${value}</b></div>`;
   }
 
   function renderDetails(d) {
     const n = d.counts;
     document.getElementById("summary").innerHTML = [
-      card("test", SR.escape(d.test || "—"), true),
-      card("kind", d.kind.map((k) => `<span class="tag ${k}">${k}</span>`).join("") || "—"),
+      card("test", d.test || "—", true),
+      card("kind", d.kind.length ? d.kind.map((k) => SR.html`<span class="tag ${k}">${k}</span>`) : "—"),
       card("HTTP", n.http), card("connections", n.ws), card("messages", n.messages),
       card("events", n.events), card("duration", SR.ms(d.duration_ms)), card("size", SR.size(d.size)),
-      card("recorded", `${SR.escape(d.age)} ago`), card("format", `v${d.version}`),
+      card("recorded", `${d.age} ago`), card("format", `v${d.version}`),
     ].join("");
     document.querySelector("#connections tbody").innerHTML = d.connections.map((c) => {
-      const close = c.close ? `${c.close.code ?? "no code"}${c.close.reason ? ` "${SR.escape(c.close.reason)}"` : ""} by ${c.close.by} at ${SR.ms(c.close.t)}` : "open";
-      return `<tr><td class="num">${c.id}</td><td>${SR.escape(c.url)}</td><td class="num">${SR.ms(c.t)}</td><td class="num">${c.sent}</td><td class="num">${c.received}</td><td>${close}</td></tr>`;
-    }).join("") || `<tr><td colspan="6" class="muted">none</td></tr>`;
+      const close = c.close ? `${c.close.code ?? "no code"}${c.close.reason ? ` "${c.close.reason}"` : ""} by ${c.close.by} at ${SR.ms(c.close.t)}` : "open";
+      return SR.html`<tr><td class="num">${c.id}</td><td>${c.url}</td><td class="num">${SR.ms(c.t)}</td><td class="num">${c.sent}</td><td class="num">${c.received}</td><td>${close}</td></tr>`;
+    }).join("") || SR.html`<tr><td colspan="6" class="muted">none</td></tr>`;
     document.querySelector("#http tbody").innerHTML = d.http.map((h) =>
-      `<tr><td class="num">${h.id}</td><td class="num">${SR.ms(h.t)}</td><td>${SR.escape(h.method)}</td><td>${SR.escape(h.url)}</td><td class="num">${h.status}</td></tr>`
-    ).join("") || `<tr><td colspan="5" class="muted">none</td></tr>`;
+      SR.html`<tr><td class="num">${h.id}</td><td class="num">${SR.ms(h.t)}</td><td>${h.method}</td><td>${h.url}</td><td class="num">${h.status}</td></tr>`
+    ).join("") || SR.html`<tr><td colspan="5" class="muted">none</td></tr>`;
     document.querySelector("#events tbody").innerHTML = d.events.map((e) =>
-      `<tr><td>${SR.escape(e.name)}</td><td class="num">${e.count}</td><td class="num">${SR.ms(e.first)}</td><td class="num">${SR.ms(e.last)}</td></tr>`
-    ).join("") || `<tr><td colspan="4" class="muted">none</td></tr>`;
+      SR.html`<tr><td>${e.name}</td><td class="num">${e.count}</td><td class="num">${SR.ms(e.first)}</td><td class="num">${SR.ms(e.last)}</td></tr>`
+    ).join("") || SR.html`<tr><td colspan="4" class="muted">none</td></tr>`;
     const conn = form.elements.namedItem("conn");
-    for (const c of d.connections) conn.insertAdjacentHTML("beforeend", `<option value="${c.id}">#${c.id} ${SR.escape(c.url)}</option>`);
+    for (const c of d.connections) conn.insertAdjacentHTML("beforeend", SR.html`<option value="${c.id}">#${c.id} ${c.url}</option>`);
     const channel = form.elements.namedItem("channel");
-    for (const [ch, count] of Object.entries(d.channels)) channel.insertAdjacentHTML("beforeend", `<option value="${SR.escape(ch)}">${SR.escape(ch)} (${count})</option>`);
+    for (const [ch, count] of Object.entries(d.channels)) channel.insertAdjacentHTML("beforeend", SR.html`<option value="${ch}">${ch} (${count})</option>`);
     document.getElementById("replay").hidden = !n.events;
     // empty tables say nothing: hide them, and let the connections use the width
     document.getElementById("http-block").hidden = !n.http;
@@ -93,7 +93,8 @@
     if (seq !== timelineSeq) return; // a newer request was sent meanwhile: its answer wins
     const x = body.series.length ? body.series[0].counts.map((_, i) => (body.start + (i + 0.5) * body.bin_ms) / 1000) : [];
     const traces = body.series.map((s) => ({
-      type: "bar", name: `${s.label} (${s.total})`, x, y: s.counts,
+      // plotly reads a few tags in names (<b>, <a href>): escaped, the label is text only
+      type: "bar", name: SR.escape(`${s.label} (${s.total})`), x, y: s.counts,
       width: body.bin_ms / 1000, hovertemplate: "%{y} at %{x:.3f}s<extra>%{fullData.name}</extra>",
     }));
     const layout = {
@@ -126,47 +127,56 @@
 
   // -- messages ---------------------------------------------------------------------------
 
+  /** Markup pieces with a separator between them (still markup). */
+  function join(pieces, separator) {
+    return pieces.flatMap((piece, i) => (i ? [separator, piece] : [piece]));
+  }
+
   function jsonHtml(value, indent, path, marked) {
     const pad = "  ".repeat(indent + 1), end = "  ".repeat(indent);
-    if (value === null) return `<span class="j-lit">null</span>`;
+    if (value === null) return SR.html`<span class="j-lit">null</span>`;
     if (typeof value === "string") {
-      const text = SR.escape(JSON.stringify(value));
-      return marked.has(path) || value === "REDACTED" ? `<span class="redacted" title="redacted">${text}</span>` : `<span class="j-str">${text}</span>`;
+      const text = JSON.stringify(value);
+      return marked.has(path) || value === "REDACTED" ? SR.html`<span class="redacted" title="redacted">${text}</span>` : SR.html`<span class="j-str">${text}</span>`;
     }
-    if (typeof value === "number") return `<span class="j-num">${value}</span>`;
-    if (typeof value === "boolean") return `<span class="j-lit">${value}</span>`;
+    if (typeof value === "number") return SR.html`<span class="j-num">${value}</span>`;
+    if (typeof value === "boolean") return SR.html`<span class="j-lit">${value}</span>`;
+    const comma = SR.html`,\n`;
     if (Array.isArray(value)) {
-      if (!value.length) return "[]";
-      return `[\n${value.map((v, i) => pad + jsonHtml(v, indent + 1, `${path}[${i}]`, marked)).join(",\n")}\n${end}]`;
+      if (!value.length) return SR.html`[]`;
+      const items = value.map((v, i) => SR.html`${pad}${jsonHtml(v, indent + 1, `${path}[${i}]`, marked)}`);
+      return SR.html`[\n${join(items, comma)}\n${end}]`;
     }
     const keys = Object.keys(value);
-    if (!keys.length) return "{}";
-    return `{\n${keys.map((k) => `${pad}<span class="j-key">${SR.escape(JSON.stringify(k))}</span>: ${jsonHtml(value[k], indent + 1, path ? `${path}.${k}` : k, marked)}`).join(",\n")}\n${end}}`;
+    if (!keys.length) return SR.html`{}`;
+    const items = keys.map((k) => SR.html`${pad}<span class="j-key">${JSON.stringify(k)}</span>: ${jsonHtml(value[k], indent + 1, path ? `${path}.${k}` : k, marked)}`);
+    return SR.html`{\n${join(items, comma)}\n${end}}`;
   }
 
   function bodyHtml(item) {
     const b = item.body;
     if ("json" in b) return jsonHtml(b.json, 0, "", new Set(item.redacted));
     if ("text" in b) {
-      const text = SR.escape(b.text);
-      return item.redacted.length ? text.replaceAll("REDACTED", `<span class="redacted">REDACTED</span>`) : text;
+      const parts = String(b.text).split("REDACTED");
+      return item.redacted.length ? join(parts.map((p) => SR.html`${p}`), SR.html`<span class="redacted">REDACTED</span>`) : SR.html`${b.text}`;
     }
-    return `<span class="muted">binary, ${item.size} bytes (base64)</span> ${SR.escape(b.base64.slice(0, 120))}${b.base64.length > 120 ? "…" : ""}`;
+    const b64 = String(b.base64);
+    return SR.html`<span class="muted">binary, ${item.size} bytes (base64)</span> ${b64.slice(0, 120)}${b64.length > 120 ? "…" : ""}`;
   }
 
   function itemHtml(item) {
     let what;
     if (item.kind === "ws_msg") {
       const arrow = item.dir === "send" ? "→ send" : "← recv";
-      what = `<span class="dir-${item.dir}">${arrow}</span><span>conn #${item.conn}</span>`;
+      what = SR.html`<span class="dir-${item.dir === "send" ? "send" : "recv"}">${arrow}</span><span>conn #${item.conn}</span>`;
     } else if (item.kind === "event") {
-      what = `<span class="tag events">event</span><span>${SR.escape(item.name)}</span>`;
+      what = SR.html`<span class="tag events">event</span><span>${item.name}</span>`;
     } else {
-      what = `<span class="tag">HTTP</span><span>${SR.escape(item.method)} ${SR.escape(item.url)} → ${item.status}</span>`;
+      what = SR.html`<span class="tag">HTTP</span><span>${item.method} ${item.url} → ${item.status}</span>`;
     }
-    const channel = item.channel ? `<span class="tag">${SR.escape(item.channel)}</span>` : "";
-    const redacted = item.redacted.length ? `<span class="badge-redacted">redacted: ${SR.escape(item.redacted.join(", "))}</span>` : "";
-    return `<li data-line="${item.line}"><div class="meta"><span>${SR.ms(item.t)}</span>${what}${channel}<span>${SR.size(item.size)}</span><span>line ${item.line}</span>${redacted}</div><pre>${bodyHtml(item)}</pre></li>`;
+    const channel = item.channel ? SR.html`<span class="tag">${item.channel}</span>` : "";
+    const redacted = item.redacted.length ? SR.html`<span class="badge-redacted">redacted: ${item.redacted.join(", ")}</span>` : "";
+    return SR.html`<li data-line="${item.line}"><div class="meta"><span>${SR.ms(item.t)}</span>${what}${channel}<span>${SR.size(item.size)}</span><span>line ${item.line}</span>${redacted}</div><pre>${bodyHtml(item)}</pre></li>`;
   }
 
   async function loadMessages() {
@@ -175,7 +185,7 @@
     const body = await SR.api(`${base}/messages?${queryString(params)}`);
     if (seq !== messagesSeq) return;
     state.total = body.total;
-    list.innerHTML = body.items.map(itemHtml).join("") || `<li class="muted">no messages match</li>`;
+    list.innerHTML = body.items.map(itemHtml).join("") || SR.html`<li class="muted">no messages match</li>`;
     const first = body.items.length ? body.offset + 1 : 0;
     const total = body.total === null ? "many" : body.total;
     document.getElementById("range").textContent = `${first}–${body.offset + body.items.length} of ${total}${state.range ? ` in ${SR.ms(state.range[0])} … ${SR.ms(state.range[1])}` : ""}`;
@@ -207,7 +217,7 @@
     const created = document.getElementById("created");
     try {
       const body = await SR.post(`${base}/filter`, { ...filters(), output });
-      created.innerHTML = `wrote <a href="/cassette/${SR.encodeName(body.name)}">${SR.escape(body.name)}</a>: kept ${body.kept} of ${body.total} records`;
+      created.innerHTML = SR.html`wrote <a href="/cassette/${SR.encodeName(body.name)}">${body.name}</a>: kept ${body.kept} of ${body.total} records`;
       SR.showError(null);
     } catch (error) {
       created.textContent = "";
@@ -258,7 +268,7 @@
       state.details = await SR.api(base);
       renderDetails(state.details);
       SR.api(`${base}/fields`).then((body) => {
-        document.getElementById("fields").innerHTML = body.fields.map((f) => `<option value="${SR.escape(f.path)}">${f.count}×</option>`).join("");
+        document.getElementById("fields").innerHTML = body.fields.map((f) => SR.html`<option value="${f.path}">${f.count}×</option>`).join("");
       }).catch(() => {});
       await refresh();
       bindZoom();

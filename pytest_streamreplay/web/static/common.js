@@ -16,12 +16,36 @@ const SR = {
   post(path, data) {
     return SR.api(path, {
       method: "POST",
-      headers: { "Content-Type": "application/json" },
       body: JSON.stringify(data === undefined ? {} : data),
+      headers: { "Content-Type": "application/json", "X-StreamReplay-Token": SR.token() },
     });
+  },
+  /** The same-origin token the server put in the page; write requests must carry it. */
+  token() {
+    const meta = document.querySelector('meta[name="streamreplay-token"]');
+    return meta ? meta.content : "";
   },
   /** A cassette name as a URL path: each segment encoded, slashes kept. */
   encodeName(name) { return name.split("/").map(encodeURIComponent).join("/"); },
+  /**
+   * Template tag for every piece of markup the pages build: each ${value} is escaped (cassette
+   * content is data from anywhere, never markup) unless it is markup made by SR.html itself;
+   * arrays are joined. The result is such markup, so templates nest.
+   */
+  html(strings, ...values) {
+    let out = strings[0];
+    values.forEach((value, i) => { out += SR.piece(value) + strings[i + 1]; });
+    return new SR.Markup(out);
+  },
+  piece(value) {
+    if (value instanceof SR.Markup) return value.markup;
+    if (Array.isArray(value)) return value.map(SR.piece).join("");
+    return SR.escape(value === undefined || value === null ? "" : value);
+  },
+  Markup: class Markup {
+    constructor(markup) { this.markup = markup; }
+    toString() { return this.markup; }
+  },
   escape(text) {
     return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   },

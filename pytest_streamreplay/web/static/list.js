@@ -8,16 +8,16 @@
   let pending = 0;
 
   function row(c) {
-    const link = `<a href="/cassette/${SR.encodeName(c.name)}">${SR.escape(c.name)}</a>`;
+    const link = SR.html`<a href="/cassette/${SR.encodeName(c.name)}">${c.name}</a>`;
     if (c.error) {
-      return `<tr class="unreadable"><td>${link}</td><td colspan="9"><span class="tag bad">unreadable</span> ${SR.escape(c.error)}</td></tr>`;
+      return SR.html`<tr class="unreadable"><td>${link}</td><td colspan="9"><span class="tag bad">unreadable</span> ${c.error}</td></tr>`;
     }
-    const kinds = c.kind.map((k) => `<span class="tag ${SR.escape(k)}">${SR.escape(k)}</span>`).join("");
+    const kinds = c.kind.map((k) => SR.html`<span class="tag ${k}">${k}</span>`);
     const n = c.counts;
-    return `<tr><td>${link}</td><td>${SR.escape(c.test || "")}</td><td>${kinds}</td>`
-      + `<td class="num">${n.http}</td><td class="num">${n.ws}</td><td class="num">${n.messages}</td>`
-      + `<td class="num">${n.events}</td><td class="num">${SR.size(c.size)}</td>`
-      + `<td class="num">${SR.escape(c.age)}</td><td class="num">${c.version}</td></tr>`;
+    return SR.html`<tr><td>${link}</td><td>${c.test || ""}</td><td>${kinds}</td>`
+      + SR.html`<td class="num">${n.http}</td><td class="num">${n.ws}</td><td class="num">${n.messages}</td>`
+      + SR.html`<td class="num">${n.events}</td><td class="num">${SR.size(c.size)}</td>`
+      + SR.html`<td class="num">${c.age}</td><td class="num">${c.version}</td></tr>`;
   }
 
   async function load() {
@@ -28,7 +28,7 @@
       if (ticket !== pending) return;
       SR.showError(null);
       document.getElementById("root").textContent = body.root;
-      tbody.innerHTML = body.cassettes.map(row).join("") || `<tr><td colspan="10" class="muted">no cassettes${q ? " match" : ""}</td></tr>`;
+      tbody.innerHTML = body.cassettes.map(row).join("") || SR.html`<tr><td colspan="10" class="muted">no cassettes${q ? " match" : ""}</td></tr>`;
       count.textContent = `${body.count} cassette${body.count === 1 ? "" : "s"}`;
       document.body.dataset.loaded = "1";
     } catch (error) {

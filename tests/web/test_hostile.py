@@ -1,0 +1,190 @@
+"""Cassettes are data from anywhere (a pull request, a colleague): opening one in the dashboard
+must never run its content as script. Every field that reaches the page carries markup here;
+headless Chromium (Debian's, tests/chromium.py) loads the pages and checks that no script ran,
+no injected element exists, the markup shows as text, and the CSP forbids inline script."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chromium import launched, requires_chromium, wait_until, watched_page
+from dashboard_server import serve_in_thread
+
+pytestmark = requires_chromium
+
+# Sets a flag when it runs, whichever way it gets in (handler attribute or element).
+MARK = "<img src=x onerror=window.__xss=(window.__xss||0)+1>"
+SVG = "<svg onload=window.__xss=(window.__xss||0)+1>"
+ATTR = "\"'><img src=x onerror=window.__xss=(window.__xss||0)+1>"
+LINK = "<a href=javascript:window.__xss=1 id=evil>click</a>"
+
+
+def _line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj) + "\n"
+
+
+def _header(**extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "header",
+        "format": "streamreplay-cassette",
+        "version": 1,
+        "recorded_by": "pytest-streamreplay " + MARK,
+        "recorded_at": "2026-01-01T00:00:00+00:00",
+        **extra,
+    }
+
+
+def hostile_but_valid() -> str:
+    """Every free-text field carries markup; the structure is valid, so the page renders it."""
+    body = {
+        "type": "channel_data",
+        "channel": "v4_trades" + MARK,
+        MARK: ATTR,
+        "nested": {SVG: [LINK, "REDACTED" + MARK]},
+    }
+    lines = [
+        _header(test="tests/test_x.py::test_" + MARK, note=SVG, meta=MARK, **{MARK: ATTR}),
+        {
+            "kind": "http",
+            "id": 1,
+            "t": 1.0,
+            "duration_ms": 2.0,
+            "request": {
+                "method": "GET" + MARK,
+                "url": "https://x.test/" + ATTR,
+                "headers": [[MARK, SVG]],
+                "body": {"text": MARK},
+            },
+            "response": {
+                "status": 200,
+                "reason": MARK,
+                "headers": [["Content-Type", MARK]],
+                "body": {"json": body},
+            },
+        },
+        {"kind": "ws", "id": 1, "t": 2.0, "url": "wss://x.test/" + ATTR, "headers": []},
+        {"kind": "ws_msg", "conn": 1, "dir": "send", "t": 1.0, "json": body},
+        {"kind": "ws_msg", "conn": 1, "dir": "recv", "t": 2.0, "text": MARK + " REDACTED"},
+        {"kind": "ws_msg", "conn": 1, "dir": "recv", "t": 3.0, "binary": True, "base64": MARK},
+        {"kind": "ws_close", "conn": 1, "t": 4.0, "code": 4000, "reason": ATTR, "by": "server"},
+        {"kind": "event", "session": MARK, "t": 5.0, "name": "tick" + MARK, "data": body},
+    ]
+    return "".join(_line(x) for x in lines)
+
+
+INVALID_FIELDS = {
+    "close_code": {"kind": "ws_close", "conn": 1, "t": 3, "code": MARK, "by": "server"},
+    "close_by": {"kind": "ws_close", "conn": 1, "t": 3, "code": 1000, "by": MARK},
+    "msg_dir": {"kind": "ws_msg", "conn": 1, "dir": MARK, "t": 1, "text": "hi"},
+}
+
+
+def hostile_invalid(record: dict[str, Any]) -> str:
+    opening = {"kind": "ws", "id": 1, "t": 0.0, "url": "wss://x.test/ws", "headers": []}
+    return _line(_header(test="t")) + _line(opening) + _line(record)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    root = tmp_path_factory.mktemp("hostile") / "cassettes"
+    root.mkdir()
+    (root / "valid.jsonl").write_text(hostile_but_valid())
+    (root / f"name{MARK}.jsonl").write_text(hostile_but_valid())
+    for name, record in INVALID_FIELDS.items():
+        (root / f"{name}.jsonl").write_text(hostile_invalid(record))
+    server = serve_in_thread(root)
+    try:
+        yield server.url, root
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def context() -> Iterator[Any]:
+    with launched() as browser:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(context: Any, served: tuple[str, Path]) -> Iterator[Any]:
+    with watched_page(context, served[0]) as page:
+        page.add_init_script(
+            "window.__violations = [];"
+            "document.addEventListener('securitypolicyviolation',"
+            " (e) => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        yield page
+        assert dialogs == []
+
+
+def _assert_nothing_ran(page: Any) -> None:
+    page.wait_for_timeout(300)  # give an injected onerror/onload its chance to fire
+    assert page.evaluate("window.__xss") is None
+    assert (
+        page.evaluate("document.querySelectorAll('main img, main svg[onload], #evil').length") == 0
+    )
+    # Nothing was even blocked by the CSP: the markup never became elements or handlers.
+    assert page.evaluate("window.__violations") == []
+
+
+def _assert_csp(response: Any) -> None:
+    policy = response.headers.get("content-security-policy", "")
+    directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+    assert directives.get("script-src") == ["'self'"], policy
+    assert directives.get("object-src") == ["'none'"], policy
+    assert "frame-ancestors" in directives and "base-uri" in directives
+
+
+def test_list_page_shows_hostile_names_and_tests_as_text(page: Any, served) -> None:
+    url, _ = served
+    response = page.goto(url + "/")
+    _assert_csp(response)
+    page.wait_for_selector("body[data-loaded='1']")
+    text = page.inner_text("#cassettes")
+    assert f"name{MARK}.jsonl" in text and "test_" + MARK in text
+    assert "unreadable" in text  # the invalid ones are listed with their error
+    _assert_nothing_ran(page)
+
+
+@pytest.mark.parametrize("name", ["valid.jsonl", f"name{MARK}.jsonl"])
+def test_cassette_page_shows_every_hostile_field_as_text(page: Any, served, name: str) -> None:
+    from urllib.parse import quote
+
+    url, _ = served
+    response = page.goto(url + "/cassette/" + quote(name))
+    assert response.status == 200
+    _assert_csp(response)
+    page.wait_for_selector("body[data-loaded='1']")
+    wait_until(page, "Number(document.getElementById('messages').dataset.total) === 5")
+    assert page.inner_text("#error") == ""
+    connections = page.inner_text("#connections")
+    assert ATTR.strip() in connections.replace("\n", "") or "onerror" in connections
+    assert "4000" in connections and "server" in connections
+    assert "GET" + MARK in page.inner_text("#http")
+    assert "tick" + MARK in page.inner_text("#events")
+    messages = page.inner_text("#messages")
+    assert MARK in messages and SVG in messages and LINK in messages
+    assert "test_" + MARK in page.inner_text("#summary")
+    _assert_nothing_ran(page)
+    page.select_option("select[name=channel]", index=1)  # a hostile channel name as option
+    page.click("#filters button[type=submit]")
+    wait_until(page, "Number(document.getElementById('messages').dataset.total) === 2")
+    _assert_nothing_ran(page)
+
+
+@pytest.mark.parametrize("name", sorted(INVALID_FIELDS))
+def test_invalid_record_fields_are_refused_on_read(page: Any, served, name: str) -> None:
+    url, _ = served
+    response = page.goto(f"{url}/cassette/{name}.jsonl")
+    assert response.status == 422
+    _assert_csp(response)
+    assert f"{name}.jsonl:3" in page.inner_text("main")
+    _assert_nothing_ran(page)
