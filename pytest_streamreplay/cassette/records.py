@@ -47,7 +47,7 @@ def _headers_to(headers: Headers) -> list[list[str]]:
 
 
 #: Who closed a WebSocket connection (``WsClose.by``) and which way a message went (``dir``).
-CLOSED_BY = ("client", "server")
+CLOSED_BY = ("client", "server", "teardown")  # teardown: still open when the test ended
 DIRECTIONS = ("send", "recv")
 
 
