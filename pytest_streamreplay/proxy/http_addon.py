@@ -285,6 +285,8 @@ class HttpRecordReplay:
         before sending more, so its request must not wait in the proxy for its end. While
         only recording it goes live; while only replaying it goes to the HTTP/2 replay origin,
         which matches it on its first message. (new_episodes decides on the whole request.)"""
+        if flow.response is not None:
+            return  # answered before us (proxy authentication refused it): not ours
         session = self.binding.session
         if session is None or not is_grpc(list(flow.request.headers.items(multi=True))):
             return

@@ -23,9 +23,12 @@ def bare(proxy_url, password=None):
     auth = f"streamreplay:{password}@" if password else ""
     return f"http://{auth}{parts.hostname}:{parts.port}"
 
-def status_via(proxy, url):
+def status_via(proxy, url, grpc=False):
     try:
         with httpx.Client(proxy=proxy, trust_env=False, verify=False) as client:
+            if grpc:  # looks like a gRPC call: the recorder streams those from its headers
+                headers = {"content-type": "application/grpc", "te": "trailers"}
+                return client.post(url, content=b"\0\0\0\0\0", headers=headers).status_code
             return client.get(url).status_code
     except Exception as exc:  # a refused CONNECT: httpx.ProxyError (httpcore's in some runs)
         return f"{type(exc).__name__}: {exc}"
@@ -58,6 +61,7 @@ def test_own_and_foreign(streamreplay):
         "httpx_plain": status_via(bare(streamreplay.proxy_url), plain + "/intruder-httpx"),
         "httpx_wrong": status_via(bare(streamreplay.proxy_url, "guess"), plain + "/intruder-wrong"),
         "httpx_connect": status_via(bare(streamreplay.proxy_url), tls + "/intruder-connect"),
+        "grpc_plain": status_via(bare(streamreplay.proxy_url), plain + "/intruder.Svc/Call", True),
         "curl_plain": curl_status(bare(streamreplay.proxy_url), plain + "/intruder-curl"),
         "curl_connect": curl_status(bare(streamreplay.proxy_url), tls + "/intruder-curl-tls"),
         "ws": ws_status(bare(streamreplay.proxy_url), ws + "/echo"),
@@ -74,7 +78,7 @@ def _runs(pytester: pytest.Pytester) -> list[dict[str, str]]:
 
 def _refused(seen: dict[str, str]) -> None:
     assert seen["own"] == "/own"
-    assert seen["httpx_plain"] == seen["httpx_wrong"] == 407
+    assert seen["httpx_plain"] == seen["httpx_wrong"] == seen["grpc_plain"] == 407
     assert "ProxyError: 407" in seen["httpx_connect"]
     assert seen["curl_plain"] == "407 000" and seen["curl_connect"] == "000 407"
     assert "407" in seen["ws"]
