@@ -86,6 +86,38 @@ def test_the_real_command_serves_the_api(tmp_path: Path) -> None:
         process.wait(timeout=10)
 
 
+def test_the_real_command_guards_hosts_and_writes(tmp_path: Path) -> None:
+    """The served app checks Host (plus ``--allow-host``) and wants the printed token on POSTs."""
+    import httpx
+
+    from pytest_streamreplay.cassette import new_header, write_cassette
+
+    write_cassette(tmp_path / "one.jsonl", new_header(test="t::one"), [])
+    script = Path(sys.executable).with_name("streamreplay")
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "pytest_streamreplay.cli"]
+    args = ["web", str(tmp_path), "--port", "0", "--allow-host", "box.lan"]
+    process = subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().rsplit(" at ", 1)[1].strip()
+        token_line = process.stdout.readline()
+        assert token_line.startswith("API write token (header X-StreamReplay-Token): ")
+        token = token_line.rsplit(" ", 1)[1].strip()
+        with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
+            assert client.get("api/cassettes", headers={"Host": "evil.example"}).status_code == 421
+            assert client.get("api/cassettes", headers={"Host": "box.lan:1"}).status_code == 200
+            cut = {"output": "cut.jsonl"}
+            assert client.post("api/cassettes/one.jsonl/filter", json=cut).status_code == 403
+            assert not (tmp_path / "cut.jsonl").exists()
+            headers = {"X-StreamReplay-Token": token}
+            made = client.post("api/cassettes/one.jsonl/filter", json=cut, headers=headers)
+            assert made.status_code == 201, made.text
+            assert (tmp_path / "cut.jsonl").is_file()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 def test_missing_directory_is_one_line(tmp_path: Path) -> None:
     code, _, err = run_inline("web", str(tmp_path / "nope"))
     assert code == 1
