@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 from bot_process import BotProcess
-from chromium import launched, requires_chromium, screenshot, watched_page
+from chromium import launched, requires_chromium, screenshot, wait_until, watched_page
 from dashboard_server import serve_in_thread
 
 from pytest_streamreplay.cassette import CassetteWriter, iter_records, read_header
@@ -264,7 +264,7 @@ def test_dashboard_on_the_recorded_live_session(
             page.wait_for_selector("body[data-loaded='1']")
             assert page.locator("#cassettes tbody tr").count() == 3  # session, input, output
             page.fill("#search", "output")
-            page.wait_for_function("document.querySelectorAll('#cassettes tbody tr').length === 1")
+            wait_until(page, "document.querySelectorAll('#cassettes tbody tr').length === 1")
 
             page.goto(server.url + "/cassette/session.jsonl")
             page.wait_for_selector("body[data-loaded='1']")
@@ -280,12 +280,9 @@ def test_dashboard_on_the_recorded_live_session(
             page.fill("input[name=text]", BAR_CONFIRMED)
             page.click("#filters button[type=submit]")
             want = len(confirmed_bars(live))
-            page.wait_for_function(
-                f"document.getElementById('messages').dataset.total === '{want}'"
-            )
-            page.wait_for_function(
-                f"document.getElementById('timeline').dataset.points === '{want}'"
-            )
+            # the dashboard's CSP forbids the eval that page.wait_for_function needs
+            wait_until(page, f"document.getElementById('messages').dataset.total === '{want}'")
+            wait_until(page, f"document.getElementById('timeline').dataset.points === '{want}'")
 
             page.fill("#create input[name=output]", "cut/confirmed.jsonl")
             page.click("#create button[type=submit]")
