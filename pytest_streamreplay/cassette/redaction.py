@@ -1,282 +1,576 @@
 """Redaction: secrets never reach a cassette.
 
-Applied at write time on both sides of every interaction (request and response headers,
-query parameters, JSON and form bodies, WebSocket handshakes and JSON messages). The same rules
-are applied to a live request before it is matched, so a redacted recorded value still matches.
+One pass covers every place a record can hold a secret: request and response headers (cookies
+keep their names and attributes), URLs, query, form, JSON and text bodies, each chunk of a
+streamed response (read as one text, so a secret split across chunks is still found), WebSocket
+handshakes and messages. A secret is found by its name (``secrets.py``), by its shape (JWT, PEM
+private key, BIP39 mnemonic, AWS key id, provider tokens) or because the same value was already
+found by name elsewhere in the cassette.
+
+Each distinct secret becomes one placeholder, ``REDACTED-<kind>-<n>``, numbered in order of
+discovery: the same secret gives the same placeholder everywhere in a cassette, two secrets
+differ, and nothing of the value (not even a hash) is stored. Matching ignores the number: a live
+request or client message is redacted by the same rules, and every placeholder compares as
+``REDACTED``, so a replaying client that sends the real secret (or the placeholder it was given)
+matches the recording.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote_plus
 
-from .body import encode_body, json_value
-from .records import HttpInteraction, HttpRequest, Record, WsConnection, WsMessage
+from .body import encode_body
+from .records import (
+    HttpInteraction,
+    HttpRequest,
+    Record,
+    WsConnection,
+    WsMessage,
+)
+from .secrets import (
+    AUTH_OP_KEYS,
+    MIN_SHAPE_LEN,
+    auth_operation,
+    find_shapes,
+    norm_name,
+    secret_field_name,
+    secret_header_name,
+    secret_param_name,
+)
 
-__all__ = ["REDACTED", "Redactor"]
+__all__ = [
+    "PLACEHOLDER",
+    "REDACTED",
+    "Redactor",
+    "is_placeholder",
+    "matchable_value",
+    "normalize_placeholders",
+    "redact_records",
+]
 
 REDACTED = "REDACTED"
-_MIN_SECRET_LEN = 6  # shorter values ("1", "true") would scrub innocent text
+#: Any placeholder this module writes (bare ``REDACTED`` is what older cassettes hold).
+PLACEHOLDER = re.compile(r"REDACTED(?:-[a-z]+-\d+)?")
+_NUMBERED = re.compile(r"REDACTED-[a-z]+-\d+")
+# Values found by name are also scrubbed wherever they recur; shorter or purely numeric short
+# values ("1", "true", "123456") would scrub innocent data such as prices.
+_MIN_VALUE_LEN = 6
+_MIN_DIGITS_LEN = 10
 
-_SECRET_HEADERS = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "x-api-key",
-        "api-key",
-        "apikey",
-        "x-auth-token",
-        "x-access-token",
-        "x-csrf-token",
-        "x-amz-security-token",
-    }
+# "name": "value" or "name": 123 inside any text (JSON that is stored as text, SSE data lines,
+# NDJSON chunks, log lines).
+_JSON_PAIR = re.compile(
+    r'"((?:[^"\\\n]|\\.){1,100})"\s*:\s*(?:"((?:[^"\\\n]|\\.)*)"|(-?\d[\d.eE+\-]*))'
 )
-_SECRET_HEADER_RE = re.compile(r"(signature|secret|token|api[-_]?key|passphrase|session)", re.I)
-_SECRET_PARAMS = frozenset(
-    {"key", "sig", "code", "auth", "apikey", "api_key", "password", "pass", "session"}
+_AUTH_IN_TEXT = re.compile(
+    r'"(?:' + "|".join(sorted(AUTH_OP_KEYS)) + r')"\s*:\s*"[^"]*(?:auth|login|logon|sign_?in)',
+    re.I,
 )
-_SECRET_PARAM_RE = re.compile(r"(token|secret|signature|password|api[-_]?key|credential)", re.I)
-_SECRET_FIELDS = frozenset(
-    {
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "mnemonic",
-        "seed",
-        "seed_phrase",
-        "private_key",
-        "privatekey",
-        "api_key",
-        "apikey",
-        "api_secret",
-        "signature",
-        "passphrase",
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "client_secret",
-        "authorization",
-    }
-)
-_SECRET_FIELD_RE = re.compile(
-    r"(password|secret|mnemonic|private_?key|api_?key|signature|passphrase|_token$|^token)", re.I
-)
+# name=value in URLs, form bodies and free text; group 1 says which (see ``_param_spans``).
+_PARAM = re.compile(r"(^|[?&;\s/])([A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63})=([^&\s\"'#;,<>\\]+)")
+_AUTH_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9\-]*)(\s+)(\S.*)", re.S)
+_COOKIE_PAIR = re.compile(r"(^|;)(\s*[^=;\s][^=;]*=)([^;]*)")
+
+Span = tuple[int, int, str]
 
 
-def _norm(name: str) -> str:
-    return name.lower().replace("-", "_")
+def is_placeholder(value: str) -> bool:
+    return PLACEHOLDER.fullmatch(value) is not None
 
 
-@dataclass
+def normalize_placeholders(text: str) -> str:
+    """Every placeholder as bare ``REDACTED``: what matching compares."""
+    return _NUMBERED.sub(REDACTED, text) if "REDACTED-" in text else text
+
+
+def matchable_value(value: Any) -> Any:
+    """A JSON value or text with its placeholders normalised (see ``normalize_placeholders``)."""
+    if isinstance(value, str):
+        return normalize_placeholders(value)
+    if isinstance(value, dict):
+        return {k: matchable_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [matchable_value(v) for v in value]
+    return value
+
+
+def _scrubbable(value: str) -> bool:
+    if len(value) < _MIN_VALUE_LEN or is_placeholder(value):
+        return False
+    return len(value) >= _MIN_DIGITS_LEN or not value.replace(".", "").isdigit()
+
+
+def _json_unescape(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    try:
+        value = json.loads(f'"{raw}"')
+    except ValueError:
+        return raw
+    return value if isinstance(value, str) else raw
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Sorted, non-overlapping spans; overlapping ones join under the first placeholder."""
+    spans.sort(key=lambda s: (s[0], -s[1]))
+    out: list[Span] = []
+    for s, e, ph in spans:
+        if out and s < out[-1][1]:
+            if e > out[-1][1]:
+                out[-1] = (out[-1][0], e, out[-1][2])
+            continue
+        out.append((s, e, ph))
+    return out
+
+
+def _apply(text: str, spans: list[Span]) -> str:
+    parts, pos = [], 0
+    for s, e, ph in spans:
+        parts += [text[pos:s], ph]
+        pos = e
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
 class Redactor:
-    """The redaction rules in force; ``extra`` names more headers, parameters and fields.
+    """The redaction rules in force and what they found so far in one cassette.
 
-    ``defaults=False`` turns the built-in rules off (only ``extra`` applies): a deliberate,
+    ``extra`` names more headers, parameters and JSON fields; ``headers``, ``params`` and
+    ``fields`` add names for one place only (what vcrpy's ``filter_headers``,
+    ``filter_query_parameters`` and ``filter_post_data_parameters`` mean). ``defaults=False``
+    turns the built-in names and shapes off (only the extra names apply): a deliberate,
     documented choice for cassettes that must keep a credential-looking value.
     """
 
-    extra: Iterable[str] = ()
-    defaults: bool = True
-    _extra: frozenset[str] = field(init=False, repr=False)
-    _values: set[str] = field(init=False, repr=False, default_factory=set)
-
-    def __post_init__(self) -> None:
-        self._extra = frozenset(_norm(n) for n in self.extra)
-        # Streams repeat the same few keys millions of times: decide each name once.
-        self._field_cache: dict[str, bool] = {}
+    def __init__(
+        self,
+        extra: Iterable[str] = (),
+        defaults: bool = True,
+        *,
+        headers: Iterable[str] = (),
+        params: Iterable[str] = (),
+        fields: Iterable[str] = (),
+        numbered: bool = True,
+    ) -> None:
+        self.extra = tuple(extra)
+        self.defaults = defaults
+        self.extra_headers = tuple(headers)
+        self.extra_params = tuple(params)
+        self.extra_fields = tuple(fields)
+        common = {norm_name(n) for n in self.extra}
+        self._headers = frozenset(common | {norm_name(n) for n in self.extra_headers})
+        self._params = frozenset(common | {norm_name(n) for n in self.extra_params})
+        self._fields = frozenset(common | {norm_name(n) for n in self.extra_fields})
+        self._numbered = numbered
+        self._memo: dict[str, str] = {}  # secret -> its placeholder
+        self._counts: dict[str, int] = {}
+        self._values: dict[str, str] = {}  # every written form of a secret -> placeholder
+        self._scrub_re: re.Pattern[str] | None = None
+        self._scrub_latin1: tuple[re.Pattern[str], dict[str, str]] | None = None
+        self._field_cache: dict[tuple[str, bool], bool] = {}
+        self._gen_of: dict[int, int] = {}
+        #: Grows whenever a new secret value is learned (records redacted before may hold it).
+        self.generation = 0
+        self._live_twin: Redactor | None = None
 
     # -- what counts as secret -------------------------------------------------------------
     def secret_header(self, name: str) -> bool:
-        low = name.lower()
-        if _norm(low) in self._extra:
+        if norm_name(name) in self._headers:
             return True
-        return self.defaults and (low in _SECRET_HEADERS or bool(_SECRET_HEADER_RE.search(low)))
+        return self.defaults and secret_header_name(name)
 
-    def secret_param(self, name: str) -> bool:
-        if _norm(name) in self._extra:
+    def secret_param(self, name: str, *, in_text: bool = False) -> bool:
+        if norm_name(name) in self._params:
             return True
-        return self.defaults and (
-            name.lower() in _SECRET_PARAMS or bool(_SECRET_PARAM_RE.search(name))
-        )
+        return self.defaults and secret_param_name(name, in_text=in_text)
 
-    def secret_field(self, name: str) -> bool:
-        cached = self._field_cache.get(name)
+    def secret_field(self, name: str, in_auth: bool = False) -> bool:
+        key = (name, in_auth)
+        cached = self._field_cache.get(key)
         if cached is None:
-            norm = _norm(name)
-            cached = norm in self._extra or (
-                self.defaults and (norm in _SECRET_FIELDS or bool(_SECRET_FIELD_RE.search(name)))
+            cached = norm_name(name) in self._fields or (
+                self.defaults and secret_field_name(name, in_auth)
             )
-            if len(self._field_cache) < 10_000:
-                self._field_cache[name] = cached
+            if len(self._field_cache) < 10_000:  # streams repeat the same few keys
+                self._field_cache[key] = cached
         return cached
 
+    # -- placeholders ----------------------------------------------------------------------
+    def _placeholder(self, value: str, kind: str, remember: bool = True) -> str:
+        ph = self._memo.get(value)
+        if ph is None:
+            if self._numbered:
+                n = self._counts.get(kind, 0) + 1
+                self._counts[kind] = n
+                ph = f"{REDACTED}-{kind}-{n}"
+            else:
+                ph = REDACTED
+            self._memo[value] = ph
+        if remember and _scrubbable(value) and value not in self._values:
+            self._learn(value, ph)
+        return ph
+
+    def _learn(self, value: str, ph: str) -> None:
+        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+        forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+        for form in forms:
+            self._values.setdefault(form, ph)
+        self._scrub_re = self._scrub_latin1 = None
+        self.generation += 1
+
+    def reserve(self, text: str) -> None:
+        """Number new placeholders after those already in ``text`` (an existing cassette)."""
+        for m in re.finditer(r"REDACTED-([a-z]+)-(\d+)", text):
+            kind, n = m.group(1), int(m.group(2))
+            if n > self._counts.get(kind, 0):
+                self._counts[kind] = n
+
+    # -- text ------------------------------------------------------------------------------
+    def _value_spans(self, text: str, latin1: bool) -> list[Span]:
+        if not self._values:
+            return []
+        if latin1:
+            if self._scrub_latin1 is None:
+                forms = {v.encode().decode("latin-1"): ph for v, ph in self._values.items()}
+                self._scrub_latin1 = (_literal_alternation(forms), forms)
+            pattern, table = self._scrub_latin1
+        else:
+            if self._scrub_re is None:
+                self._scrub_re = _literal_alternation(self._values)
+            pattern, table = self._scrub_re, self._values
+        return [(m.start(), m.end(), table[m.group()]) for m in pattern.finditer(text)]
+
+    def _pair_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:
+        matches = list(_JSON_PAIR.finditer(text))
+        if not matches:
+            return []
+        names = [_json_unescape(m.group(1)) for m in matches]
+        auth = bool(_AUTH_IN_TEXT.search(text)) or any(self.secret_field(n) for n in names)
+        spans = []
+        for m, name in zip(matches, names, strict=True):
+            if not self.secret_field(name, auth):
+                continue
+            group = 2 if m.group(2) is not None else 3
+            raw = m.group(group)
+            if not raw or is_placeholder(raw):
+                continue
+            value = decode(_json_unescape(raw))
+            spans.append((m.start(group), m.end(group), self._placeholder(value, "secret")))
+        return spans
+
+    def _param_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:
+        spans = []
+        for m in _PARAM.finditer(text):
+            before, name, raw = m.groups()
+            # After '?' or '&', or at the start (a form body), it is a query or form parameter;
+            # after a blank, '/' or ';' it is free text, where generic names do not count.
+            if not self.secret_param(name, in_text=before not in ("", "?", "&")):
+                continue
+            if is_placeholder(raw):
+                continue
+            value = decode(unquote_plus(raw))
+            ph = self._placeholder(value, "secret")
+            if raw != value and _scrubbable(raw):
+                self._values.setdefault(raw, ph)
+            spans.append((m.start(3), m.end(3), ph))
+        return spans
+
+    def _spans(self, text: str, latin1: bool = False) -> list[Span]:
+        decode = _from_latin1 if latin1 else _same
+        spans: list[Span] = []
+        if '"' in text:
+            spans += self._pair_spans(text, decode)
+        if "=" in text:
+            spans += self._param_spans(text, decode)
+        if self.defaults and len(text) >= MIN_SHAPE_LEN:
+            spans += [
+                (s, e, self._placeholder(decode(text[s:e]), kind))
+                for s, e, kind in find_shapes(text)
+            ]
+        if len(text) >= _MIN_VALUE_LEN:
+            spans += self._value_spans(text, latin1)
+        return _merge(spans) if spans else spans
+
+    def text(self, text: str) -> str:
+        """``text`` with every secret in it replaced (names inside, shapes, known values)."""
+        if len(text) < _MIN_VALUE_LEN and '"' not in text and "=" not in text:
+            return text
+        spans = self._spans(text)
+        return _apply(text, spans) if spans else text
+
     # -- parts -----------------------------------------------------------------------------
+    def _header_value(self, name: str, value: str) -> str:
+        if not value or is_placeholder(value):
+            return value
+        low = name.lower()
+        if low in ("authorization", "proxy-authorization"):
+            m = _AUTH_SCHEME.fullmatch(value)
+            if m and not is_placeholder(m.group(3)):
+                return m.group(1) + m.group(2) + self._placeholder(m.group(3), "secret")
+            return value if m else self._placeholder(value, "secret")
+        if low in ("cookie", "set-cookie"):
+            return self._cookie(value, first_only=low == "set-cookie")
+        return self._placeholder(value, "secret")
+
+    def _cookie(self, value: str, first_only: bool) -> str:
+        """Values only: names and attributes (Path, HttpOnly, Max-Age) stay, so a replayed
+        client still finds its cookie under its name."""
+
+        def one(m: re.Match[str]) -> str:
+            raw = m.group(3)
+            if not raw.strip() or is_placeholder(raw.strip().strip('"')):
+                return m.group(0)
+            quoted = raw.strip().startswith('"')
+            ph = self._placeholder(raw.strip().strip('"'), "cookie")
+            return m.group(1) + m.group(2) + (f'"{ph}"' if quoted else ph)
+
+        return _COOKIE_PAIR.sub(one, value, count=1 if first_only else 0)
+
     def headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         out = []
+        changed = False
         for k, v in headers:
-            if self.secret_header(k) and v != REDACTED:
-                self._remember_header_value(k, v)
-                v = REDACTED
-            out.append((k, v))
-        return out
+            new = self._header_value(k, v) if self.secret_header(k) else self.text(v)
+            changed = changed or new != v
+            out.append((k, new))
+        return out if changed else headers
 
     def url(self, url: str) -> str:
-        parts = urlsplit(url)
-        if not parts.query:
-            return url
-        pairs = parse_qsl(parts.query, keep_blank_values=True)
-        if not any(self.secret_param(k) for k, _ in pairs):
-            return url
-        for k, v in pairs:
-            if self.secret_param(k):
-                self._remember(v)
-        query = urlencode([(k, REDACTED if self.secret_param(k) else v) for k, v in pairs])
-        return urlunsplit(parts._replace(query=query))
+        return self.text(url)
 
     def json(self, value: Any) -> tuple[Any, bool]:
         """A redacted copy of a JSON value, and whether anything changed."""
-        if isinstance(value, dict):
-            changed = False
-            out: dict[str, Any] = {}
-            for k, v in value.items():
-                if self.secret_field(str(k)) and v not in (None, "", REDACTED):
-                    if isinstance(v, str | int):
-                        self._remember(str(v))
-                    out[k] = REDACTED
-                    changed = True
-                else:
-                    out[k], sub = self.json(v)
-                    changed = changed or sub
-            return out, changed
-        if isinstance(value, list):
-            items = [self.json(v) for v in value]
-            return [v for v, _ in items], any(c for _, c in items)
-        return value, False
+        new = self._json(value, False)
+        return new, new is not value
 
-    def body(self, body: dict[str, Any] | None, content_type: str | None) -> dict[str, Any] | None:
-        if not body or "base64" in body:
-            return body
-        value = json_value(body)
-        if value is not None and isinstance(value, dict | list):
-            redacted, changed = self.json(value)
-            if not changed:
-                return body
-            layout = body.get("layout") if "json" in body else None
-            return {"json": redacted, **({"layout": layout} if layout else {})}
-        if content_type and "x-www-form-urlencoded" in content_type and "text" in body:
-            pairs = parse_qsl(body["text"], keep_blank_values=True)
-            if any(self.secret_param(k) for k, _ in pairs):
-                for k, v in pairs:
-                    if self.secret_param(k):
-                        self._remember(v)
-                text = urlencode([(k, REDACTED if self.secret_param(k) else v) for k, v in pairs])
-                return encode_body(text.encode())
-        return body
-
-    # -- secrets by value ------------------------------------------------------------------
-    # A secret removed by name may still stand elsewhere verbatim: a token echoed in a response
-    # body, a cookie value repeated in a URL. Every value redacted by name in this session is
-    # therefore also scrubbed wherever it appears later in the same session's records.
-    def _remember(self, value: str) -> None:
-        value = value.strip()
-        if len(value) >= _MIN_SECRET_LEN and value != REDACTED:
-            self._values.add(value)
-            quoted = quote(value, safe="")
-            if quoted != value:
-                self._values.add(quoted)
-
-    def _remember_header_value(self, name: str, value: str) -> None:
-        self._remember(value)
-        low = name.lower()
-        if low in ("authorization", "proxy-authorization") and " " in value:
-            self._remember(value.split(" ", 1)[1])  # the credential after "Bearer"/"Basic"
-        elif low in ("cookie", "set-cookie"):
-            pairs = value.split(";") if low == "cookie" else value.split(";")[:1]
-            for pair in pairs:
-                self._remember(pair.partition("=")[2])
-
-    def scrub(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            if value in text:
-                text = text.replace(value, REDACTED)
-        return text
-
-    def _scrub_json(self, value: Any) -> Any:
+    def _json(self, value: Any, auth: bool) -> Any:
         if isinstance(value, str):
-            return self.scrub(value)
+            return self.text(value)
         if isinstance(value, dict):
-            return {k: self._scrub_json(v) for k, v in value.items()}
+            if not auth and (not AUTH_OP_KEYS.isdisjoint(value.keys()) or "key" in value):
+                auth = auth_operation(value)
+            out = None
+            for k, v in value.items():
+                if isinstance(k, str) and self.secret_field(k, auth):
+                    new = self._leaves(v, remember=not isinstance(v, list | dict))
+                else:
+                    new = self._json(v, auth)
+                if new is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = new
+            return value if out is None else out
         if isinstance(value, list):
-            return [self._scrub_json(v) for v in value]
+            items = [self._json(v, auth) for v in value]
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
         return value
 
-    def _scrub_body(self, body: dict[str, Any] | None) -> dict[str, Any] | None:
-        if not body or not self._values or "base64" in body:
+    def _leaves(self, value: Any, remember: bool) -> Any:
+        """Everything under a secret name: every scalar, structure kept."""
+        if isinstance(value, str):
+            if not value or is_placeholder(value):
+                return value
+            return self._placeholder(value, "secret", remember)
+        if isinstance(value, bool) or value is None:
+            return value
+        if isinstance(value, int | float):
+            return self._placeholder(str(value), "secret", remember)
+        if isinstance(value, dict):
+            new = {k: self._leaves(v, remember) for k, v in value.items()}
+            return value if all(new[k] is value[k] for k in value) else new
+        if isinstance(value, list):
+            items = [self._leaves(v, remember) for v in value]
+            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        return value
+
+    def body(
+        self, body: dict[str, Any] | None, content_type: str | None = None
+    ) -> dict[str, Any] | None:
+        """A body in cassette form, redacted (binary bodies are left as they are)."""
+        if not body or "base64" in body:
             return body
         if "json" in body:
-            scrubbed = self._scrub_json(body["json"])
-            return body if scrubbed == body["json"] else {**body, "json": scrubbed}
-        text = self.scrub(body["text"])
-        return body if text == body["text"] else {"text": text}
+            new = self._json(body["json"], False)
+            return body if new is body["json"] else {**body, "json": new}
+        text = str(body.get("text", ""))
+        new_text = self.text(text)
+        return body if new_text is text or new_text == text else {"text": new_text}
 
-    def _scrub_headers(self, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [(k, self.scrub(v)) for k, v in headers] if self._values else headers
+    def _chunks(self, chunks: list[Any]) -> None:
+        """Streamed chunks as one text (latin-1, so offsets are bytes): a secret split across
+        two chunks is found; its placeholder goes where it started."""
+        contents = [c.content for c in chunks]
+        joined = b"".join(contents).decode("latin-1")
+        spans = self._spans(joined, latin1=True)
+        if not spans:
+            return
+        ends, total = [], 0
+        for data in contents:
+            total += len(data)
+            ends.append(total)
+        parts: list[list[str]] = [[] for _ in chunks]
+        pos = ci = 0
+
+        def copy_to(upto: int) -> None:
+            nonlocal pos, ci
+            while pos < upto:
+                while ends[ci] <= pos:
+                    ci += 1
+                end = min(upto, ends[ci])
+                parts[ci].append(joined[pos:end])
+                pos = end
+
+        for s, e, ph in spans:
+            copy_to(s)
+            while ci < len(ends) - 1 and ends[ci] <= s:
+                ci += 1
+            parts[ci].append(ph)
+            pos = e
+        copy_to(len(joined))
+        for chunk, old, new in zip(chunks, contents, parts, strict=True):
+            data = "".join(new).encode("latin-1")
+            if data != old:
+                chunk.body = encode_body(data)
 
     # -- records ---------------------------------------------------------------------------
-    def request(self, req: HttpRequest) -> HttpRequest:
-        """Redact by name only: used on live requests before matching, which must not learn
-        values from (or leak values into) the recording session."""
-        saved = set(self._values)
-        try:
-            return HttpRequest(
-                method=req.method,
-                url=self.url(req.url),
-                headers=self.headers(req.headers),
-                body=self.body(req.body, req.header("content-type")),
-            )
-        finally:
-            self._values = saved
-
-    def live_json(self, value: Any) -> Any:
-        """Redact a live JSON value by name only (see ``request``)."""
-        saved = set(self._values)
-        try:
-            return self.json(value)[0]
-        finally:
-            self._values = saved
-
-    def record(self, record: Record) -> Record:
-        """Redact one record in place (by name, then by value) and return it."""
+    def _redact(self, record: Record) -> None:
         if isinstance(record, HttpInteraction):
             req, resp = record.request, record.response
-            req.url = self.url(req.url)
-            req.headers = self.headers(req.headers)
-            req.body = self.body(req.body, req.header("content-type"))
+            self._request(req)
             resp.headers = self.headers(resp.headers)
-            body = resp.body
-            if resp.chunks is None:
-                body = self.body(resp.body, resp.header("content-type"))
-            req.url = self.scrub(req.url)
-            req.headers = self._scrub_headers(req.headers)
-            req.body = self._scrub_body(req.body)
-            resp.headers = self._scrub_headers(resp.headers)
-            if resp.chunks is None:
-                body = self._scrub_body(body)
+            if resp.chunks is not None:
+                self._chunks(resp.chunks)
+            else:
+                body = self.body(resp.body)
                 if body is not resp.body:
                     resp.body, resp.encoded = body, None  # the raw bytes hold the secret
-            else:
-                for chunk in resp.chunks:
-                    chunk.body = self._scrub_body(chunk.body)
         elif isinstance(record, WsConnection):
-            record.url = self.scrub(self.url(record.url))
-            record.headers = self._scrub_headers(self.headers(record.headers))
-            record.response_headers = self._scrub_headers(self.headers(record.response_headers))
+            record.url = self.url(record.url)
+            record.headers = self.headers(record.headers)
+            record.response_headers = self.headers(record.response_headers)
         elif isinstance(record, WsMessage) and not record.binary:
-            record.body = self._scrub_body(self.body(record.body, "application/json"))
+            record.body = self.body(record.body)
+
+    def _request(self, req: HttpRequest) -> None:
+        req.headers = self.headers(req.headers)  # names first: they teach values to scrub
+        req.url = self.url(req.url)
+        req.body = self.body(req.body, req.header("content-type"))
+
+    def redact_record(self, record: Record) -> Record:
+        """Redact one record in place and return it; a secret first learned inside it is
+        scrubbed from all of it."""
+        generation = self.generation
+        self._redact(record)
+        if self.generation != generation:
+            self._redact(record)
         return record
+
+    def record(self, record: Record) -> Record:
+        """``redact_record`` for a recording session, which ``finish`` completes at save."""
+        self.redact_record(record)
+        self._gen_of[id(record)] = self.generation
+        return record
+
+    def finish(self, records: Iterable[Record]) -> None:
+        """Scrub secrets learned late from records redacted before they were known."""
+        for record in records:
+            if self._gen_of.get(id(record), -1) != self.generation:
+                self.redact_record(record)
+                self._gen_of[id(record)] = self.generation
+
+    def prime(self, records: Iterable[Record]) -> None:
+        """Learn every secret of a cassette (and number them) before rewriting it in a second
+        pass, so the first record already knows a value found by name in the last."""
+        for record in records:
+            self.redact_record(record)
+
+    # -- live traffic (matching) -----------------------------------------------------------
+    @property
+    def _live(self) -> Redactor:
+        # Live traffic is redacted by a twin with the same rules whose placeholders are bare:
+        # it never numbers (nor learns into) the recording's secrets.
+        if self._live_twin is None:
+            self._live_twin = Redactor(
+                self.extra,
+                self.defaults,
+                headers=self.extra_headers,
+                params=self.extra_params,
+                fields=self.extra_fields,
+                numbered=False,
+            )
+        return self._live_twin
+
+    def request(self, req: HttpRequest) -> HttpRequest:
+        """A live request redacted by the same rules and ready to compare (``matchable``)."""
+        copy = HttpRequest(req.method, req.url, list(req.headers), req.body)
+        live = self._live
+        generation = live.generation
+        live._request(copy)
+        if live.generation != generation:
+            live._request(copy)
+        return self.matchable(copy)
+
+    def live_json(self, value: Any) -> Any:
+        """A live WebSocket client message (JSON value or text), redacted and normalised."""
+        live = self._live
+        generation = live.generation
+        out = live._json(value, False)
+        if live.generation != generation:
+            out = live._json(out, False)
+        return matchable_value(out)
+
+    @staticmethod
+    def matchable(req: HttpRequest) -> HttpRequest:
+        """A (recorded or redacted live) request with its placeholders normalised."""
+        body = req.body
+        if body and "json" in body:
+            body = {**body, "json": matchable_value(body["json"])}
+        elif body and "text" in body:
+            body = {"text": normalize_placeholders(str(body["text"]))}
+        return HttpRequest(
+            req.method,
+            normalize_placeholders(req.url),
+            [(k, normalize_placeholders(v)) for k, v in req.headers],
+            body,
+        )
+
+    matchable_value = staticmethod(matchable_value)
+
+    # -- compatibility ---------------------------------------------------------------------
+    def scrub(self, text: str) -> str:
+        """Replace the secrets learned so far wherever they appear in ``text``."""
+        spans = self._value_spans(text, False)
+        return _apply(text, _merge(spans)) if spans else text
+
+
+def _same(value: str) -> str:
+    return value
+
+
+def _from_latin1(value: str) -> str:
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def _literal_alternation(values: Iterable[str]) -> re.Pattern[str]:
+    return re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+
+
+def redact_records(records: Iterable[Record], redactor: Redactor | None = None) -> list[Record]:
+    """Redact the records of one cassette, as every writer does before writing them.
+
+    Two passes over the records: a value found by name in the last record is scrubbed from the
+    first too. Pass a ``Redactor`` with extra names, or ``Redactor(defaults=False)`` for none.
+    """
+    redactor = redactor or Redactor()
+    items = list(records)
+    for record in items:
+        redactor.record(record)
+    redactor.finish(items)
+    return items

@@ -32,12 +32,16 @@ def test_by_name_on_both_sides_and_by_value_wherever_echoed() -> None:
     text = str(rec.to_json())
     for secret in ("abcdef123456", "tok-999999", "hunter2hunter2", "cookie-777777"):
         assert secret not in text
-    assert rec.request.url == "https://api.test/login?api_key=REDACTED&page=2"
+    # Each secret has its own placeholder, the same wherever that secret recurs.
+    token, key = "REDACTED-secret-1", "REDACTED-secret-2"
+    assert dict(rec.request.headers)["Authorization"] == f"Bearer {token}"
+    assert rec.request.url == f"https://api.test/login?api_key={key}&page=2"
     assert ("Accept", "application/json") in rec.request.headers
+    assert dict(rec.response.headers)["Set-Cookie"] == "sid=REDACTED-cookie-1; Path=/"
     assert rec.response.json == {
-        "echo": "REDACTED and REDACTED",
-        "note": "pw REDACTED",
-        "sid": "REDACTED",
+        "echo": f"{token} and {key}",
+        "note": "pw REDACTED-secret-3",
+        "sid": "REDACTED-cookie-1",
     }
     assert rec.response.encoded is None, "raw wire bytes with the secret must go"
 
@@ -54,12 +58,14 @@ def test_live_requests_match_redacted_recordings_without_learning_values() -> No
     redacted = r.request(live)
     assert redacted.url == "https://a.test/x?token=REDACTED"
     assert redacted.headers == [("X-API-Key", REDACTED)]
+    recorded = r.record(HttpInteraction(0, live, HttpResponse(200))).request
+    assert recorded.headers == [("X-API-Key", "REDACTED-secret-1")], "live numbered nothing"
     assert r.scrub("live-value-1") == "live-value-1"
 
 
 def test_extra_names_and_defaults_off() -> None:
     assert Redactor(extra=["customer-id"]).json({"customer_id": "c1", "n": 1})[0] == {
-        "customer_id": REDACTED,
+        "customer_id": "REDACTED-secret-1",
         "n": 1,
     }
     assert Redactor(defaults=False).json({"password": "x"})[0] == {"password": "x"}
@@ -68,4 +74,4 @@ def test_extra_names_and_defaults_off() -> None:
 def test_websocket_json_messages() -> None:
     msg = WsMessage.build(0, "send", 1.0, b'{"type":"auth","signature":"sig-abcdef"}', False)
     Redactor().record(msg)
-    assert msg.value == {"type": "auth", "signature": REDACTED}
+    assert msg.value == {"type": "auth", "signature": "REDACTED-secret-1"}

@@ -1,0 +1,236 @@
+"""What a secret looks like: names that hold one, and values recognisable by their shape.
+
+Names decide for headers, query and form parameters and JSON fields; shapes find secrets that sit
+anywhere else (a token in a text body, a mnemonic in a chat message, a key in a URL path). Both
+are pure functions of their input so the recording and a replaying client agree on them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+
+__all__ = [
+    "AUTH_OP_KEYS",
+    "MIN_SHAPE_LEN",
+    "auth_operation",
+    "find_shapes",
+    "norm_name",
+    "secret_field_name",
+    "secret_header_name",
+    "secret_param_name",
+]
+
+# -- names -------------------------------------------------------------------------------------
+
+
+def norm_name(name: str) -> str:
+    """``X-API-Key``, ``api_key`` and ``apiKey`` are one name: ``apikey``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxyauthorization",
+        "cookie",
+        "setcookie",
+        "xapikey",
+        "apikey",
+        "xauthtoken",
+        "xaccesstoken",
+        "xcsrftoken",
+        "xamzsecuritytoken",
+    }
+)
+# Exchange-style credential headers: X-MBX-APIKEY, OK-ACCESS-KEY/-SIGN/-PASSPHRASE,
+# CB-ACCESS-KEY/-SIGN, X-BAPI-API-KEY/-SIGN.
+_HEADER_RE = re.compile(
+    r"(signature|secret|token|api[-_]?key|access[-_]?key|passphrase|session|[-_]sign$)", re.I
+)
+
+_PARAMS = frozenset(
+    {
+        "key",
+        "sig",
+        "sign",
+        "code",
+        "auth",
+        "apikey",
+        "password",
+        "pass",
+        "passwd",
+        "session",
+        "listenkey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+        "mnemonic",
+        "seed",
+        "seedphrase",
+        "recoveryphrase",
+        "phrase",
+        "passphrase",
+    }
+)
+_PARAM_RE = re.compile(r"(token|secret|signature|password|apikey|credential)")
+# In free text ``code=42`` or ``key=BTC`` is ordinary: there only unambiguous names count.
+_GENERIC_PARAMS = frozenset(
+    {"key", "sig", "sign", "code", "auth", "pass", "session", "seed", "phrase"}
+)
+
+_FIELDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "mnemonic",
+        "seed",
+        "seedphrase",
+        "recoveryphrase",
+        "phrase",
+        "privatekey",
+        "secretkey",
+        "apikey",
+        "apisecret",
+        "signature",
+        "passphrase",
+        "listenkey",
+        "accesskey",
+        "clientsecret",
+        "authorization",
+        "auth",
+        "credential",
+        "credentials",
+        "cookie",
+    }
+)
+_FIELD_RE = re.compile(
+    r"(password|passwd|secret|mnemonic|privatekey|apikey|signature|passphrase|seedphrase"
+    r"|recoveryphrase|listenkey|^accesskey$"
+    r"|(access|refresh|auth|session|csrf|xsrf|bearer|api|jwt|oauth|login|security|sso|identity"
+    r"|device|user|client|id|secret|private)token$)"
+)
+# Inside an authentication message (``{"action": "auth", ...}``, ``{"op": "login", ...}``) these
+# name credentials too; elsewhere they are ordinary data (a ``key`` of a map, JSON-RPC
+# ``params``).
+_AUTH_FIELDS = frozenset({"key", "sign", "sig", "params", "pass", "user_key", "userkey"})
+#: Keys whose value names what a message does.
+AUTH_OP_KEYS = frozenset({"action", "op", "type", "event", "method", "cmd", "command", "e"})
+_AUTH_OP_RE = re.compile(r"auth|login|logon|sign_?in", re.I)
+
+
+@lru_cache(maxsize=4096)
+def secret_header_name(name: str) -> bool:
+    return norm_name(name) in _HEADERS or bool(_HEADER_RE.search(name))
+
+
+@lru_cache(maxsize=4096)
+def secret_param_name(name: str, *, in_text: bool = False) -> bool:
+    norm = norm_name(name)
+    if in_text and norm in _GENERIC_PARAMS:
+        return False
+    return norm in _PARAMS or bool(_PARAM_RE.search(norm))
+
+
+@lru_cache(maxsize=16384)
+def secret_field_name(name: str, in_auth: bool = False) -> bool:
+    norm = norm_name(name)
+    if norm in _FIELDS or _FIELD_RE.search(norm):
+        return True
+    return in_auth and norm in _AUTH_FIELDS
+
+
+def auth_operation(obj: dict[str, object]) -> bool:
+    """Whether a JSON object is an authentication message, or carries credentials beside a
+    ``key`` (Alpaca's ``{"action":"auth","key":..,"secret":..}``, Coinbase's subscribe with
+    ``key``/``signature``/``passphrase``)."""
+    for k in AUTH_OP_KEYS:
+        v = obj.get(k)
+        if isinstance(v, str) and _AUTH_OP_RE.search(v):
+            return True
+    return "key" in obj and any(
+        secret_field_name(str(k)) for k in obj if k != "key" and isinstance(k, str)
+    )
+
+
+# -- shapes ------------------------------------------------------------------------------------
+
+#: Shorter strings cannot hold any shape below: skipped without a regex.
+MIN_SHAPE_LEN = 18
+
+_SHAPES = re.compile(
+    # A JWT (or JWS/JWE): base64url JSON header and payload, both starting with '{"'.
+    r"(?P<jwt>(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{6,}\.eyJ[A-Za-z0-9_\-]{6,}"
+    r"(?:\.[A-Za-z0-9_\-]*){1,3})"
+    # A PEM private key, whole, or up to where its base64 stops when the END line is missing.
+    r"|(?P<pem>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
+    r"(?:[\s\S]{0,20000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|[A-Za-z0-9+/=\s\\:,-]*))"
+    # AWS access key ids (long-term AKIA, temporary ASIA).
+    r"|(?P<aws>(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9]))"
+    # Provider tokens with a recognisable prefix: GitHub, Slack, Stripe, Google, OpenAI-style.
+    r"|(?P<token>(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}"
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,250}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}"
+    r"|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj|ant|svcacct)-[A-Za-z0-9_\-]{20,}))"
+)
+# Candidates for a mnemonic: at least 12 lower-case words of 3-8 letters separated by blanks
+# (or by '+' / '%20' in a URL); each word is then looked up in the BIP39 English list.
+_WORD_RUN = re.compile(
+    r"(?<![A-Za-z])[a-z]{3,8}(?:(?:[ \t\r\n]+|\+|%20)[a-z]{3,8}){11,}(?![A-Za-z])"
+)
+_WORD = re.compile(r"[a-z]+")
+_MNEMONIC_MIN_WORDS = 12
+_LENGTHS = (12, 15, 18, 21, 24)
+
+
+@lru_cache(maxsize=1)
+def _bip39() -> tuple[frozenset[str], Callable[[str], bool]]:
+    from mnemonic import Mnemonic
+
+    english = Mnemonic("english")
+    return frozenset(english.wordlist), english.check
+
+
+def _trim(text: str, run: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """The mnemonics inside a run of list words ("my seed is" may precede one: "seed" is a list
+    word): every window of a BIP39 length whose checksum holds; the whole run when none does
+    (Electrum seeds use the same list without BIP39's checksum). A window of neighbouring words
+    may pass the checksum by chance (1 in 16 for 12 words): all are redacted, never fewer."""
+    _, check = _bip39()
+    found = False
+    for size in (n for n in _LENGTHS if n <= len(run)):
+        for i in range(len(run) - size + 1):
+            window = run[i : i + size]
+            if check(" ".join(text[s:e] for s, e in window)):
+                found = True
+                yield window[0][0], window[-1][1]
+    if not found:
+        yield run[0][0], run[-1][1]
+
+
+def _mnemonics(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Runs of at least 12 consecutive BIP39 words inside ``text[start:end]``."""
+    words, _ = _bip39()
+    run: list[tuple[int, int]] = []
+    for m in _WORD.finditer(text, start, end):
+        if m.group() in words:
+            run.append(m.span())
+            continue
+        if len(run) >= _MNEMONIC_MIN_WORDS:
+            yield from _trim(text, run)
+        run = []
+    if len(run) >= _MNEMONIC_MIN_WORDS:
+        yield from _trim(text, run)
+
+
+def find_shapes(text: str) -> Iterator[tuple[int, int, str]]:
+    """``(start, end, kind)`` of every secret recognisable by its shape, in order of start."""
+    if len(text) < MIN_SHAPE_LEN:
+        return
+    found = [(m.start(), m.end(), m.lastgroup or "secret") for m in _SHAPES.finditer(text)]
+    for m in _WORD_RUN.finditer(text):
+        found += [(s, e, "mnemonic") for s, e in _mnemonics(text, m.start(), m.end())]
+    yield from sorted(found)
