@@ -25,7 +25,7 @@ from .cassette.records import (
     WsConnection,
     WsMessage,
 )
-from .cassette.redaction import Redactor
+from .cassette.redaction import Redactor, normalize_placeholders
 from .cassette.storage import CassetteWriter, new_header, read_cassette
 from .proxy.conversation import ConversationReport, Speed, WsScript
 
@@ -73,6 +73,11 @@ class Unmatched:
 class _Replayable:
     interaction: HttpInteraction
     plays: int = 0
+    # The recorded request as matching sees it: placeholders compare whatever their number.
+    request: HttpRequest = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.request = Redactor.matchable(self.interaction.request)
 
 
 @dataclass
@@ -132,6 +137,8 @@ class CassetteSession:
                 r.id for r in self.cassette_records if isinstance(r, HttpInteraction | WsConnection)
             ]
             self._next_id = max(ids, default=-1) + 1
+        if self.can_record and self.cassette_records:  # new_episodes: number after them
+            self.redactor.reserve(str([r.to_json() for r in self.cassette_records]))
         self._replayable = [
             _Replayable(r) for r in self.cassette_records if isinstance(r, HttpInteraction)
         ]
@@ -271,7 +278,8 @@ class CassetteSession:
             return Decision("refuse", report=report)
 
     def redact_live_json(self, value: object) -> object:
-        """Redact a live client message by name, so it compares with the redacted recording."""
+        """Redact a live client message (JSON value or text) by the recording's rules, so it
+        compares with the redacted recording."""
         return self.redactor.live_json(value)
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -286,7 +294,7 @@ class CassetteSession:
                 matching = [
                     r
                     for r in self._replayable
-                    if not compare(live, r.interaction.request, self.matchers, partial=partial)
+                    if not compare(live, r.request, self.matchers, partial=partial)
                 ]
                 fresh = next((r for r in matching if r.plays == 0), None)
                 chosen = fresh or (matching[-1] if matching and self.allow_repeats else None)
@@ -314,7 +322,7 @@ class CassetteSession:
         ]
         scored = []
         for r in self._replayable:
-            failures = compare(live, r.interaction.request, self.matchers)
+            failures = compare(live, r.request, self.matchers)
             scored.append((len(failures), r, failures))
         scored.sort(key=lambda s: s[0])
         if not scored:
@@ -364,6 +372,7 @@ class CassetteSession:
         records = self.records_to_save()
         if records is None:
             return None
+        self.redactor.finish(records)  # secrets learned late, out of records made before
         header = new_header(test=self.test_id, note=note, **(metadata or {}))
         with CassetteWriter(self.path, header) as writer:
             for record in records:
@@ -372,7 +381,7 @@ class CassetteSession:
 
 
 def _ws_key(url: str) -> tuple[str, str, int, str, tuple[tuple[str, str], ...]]:
-    parts = urlsplit(url)
+    parts = urlsplit(normalize_placeholders(url))
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
     port = parts.port or (443 if scheme == "wss" else 80)
     query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..cassette.matching import without_paths
+from ..cassette.redaction import matchable_value
 from ..cassette.records import WsClose, WsConnection, WsMessage
 
 __all__ = [
@@ -148,13 +149,15 @@ class Conversation:
 
     # -- matching --------------------------------------------------------------------------
     def _live_value(self, data: str | bytes) -> Any:
+        """A live client message as it compares with the recording: redacted by the
+        recording's rules, placeholders normalised (see ``cassette.redaction``)."""
         if isinstance(data, bytes):
             return data
         try:
             value = json.loads(data)
         except ValueError:
-            return data
-        return self.redact_live(value) if isinstance(value, dict | list) else data
+            return self.redact_live(data)
+        return self.redact_live(value if isinstance(value, dict | list) else data)
 
     def _matches(self, expected: WsMessage, data: str | bytes) -> tuple[bool, Any, Any]:
         if expected.binary or isinstance(data, bytes):
@@ -163,14 +166,15 @@ class Conversation:
             return expected.binary and isinstance(data, bytes) and live == want, want, live
         if expected.body and "json" in expected.body:
             live = self._live_value(data)
-            want = expected.body["json"]
+            want = matchable_value(expected.body["json"])
             if isinstance(live, dict | list):
                 ok = without_paths(live, self.ignore_paths) == without_paths(
                     want, self.ignore_paths
                 )
                 return ok, want, live
             return False, want, live
-        return data == expected.text, expected.text, data
+        live, want = self.redact_live(data), matchable_value(expected.text)
+        return live == want, want, live
 
     # -- timing ----------------------------------------------------------------------------
     async def _wait_until(self, recorded_t: float) -> None:

@@ -58,9 +58,10 @@ def test_live_requests_match_redacted_recordings_without_learning_values() -> No
     redacted = r.request(live)
     assert redacted.url == "https://a.test/x?token=REDACTED"
     assert redacted.headers == [("X-API-Key", REDACTED)]
+    assert live.url.endswith("live-value-1"), "the live request itself is left alone"
+    assert r.scrub("live-value-1") == "live-value-1"
     recorded = r.record(HttpInteraction(0, live, HttpResponse(200))).request
     assert recorded.headers == [("X-API-Key", "REDACTED-secret-1")], "live numbered nothing"
-    assert r.scrub("live-value-1") == "live-value-1"
 
 
 def test_extra_names_and_defaults_off() -> None:

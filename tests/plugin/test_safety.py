@@ -38,7 +38,7 @@ def test_login():
                             "Cookie": "sid=client-cookie-000", "X-API-Key": "x-key-333"},
                    json={"user": "ann", "password": "body-password-222",
                          "wallet": {"mnemonic": "mnemonic words here"}})
-    assert r.json()["access_token"] in ("server-secret-token-123", "REDACTED")
+    assert r.json()["access_token"] in ("server-secret-token-123", "REDACTED-secret-6")
 """
     )
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
@@ -48,11 +48,11 @@ def test_login():
         assert secret not in text, f"{secret!r} leaked into the cassette"
     (record,) = cassette_lines(cassette)[1:]
     assert "page=2" in record["request"]["url"], "harmless parameters stay"
-    assert record["request"]["body"]["json"] == {
-        "user": "ann",
-        "password": "REDACTED",
-        "wallet": {"mnemonic": "REDACTED"},
-    }
+    body = record["request"]["body"]["json"]
+    assert body["user"] == "ann"
+    assert body["password"].startswith("REDACTED-secret-")
+    assert body["wallet"]["mnemonic"].startswith("REDACTED-secret-")
+    assert body["password"] != body["wallet"]["mnemonic"], "one placeholder per secret"
     origin.stop()
     # Redacted values still match on replay, whatever the live secret is.
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
@@ -76,7 +76,7 @@ def test_x():
     )
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     (record,) = cassette_lines(cassette_files(inner)[0])[1:]
-    assert record["request"]["body"]["json"] == {"customer_id": "REDACTED", "n": 1}
+    assert record["request"]["body"]["json"] == {"customer_id": "REDACTED-secret-1", "n": 1}
     assert "Date" not in dict(record["response"]["headers"])
 
 
