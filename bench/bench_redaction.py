@@ -1,0 +1,88 @@
+"""Redaction cost per recorded WebSocket message (issue 12).
+
+Redacts 10,000 WebSocket messages the way a recording session does (``Redactor.record`` on each
+freshly built ``WsMessage``): the dYdX indexer messages of the bundled cassette
+``cassettes/dydx/book_trades_candles.jsonl`` cycled to 10,000 (market data: nothing to redact,
+the common case), and the same with one auth message carrying a key and a secret first and a
+JWT in every 100th message (secrets learned early, then scrubbed by value). Prints one JSON
+object; the median of ``--runs`` runs, CPU time of this process.
+
+Usage: python bench/bench_redaction.py [--messages N] [--runs R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pytest_streamreplay.cassette import WsMessage, iter_records  # noqa: E402
+from pytest_streamreplay.cassette.redaction import Redactor  # noqa: E402
+
+CASSETTE = ROOT / "cassettes" / "dydx" / "book_trades_candles.jsonl"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaC11c2VyIn0.c2lnbmF0dXJlLWZvci1iZW5jaA"
+
+
+def payloads(n: int, secrets: bool) -> list[bytes]:
+    source = [r.content for r in iter_records(CASSETTE) if isinstance(r, WsMessage)]
+    out = [source[i % len(source)] for i in range(n)]
+    if secrets:
+        out[0] = json.dumps({"action": "auth", "key": "PKBENCHKEY0123456789", "secret": "s" * 40})
+        out[0] = out[0].encode()
+        for i in range(100, n, 100):
+            out[i] = json.dumps({"type": "token", "value": f"refresh {JWT}"}).encode()
+    return out
+
+
+def run(n: int, secrets: bool) -> float:
+    data = payloads(n, secrets)
+    redactor = Redactor()
+    t0 = time.process_time()
+    for i, content in enumerate(data):
+        redactor.record(WsMessage.build(0, "recv", float(i), content, False))
+    return time.process_time() - t0
+
+
+def build_only(n: int) -> float:
+    data = payloads(n, False)
+    t0 = time.process_time()
+    for i, content in enumerate(data):
+        WsMessage.build(0, "recv", float(i), content, False)
+    return time.process_time() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    n = args.messages
+    run(1000, True)  # warm caches and imports
+    result: dict[str, Any] = {"messages": n, "python": platform.python_version()}
+    for label, fn in (
+        ("build_only", lambda: build_only(n)),
+        ("market_data", lambda: run(n, False)),
+        ("with_secrets", lambda: run(n, True)),
+    ):
+        times = [fn() for _ in range(args.runs)]
+        result[label] = {
+            "cpu_s": round(statistics.median(times), 4),
+            "us_per_message": round(statistics.median(times) / n * 1e6, 2),
+        }
+    for label in ("market_data", "with_secrets"):
+        result[label]["redaction_us_per_message"] = round(
+            result[label]["us_per_message"] - result["build_only"]["us_per_message"], 2
+        )
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
