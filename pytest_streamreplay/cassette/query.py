@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .records import Event, HttpInteraction, Record, WsClose, WsConnection, WsMessage
+from .redaction import Redactor
 from .storage import CassetteWriter, iter_records, read_header
 from .where import QueryError, Where, WhereError
 
@@ -295,11 +296,21 @@ def write_filtered(
     out: str | os.PathLike[str],
     query: Query,
     records: Iterable[Record] | None = None,
+    *,
+    redactor: Redactor | None | bool = True,
 ) -> tuple[Counter[str], int]:
     """Write the records ``query`` keeps to ``out`` atomically; (kept by kind, total read).
 
     ``records`` defaults to ``iter_records(source)``. The header says where the cut came from
-    and how (``filtered_from``, ``filter``)."""
+    and how (``filtered_from``, ``filter``). What is written is redacted (``redactor=True``:
+    the default rules; a ``Redactor``; ``None`` or ``False``: not at all), after a first pass
+    over the source learns every secret in it."""
+    if redactor is True:
+        redactor = Redactor()
+    if isinstance(redactor, Redactor):
+        redactor.prime(iter_records(source))
+    else:
+        redactor = None
     header = read_header(source)
     header.extra["filtered_from"] = Path(source).name
     header.extra["filter"] = query.description()
@@ -310,6 +321,8 @@ def write_filtered(
         for record in iter_records(source) if records is None else records:
             total += 1
             if selection(record):
+                if redactor is not None:
+                    redactor.redact_record(record)
                 obj = record.to_json()
                 kept[obj["kind"]] += 1
                 writer.write(obj)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -49,6 +49,7 @@ __all__ = [
     "is_placeholder",
     "matchable_value",
     "normalize_placeholders",
+    "redact_file_records",
     "redact_records",
 ]
 
@@ -574,3 +575,14 @@ def redact_records(records: Iterable[Record], redactor: Redactor | None = None) 
         redactor.record(record)
     redactor.finish(items)
     return items
+
+
+def redact_file_records(
+    read: Callable[[], Iterable[Record]], redactor: Redactor | None = None
+) -> Iterator[Record]:
+    """The records of a cassette too large to hold, redacted in two streaming passes: ``read()``
+    is called twice (the first pass learns and numbers every secret, the second rewrites)."""
+    redactor = redactor or Redactor()
+    redactor.prime(read())
+    for record in read():
+        yield redactor.redact_record(record)

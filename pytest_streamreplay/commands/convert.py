@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cassette import CASSETTE_SUFFIX, CassetteWriter, iter_records, new_header, read_header
 from ._common import CommandError, plural
+from ._redact import add_redact_options, redactor_for, report_redaction
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -36,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     imp.add_argument("--format", choices=_FORMATS, help="skip detection")
     imp.add_argument("--test", metavar="NODEID", help="test id to put in the cassette header")
+    add_redact_options(imp)
     imp.set_defaults(run=run_import)
 
     exp = subparsers.add_parser(
@@ -51,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         metavar="FILE.mitm",
         help="flow file to write (default: CASSETTE with suffix .mitm)",
     )
+    add_redact_options(exp)
     exp.set_defaults(run=run_export)
 
 
@@ -60,6 +63,7 @@ def _warn(message: str) -> None:
 
 def run_import(args: argparse.Namespace, console: Console) -> int:
     from ..cassette.convert import detect_format, import_records
+    from ..cassette.redaction import redact_records
 
     source = Path(args.file)
     fmt = args.format or detect_format(source)
@@ -70,8 +74,13 @@ def run_import(args: argparse.Namespace, console: Console) -> int:
         raise CommandError(f"{out}: the output would overwrite the input; pass -o")
     counts: Counter[str] = Counter()
     header = new_header(test=args.test, source={"format": fmt, "file": source.name})
+    records = list(import_records(source, fmt, on_skip=_warn))
+    redactor = redactor_for(args)
+    if redactor is not None:
+        # Other tools record secrets in clear: nothing reaches a cassette unredacted.
+        records = redact_records(records, redactor)
     with CassetteWriter(out, header) as writer:
-        for record in import_records(source, fmt, on_skip=_warn):
+        for record in records:
             counts[record.to_json()["kind"]] += 1
             writer.write(record)
     console.print(
@@ -81,6 +90,7 @@ def run_import(args: argparse.Namespace, console: Console) -> int:
         markup=False,
         soft_wrap=True,
     )
+    console.print(report_redaction(out, redactor is not None), markup=False, soft_wrap=True)
     if not counts:
         _warn(f"{source}: nothing to import; wrote an empty cassette")
     return 0
@@ -88,13 +98,20 @@ def run_import(args: argparse.Namespace, console: Console) -> int:
 
 def run_export(args: argparse.Namespace, console: Console) -> int:
     from ..cassette.convert import to_mitm
+    from ..cassette.redaction import redact_file_records
 
     source = Path(args.cassette)
     out = Path(args.output) if args.output else source.with_suffix(".mitm")
     if out.resolve() == source.resolve():
         raise CommandError(f"{out}: the output would overwrite the cassette; pass -o")
     header = read_header(source)
-    summary = to_mitm(iter_records(source), out, header=header)
+    redactor = redactor_for(args)
+    records = (
+        iter_records(source)
+        if redactor is None
+        else redact_file_records(lambda: iter_records(source), redactor)
+    )
+    summary = to_mitm(records, out, header=header)
     console.print(
         f"exported {plural(summary.http_flows, 'HTTP flow')} and "
         f"{plural(summary.websocket_flows, 'WebSocket flow')} "
@@ -102,6 +119,7 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
         markup=False,
         soft_wrap=True,
     )
+    console.print(report_redaction(out, redactor is not None), markup=False, soft_wrap=True)
     if summary.events_skipped:
         _warn(
             f"{plural(summary.events_skipped, 'event')} left out "

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cassette.query import QUERY_FIELDS, Query, write_filtered
+from ._redact import add_redact_options, redactor_for, report_redaction
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -50,17 +51,20 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             metavar=spec.metavar,
             help=spec.help,
         )
+    add_redact_options(parser)
     parser.set_defaults(run=run_filter)
 
 
 def run_filter(args: argparse.Namespace, console: Console) -> int:
     query = Query(**{spec.name: getattr(args, spec.name) for spec in QUERY_FIELDS})
     source, out = Path(args.cassette), Path(args.output)
-    kept, total = write_filtered(source, out, query)
+    redactor = redactor_for(args)
+    kept, total = write_filtered(source, out, query, redactor=redactor)
     parts = ", ".join(f"{k} {kept[k]}" for k in ("http", "ws", "ws_msg", "ws_close", "event"))
     console.print(
         f"kept {sum(kept.values())} of {total} records ({parts}) in {out}",
         markup=False,
         soft_wrap=True,
     )
+    console.print(report_redaction(out, redactor is not None), markup=False, soft_wrap=True)
     return 0

@@ -55,8 +55,10 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     redact = subparsers.add_parser(
         "redact",
         help="apply the current redaction rules to a cassette, in place",
-        description="Redact secrets by name (headers, query and form parameters, JSON fields) "
-        "and then by value, as recording does, and rewrite the cassette atomically.",
+        description="Redact secrets by name (headers, query and form parameters, JSON fields), "
+        "by shape (JWTs, PEM private keys, BIP39 seed phrases, AWS key ids, provider tokens) "
+        "and then by value wherever they recur, in every header, URL, body, streamed chunk "
+        "and WebSocket message, as recording does; rewrite the cassette atomically.",
     )
     redact.add_argument("cassette", metavar="CASSETTE")
     redact.add_argument(
@@ -136,12 +138,19 @@ def run_redact(args: argparse.Namespace, console: Console) -> int:
     path = Path(args.cassette)
     header = read_header(path)
     redactor = Redactor(extra=args.extra)
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:  # new placeholders are numbered after those already there
+            if "REDACTED-" in line:
+                redactor.reserve(line)
+    # First pass: learn every secret (a value found by name in the last record is then
+    # scrubbed from the first); second pass: rewrite.
+    redactor.prime(iter_records(path))
     changed = total = 0
     writer = None if args.check else CassetteWriter(path, header)
     try:
         for record in iter_records(path):
             before = record.to_json()
-            after = redactor.record(record).to_json()
+            after = redactor.redact_record(record).to_json()
             total += 1
             if after != before:
                 changed += 1

@@ -99,7 +99,9 @@ def test_redact_in_place_by_name_and_value(run, tmp_path) -> None:
     for secret in ("tok-123456", "abcdef-99", "u-77777"):
         assert secret not in text
     (record,) = iter_records(path)
-    assert record.response.json == {"echo": "REDACTED", "user_id": "REDACTED"}
+    token = record.request.url.rsplit("=", 1)[1]
+    assert token.startswith("REDACTED-secret-")
+    assert record.response.json == {"echo": token, "user_id": "REDACTED-secret-3"}
     assert run("redact", str(path), "--check").returncode == 0
     assert [p.name for p in tmp_path.iterdir()] == ["old.jsonl"]
 
