@@ -289,7 +289,8 @@ class Redactor:
             spans += self._param_spans(text, decode)
         if self.defaults and len(text) >= MIN_SHAPE_LEN:
             spans += [
-                (s, e, self._placeholder(decode(text[s:e]), kind))
+                # A PEM inside JSON text has its newlines escaped: the same secret all the same.
+                (s, e, self._placeholder(decode(_json_unescape(text[s:e])), kind))
                 for s, e, kind in find_shapes(text)
             ]
         if len(text) >= _MIN_VALUE_LEN:

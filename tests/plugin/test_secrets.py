@@ -1,0 +1,177 @@
+"""Hostile input (issue 12): secrets of every shape in every place, over HTTP, server-sent
+events and WebSocket, recorded through the real proxy; no file written holds one; the origin is
+stopped and a client that sends the real secrets again replays under --replay-strict."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+from secret_servers import SERVER_SECRETS, SecretOrigin, start_secret_origin
+
+# What the client sends: from the environment, so the inner test's source holds none of them.
+CLIENT_SECRETS = {
+    "C_JWT": (
+        "eyJhbGciOiJFUzI1NiIsImtpZCI6ImNsaWVudCJ9.eyJzdWIiOiJob3N0aWxlLWNsaWVudCJ9"
+        ".Y2xpZW50LXNpZ25hdHVyZS1ub3QtYS1yZWFsLW9uZQ"
+    ),
+    "C_PEM": (
+        "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIClientPemBodyNotARealKeyAtAllJustTheShape0\n"
+        "Y2xpZW50LXBlbS1zZWNvbmQtbGluZS1vZi1iYXNlNjQtZGF0YQ==\n-----END EC PRIVATE KEY-----"
+    ),
+    "C_MNEMONIC": "zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo wrong",  # BIP39 test vector
+    "C_AWS": "AKIACLIENTHOSTILE987",
+    "C_API": "client-api-key-4b5c6d7e",
+    "C_PASSWORD": "client-password-1a2b3c",
+    "C_LISTEN": "clientListenKey9f8e7d6c5b4a3210",
+    "WS_KEY": "PKCLIENTWSKEY4455667788",
+    "WS_SECRET": "client-ws-secret-aa11bb22",
+}
+
+INNER = """
+import json, os, pathlib, httpx, pytest, requests, websocket
+
+E = os.environ
+OUT = pathlib.Path(E["OUT"])
+MATCH = ["method", "uri", "body", "headers[authorization,cookie,x-api-key,x-note]"]
+
+
+def note(name, value):
+    (OUT / f"{name}-{len(list(OUT.glob(name + '-*')))}.json").write_text(json.dumps(value))
+
+
+@pytest.mark.streamreplay(match_on=MATCH)
+def test_http_and_sse():
+    base = E["ORIGIN"]
+    s = requests.Session()
+    r = s.post(
+        base + "/login?listenKey=" + E["C_LISTEN"] + "&api_key=" + E["C_API"] + "&page=2",
+        headers={"Authorization": "Bearer " + E["C_JWT"], "X-API-Key": E["C_API"],
+                 "X-Note": E["C_MNEMONIC"]},
+        json={"user": "ann", "password": E["C_PASSWORD"], "seedPhrase": E["C_MNEMONIC"],
+              "privateKey": E["C_PEM"], "aws": E["C_AWS"], "note": "jwt " + E["C_JWT"]},
+    )
+    assert r.status_code == 200, r.text
+    sid = r.cookies.get("sid")
+    assert sid is not None, "the cookie keeps its name on replay"
+    note("sid", sid.startswith("REDACTED-cookie-"))
+    token = r.json()["access_token"]
+    assert r.json()["wallet"]["seedPhrase"]
+    r = s.post(base + "/echo", data={"password": E["C_PASSWORD"], "listenKey": E["C_LISTEN"],
+                                     "phrase": E["C_MNEMONIC"], "n": "1"},
+               headers={"Authorization": "Bearer " + token})
+    assert r.status_code == 200 and "query=" in r.text
+    r = s.post(base + "/echo", headers={"Content-Type": "text/plain"},
+               data=("text " + E["C_MNEMONIC"] + " / " + E["C_JWT"] + "\\n" + E["C_PEM"]
+                     + "\\n" + E["C_AWS"]).encode())
+    assert r.status_code == 200
+    with httpx.stream("GET", base + "/sse?listenKey=" + E["C_LISTEN"]) as resp:
+        body = b"".join(resp.iter_bytes())
+    assert body.count(b"data: ") == 4, body
+
+
+@pytest.mark.streamreplay
+def test_websocket():
+    ws = websocket.create_connection(
+        E["WS_URL"] + "?listenKey=" + E["C_LISTEN"],
+        header=["Authorization: Bearer " + E["C_JWT"], "X-API-Key: " + E["C_API"]],
+        timeout=10,
+    )
+    try:
+        assert json.loads(ws.recv())["type"] == "hello"
+        ws.send(json.dumps({"action": "auth", "key": E["WS_KEY"], "secret": E["WS_SECRET"]}))
+        assert json.loads(ws.recv())["status"] == "authorized"
+        ws.send("my seed is " + E["C_MNEMONIC"] + " and my token " + E["C_JWT"])
+        assert ws.recv().startswith("echo: ")
+        ws.send(json.dumps({"privateKey": E["C_PEM"], "aws": E["C_AWS"], "n": 1}))
+        assert "echo" in json.loads(ws.recv())
+    finally:
+        ws.close()
+"""
+
+
+@pytest.fixture
+def secret_origin() -> Iterator[SecretOrigin]:
+    server = start_secret_origin()
+    yield server
+    server.stop()
+
+
+def _forms(secret: str) -> set[str]:
+    """Every way a secret can be written into a file: as is, JSON-escaped, URL-encoded, and
+    each line of a multi-line one (a PEM body)."""
+    forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
+    forms |= {line for line in secret.splitlines() if len(line) >= 16 and "-----" not in line}
+    return forms
+
+
+def _leaks(root: Path, secrets: dict[str, str]) -> list[str]:
+    found = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        for name, secret in secrets.items():
+            for form in _forms(secret):
+                if form.encode() in data:
+                    found.append(f"{name} in {path.relative_to(root)} as {form[:40]!r}")
+    return found
+
+
+def test_every_secret_shape_in_every_place_is_redacted_and_replays(
+    inner: pytest.Pytester, secret_origin: SecretOrigin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in CLIENT_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ORIGIN", secret_origin.url)
+    monkeypatch.setenv("WS_URL", secret_origin.url.replace("http://", "ws://") + "/ws")
+    inner.makepyfile(test_hostile=INNER)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=2)
+
+    cassettes = sorted((inner.path / "cassettes").rglob("*.jsonl"))
+    assert len(cassettes) == 2
+    leaks = _leaks(inner.path, {**CLIENT_SECRETS, **SERVER_SECRETS})
+    assert not leaks, "secrets written to disk:\n" + "\n".join(leaks)
+    text = "".join(p.read_text() for p in cassettes)
+    for kind in ("jwt", "pem", "mnemonic", "aws", "cookie", "secret"):
+        assert f"REDACTED-{kind}-" in text, f"no {kind} placeholder: {kind} went undetected?"
+    assert "page=2" in text and '"user":"ann"' in text, "ordinary values stay"
+
+    secret_origin.stop()
+    result = inner.runpytest("--replay-strict")
+    result.assert_outcomes(passed=2)
+    sids = [json.loads(p.read_text()) for p in sorted((inner.path / "out").glob("sid-*.json"))]
+    assert sids == [False, True], "recorded with the real cookie, replayed with its placeholder"
+    assert not _leaks(inner.path / "cassettes", {**CLIENT_SECRETS, **SERVER_SECRETS})
+
+
+COOKIE_TEST = """
+import os, requests, pytest
+
+@pytest.mark.streamreplay(match_on=["method", "uri", "headers[cookie]"])
+def test_login_keeps_its_cookie():
+    s = requests.Session()
+    r = s.get(os.environ["ORIGIN"] + "/secret")
+    value = r.cookies.get("session")
+    assert value is not None, "the cookie is missing under its name"
+    assert value == "server-cookie-456" or value.startswith("REDACTED-cookie-")
+    assert s.get(os.environ["ORIGIN"] + "/profile").status_code == 200  # sends it back
+"""
+
+
+def test_set_cookie_keeps_name_and_attributes_so_replayed_clients_find_it(
+    inner: pytest.Pytester, origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(test_cookie=COOKIE_TEST)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (cassette,) = sorted((inner.path / "cassettes").rglob("*.jsonl"))
+    text = cassette.read_text()
+    assert "server-cookie-456" not in text
+    first = json.loads(text.splitlines()[1])
+    assert dict(first["response"]["headers"])["Set-Cookie"] == (
+        "session=REDACTED-cookie-1; HttpOnly"
+    )
+    origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)

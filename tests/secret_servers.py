@@ -1,0 +1,160 @@
+"""A hostile origin on 127.0.0.1 for the redaction tests: it hands out secrets of every shape
+over HTTP (headers, cookies, JSON and text bodies), server-sent events and a WebSocket, and
+echoes back whatever secrets the client sends. All values are made up; none is a credential."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+JWT_SERVER = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJob3N0aWxlLXNlcnZlciIsImlhdCI6MX0"
+    ".aG9zdGlsZS1zZXJ2ZXItc2lnbmF0dXJlLW5vdC1yZWFs"
+)
+PEM_SERVER = (
+    "-----BEGIN RSA PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEXAMPLEONLYNOTAKEY\n"
+    "c2VydmVyLXBlbS1ib2R5LW5vdC1hLXJlYWwta2V5LWF0LWFsbA==\n-----END RSA PRIVATE KEY-----"
+)
+# BIP39 test vectors (valid checksums), shared by nobody's wallet.
+MNEMONIC_SERVER = (
+    "letter advice cage absurd amount doctor acoustic avoid letter advice cage above"
+)
+AWS_SERVER = "AKIAHOSTILESERVER123"
+COOKIE_SERVER = "srv-cookie-5f9c1a7e2b"
+LISTEN_KEY_SERVER = "lk7Hq2ServerListenKey0123456789abcdefABCDEF"
+TOKEN_SERVER = "srv-access-token-8d7e6f"
+SSE_TOKEN = "sse-token-3c4d5e6f7a"
+
+SERVER_SECRETS = {
+    "jwt": JWT_SERVER,
+    "pem": PEM_SERVER,
+    "mnemonic": MNEMONIC_SERVER,
+    "aws": AWS_SERVER,
+    "cookie": COOKIE_SERVER,
+    "listen_key": LISTEN_KEY_SERVER,
+    "token": TOKEN_SERVER,
+    "sse_token": SSE_TOKEN,
+}
+
+
+async def _login(request: Any) -> Any:
+    from aiohttp import web
+
+    sent = await request.text()
+    resp = web.json_response(
+        {
+            "access_token": TOKEN_SERVER,
+            "id": JWT_SERVER,  # by shape only: "id" is no secret name
+            "listenKey": LISTEN_KEY_SERVER,
+            "wallet": {"seedPhrase": MNEMONIC_SERVER, "recoveryPhrase": MNEMONIC_SERVER},
+            "note": f"key {AWS_SERVER} and pem {PEM_SERVER}",
+            "echo": sent,
+        }
+    )
+    resp.headers["Set-Cookie"] = f"sid={COOKIE_SERVER}; Path=/; HttpOnly"
+    resp.headers["X-Echo-Authorization"] = request.headers.get("Authorization", "")
+    return resp
+
+
+async def _echo(request: Any) -> Any:
+    from aiohttp import web
+
+    sent = await request.text()
+    body = (
+        f"query={request.query_string}\ncookie={request.headers.get('Cookie', '')}\n"
+        f"auth={request.headers.get('Authorization', '')}\nbody={sent}\n"
+        f"server: {JWT_SERVER}\n{MNEMONIC_SERVER}\n{PEM_SERVER}\n"
+    )
+    return web.Response(text=body, content_type="text/plain")
+
+
+async def _sse(request: Any) -> Any:
+    from aiohttp import web
+
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    events = (
+        f'data: {json.dumps({"token": SSE_TOKEN, "n": 1})}\n\n'
+        f"event: note\ndata: seed {MNEMONIC_SERVER}\n\n"
+        f"data: {JWT_SERVER}\n\n"
+        f'data: {json.dumps({"echo": request.query_string, "pem": PEM_SERVER})}\n\n'
+    ).encode()
+    # Cut mid-secret on purpose: a token split across two chunks must still be found.
+    cut = events.index(JWT_SERVER.encode()) + 20
+    for part in (events[:cut], events[cut:]):
+        await resp.write(part)
+        await asyncio.sleep(0.05)
+    await resp.write_eof()
+    return resp
+
+
+async def _ws(request: Any) -> Any:
+    from aiohttp import WSMsgType, web
+
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    await ws.send_str(json.dumps({"type": "hello", "session": JWT_SERVER}))
+    async for msg in ws:
+        if msg.type != WSMsgType.TEXT:
+            break
+        try:
+            value = json.loads(msg.data)
+        except ValueError:
+            await ws.send_str(f"echo: {msg.data} / {MNEMONIC_SERVER}")
+            continue
+        if isinstance(value, dict) and value.get("action") == "auth":
+            await ws.send_str(
+                json.dumps({"status": "authorized", "key": value.get("key"), "token": TOKEN_SERVER})
+            )
+        elif isinstance(value, dict) and value.get("action") == "bye":
+            await ws.close()
+        else:
+            await ws.send_str(json.dumps({"echo": value}))
+    return ws
+
+
+@dataclass
+class SecretOrigin:
+    url: str
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    _stop: asyncio.Future[None]
+
+    def stop(self) -> None:
+        if self.thread.is_alive() and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
+        self.thread.join(10)
+
+
+def start_secret_origin() -> SecretOrigin:
+    ready: dict[str, Any] = {}
+
+    async def main() -> None:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_post("/login", _login)
+        app.router.add_route("*", "/echo", _echo)
+        app.router.add_get("/sse", _sse)
+        app.router.add_get("/ws", _ws)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        ready["port"] = runner.addresses[0][1]
+        ready["loop"] = asyncio.get_running_loop()
+        stop = ready["loop"].create_future()
+        ready["stop"] = stop
+        await stop
+        await runner.cleanup()
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if "stop" in ready:
+            break
+        threading.Event().wait(0.01)
+    return SecretOrigin(f"http://127.0.0.1:{ready['port']}", ready["loop"], thread, ready["stop"])
