@@ -19,9 +19,7 @@ PEM_SERVER = (
     "c2VydmVyLXBlbS1ib2R5LW5vdC1hLXJlYWwta2V5LWF0LWFsbA==\n-----END RSA PRIVATE KEY-----"
 )
 # BIP39 test vectors (valid checksums), shared by nobody's wallet.
-MNEMONIC_SERVER = (
-    "letter advice cage absurd amount doctor acoustic avoid letter advice cage above"
-)
+MNEMONIC_SERVER = "letter advice cage absurd amount doctor acoustic avoid letter advice cage above"
 AWS_SERVER = "AKIAHOSTILESERVER123"
 COOKIE_SERVER = "srv-cookie-5f9c1a7e2b"
 LISTEN_KEY_SERVER = "lk7Hq2ServerListenKey0123456789abcdefABCDEF"
@@ -77,10 +75,10 @@ async def _sse(request: Any) -> Any:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     await resp.prepare(request)
     events = (
-        f'data: {json.dumps({"token": SSE_TOKEN, "n": 1})}\n\n'
+        f"data: {json.dumps({'token': SSE_TOKEN, 'n': 1})}\n\n"
         f"event: note\ndata: seed {MNEMONIC_SERVER}\n\n"
         f"data: {JWT_SERVER}\n\n"
-        f'data: {json.dumps({"echo": request.query_string, "pem": PEM_SERVER})}\n\n'
+        f"data: {json.dumps({'echo': request.query_string, 'pem': PEM_SERVER})}\n\n"
     ).encode()
     # Cut mid-secret on purpose: a token split across two chunks must still be found.
     cut = events.index(JWT_SERVER.encode()) + 20

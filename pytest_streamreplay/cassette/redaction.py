@@ -445,7 +445,10 @@ class Redactor:
             self._request(req)
             resp.headers = self.headers(resp.headers)
             if resp.chunks is not None:
-                self._chunks(resp.chunks)
+                if _textual(resp.header("content-type")) or all(
+                    not c.body or "base64" not in c.body for c in resp.chunks
+                ):
+                    self._chunks(resp.chunks)  # a binary download is left as it is
             else:
                 body = self.body(resp.body)
                 if body is not resp.body:
@@ -547,6 +550,13 @@ class Redactor:
         """Replace the secrets learned so far wherever they appear in ``text``."""
         spans = self._value_spans(text, False)
         return _apply(text, _merge(spans)) if spans else text
+
+
+_TEXT_TYPES = ("text/", "json", "xml", "javascript", "event-stream", "ndjson", "jsonl", "form")
+
+
+def _textual(content_type: str | None) -> bool:
+    return content_type is not None and any(t in content_type.lower() for t in _TEXT_TYPES)
 
 
 def _same(value: str) -> str:

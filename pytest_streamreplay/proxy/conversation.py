@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..cassette.matching import without_paths
-from ..cassette.redaction import matchable_value
 from ..cassette.records import WsClose, WsConnection, WsMessage
+from ..cassette.redaction import matchable_value
 
 __all__ = [
     "ConnectionGone",

@@ -27,11 +27,12 @@ PEM = (
     "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgFAKEFAKEFAKE\n"
     "hRx9M2mvQ0sEeYhR1LyoZ8jDfw2TiXAMPLEKEYz8gpehRANCAAQ3fakefake\n-----END PRIVATE KEY-----"
 )
-MNEMONIC = (
-    "legal winner thank year wave sausage worth useful legal winner thank yellow"
-)  # a BIP39 test vector: 12 words, valid checksum
-MNEMONIC24 = " ".join(["letter", "advice", "cage", "absurd", "amount", "doctor"] * 3 + [
-    "acoustic", "avoid", "letter", "advice", "cage", "above"])
+# A BIP39 test vector: 12 words, valid checksum.
+MNEMONIC = "legal winner thank year wave sausage worth useful legal winner thank yellow"
+MNEMONIC24 = " ".join(
+    ["letter", "advice", "cage", "absurd", "amount", "doctor"] * 3
+    + ["acoustic", "avoid", "letter", "advice", "cage", "above"]
+)
 AWS_ID = "AKIAIOSFODNN7EXAMPLE"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 LISTEN_KEY = "pqia91ma19a5s61cv6a81va65sdf19v8a65a1a5s61cv6a81va65sdf19v8a65a1"
@@ -50,8 +51,15 @@ def _gone(record, *secrets: str) -> str:
     return text
 
 
-def _http(url="https://a.test/x", headers=(), body=b"", resp_headers=(), resp_body=b"",
-          chunks=None, ctype="application/json") -> HttpInteraction:
+def _http(
+    url="https://a.test/x",
+    headers=(),
+    body=b"",
+    resp_headers=(),
+    resp_body=b"",
+    chunks=None,
+    ctype="application/json",
+) -> HttpInteraction:
     resp = HttpResponse(200, "OK", headers=[("Content-Type", ctype), *resp_headers])
     if chunks is None:
         resp.body = encode_body(resp_body)
@@ -80,8 +88,7 @@ def test_shapes_in_headers_urls_and_websocket_text(kind: str) -> None:
     secret = SHAPED[kind]
     r = Redactor()
     one_line = secret.replace("\n", " ")
-    rec = r.record(_http(url="https://a.test/p/" + AWS_ID + "?q=1",
-                         headers=[("X-Note", one_line)]))
+    rec = r.record(_http(url="https://a.test/p/" + AWS_ID + "?q=1", headers=[("X-Note", one_line)]))
     _gone(rec, one_line, AWS_ID)
     msg = r.record(WsMessage.build(0, "recv", 1.0, f"frame: {secret}; end".encode(), False))
     _gone(msg, secret)
@@ -94,8 +101,13 @@ def test_names_added_by_the_issue() -> None:
         _http(
             url=f"https://api.test/api/v3/userDataStream?listenKey={LISTEN_KEY}&symbol=BTC",
             body=json.dumps(
-                {"seedPhrase": "x y z", "recoveryPhrase": "a b c", "phrase": "p q r",
-                 "privateKey": "0x" + "ab" * 32, "secretKey": "sk-value-1234"}
+                {
+                    "seedPhrase": "x y z",
+                    "recoveryPhrase": "a b c",
+                    "phrase": "p q r",
+                    "privateKey": "0x" + "ab" * 32,
+                    "secretKey": "sk-value-1234",
+                }
             ).encode(),
             resp_body=json.dumps({"listenKey": LISTEN_KEY}).encode(),
         )
@@ -113,7 +125,10 @@ def test_websocket_auth_message_key_and_secret() -> None:
     _gone(msg, WS_KEY, WS_SECRET)
     assert msg.value["action"] == "auth"
     # OKX-style login: credentials one level down, signature under "sign".
-    okx = {"op": "login", "args": [{"apiKey": "k-123456", "passphrase": "pp-1", "sign": "s-98765432"}]}
+    okx = {
+        "op": "login",
+        "args": [{"apiKey": "k-123456", "passphrase": "pp-1", "sign": "s-98765432"}],
+    }
     msg = r.record(WsMessage.build(0, "send", 2.0, json.dumps(okx).encode(), False))
     _gone(msg, "k-123456", "pp-1", "s-98765432")
     # A "key" in ordinary data stays.
@@ -166,13 +181,19 @@ def test_aws_secret_key_by_name_and_jwt_in_json_everywhere() -> None:
 
 def test_same_secret_same_placeholder_different_secrets_differ() -> None:
     r = Redactor()
-    a = r.record(_http(headers=[("Authorization", f"Bearer {JWT}")],
-                       resp_body=json.dumps({"again": JWT, "other": JWT[:-4] + "AAAA"}).encode()))
+    a = r.record(
+        _http(
+            headers=[("Authorization", f"Bearer {JWT}")],
+            resp_body=json.dumps({"again": JWT, "other": JWT[:-4] + "AAAA"}).encode(),
+        )
+    )
     auth = dict(a.request.headers)["Authorization"]
     assert auth.startswith("Bearer REDACTED")
     placeholder = auth.split(" ", 1)[1]
     assert a.response.json["again"] == placeholder
-    assert a.response.json["other"].startswith("REDACTED") and a.response.json["other"] != placeholder
+    assert (
+        a.response.json["other"].startswith("REDACTED") and a.response.json["other"] != placeholder
+    )
     again = Redactor().record(_http(headers=[("Authorization", f"Bearer {JWT}")]))
     assert dict(again.request.headers)["Authorization"] == auth, "deterministic per cassette"
 
@@ -198,10 +219,14 @@ def test_live_request_with_the_real_secrets_matches_the_recording() -> None:
         return HttpRequest(
             "POST",
             f"https://a.test/v1/{AWS_ID}?listenKey={LISTEN_KEY}&n=1",
-            [("Authorization", f"Bearer {JWT}"), ("Cookie", "sid=cookie-client-111111"),
-             ("X-Note", MNEMONIC)],
-            encode_body(json.dumps({"seedPhrase": MNEMONIC, "note": f"jwt {JWT}",
-                                    "pem": PEM}).encode()),
+            [
+                ("Authorization", f"Bearer {JWT}"),
+                ("Cookie", "sid=cookie-client-111111"),
+                ("X-Note", MNEMONIC),
+            ],
+            encode_body(
+                json.dumps({"seedPhrase": MNEMONIC, "note": f"jwt {JWT}", "pem": PEM}).encode()
+            ),
         )
 
     r = Redactor()
@@ -223,7 +248,11 @@ def test_live_websocket_messages_compare_with_the_recording() -> None:
 
 def test_already_redacted_records_stay_as_they_are() -> None:
     r = Redactor()
-    rec = r.record(_http(headers=[("Authorization", f"Bearer {JWT}")],
-                         resp_body=json.dumps({"token": "t-1234567"}).encode()))
+    rec = r.record(
+        _http(
+            headers=[("Authorization", f"Bearer {JWT}")],
+            resp_body=json.dumps({"token": "t-1234567"}).encode(),
+        )
+    )
     before = rec.to_json()
     assert Redactor().record(HttpInteraction.from_json(before)).to_json() == before

@@ -142,8 +142,9 @@ def _har() -> str:
         "cache": {},
         "timings": {"send": 0, "wait": 5, "receive": 0},
     }
-    return json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
-                               "entries": [entry]}})
+    return json.dumps(
+        {"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": [entry]}}
+    )
 
 
 def _write_source(kind: str, tmp_path: Path) -> Path:
@@ -171,7 +172,9 @@ def test_import_redacts_by_default(run: Run, tmp_path: Path, kind: str) -> None:
     (record,) = read_cassette(out)[1]
     assert isinstance(record, HttpInteraction)
     set_cookie = dict(record.response.headers)["Set-Cookie"]
-    assert set_cookie.startswith("sid=REDACTED-cookie-") and set_cookie.endswith("; Path=/; HttpOnly")
+    assert set_cookie.startswith("sid=REDACTED-cookie-") and set_cookie.endswith(
+        "; Path=/; HttpOnly"
+    )
     assert record.request.json["user" if kind != "har" else "password"] is not None
 
 
@@ -194,7 +197,10 @@ def _cassette_with_secrets(path: Path) -> Path:
             HttpRequest(
                 "POST",
                 f"https://api.test/login?api_key={s['api_key']}",
-                [("Authorization", f"Bearer {s['authorization']}"), ("Cookie", f"sid={s['cookie']}")],
+                [
+                    ("Authorization", f"Bearer {s['authorization']}"),
+                    ("Cookie", f"sid={s['cookie']}"),
+                ],
                 encode_body(json.dumps({"password": s["password"]}).encode()),
             ),
             HttpResponse(
@@ -205,8 +211,15 @@ def _cassette_with_secrets(path: Path) -> Path:
             ),
         ),
         WsConnection(1, f"wss://stream.test/ws/{s['listen_key']}?listenKey={s['listen_key']}"),
-        WsMessage.build(1, "send", 1.0, json.dumps(
-            {"action": "auth", "key": "PKKEY1234567890", "secret": "ws-secret-777777"}).encode(), False),
+        WsMessage.build(
+            1,
+            "send",
+            1.0,
+            json.dumps(
+                {"action": "auth", "key": "PKKEY1234567890", "secret": "ws-secret-777777"}
+            ).encode(),
+            False,
+        ),
         WsMessage.build(1, "recv", 2.0, f"welcome {JWT}; seed {MNEMONIC}".encode(), False),
     ]
     write_cassette(path, new_header(), records)
