@@ -392,3 +392,27 @@ def test_event_cassette_summary(client: TestClient) -> None:
     items = client.get(f"{BOT}/messages", params={"limit": 2}).json()["items"]
     assert [i["name"] for i in items] == ["Bar", "Fill"]
     assert items[1]["body"]["json"] == {"seq": 1, "channel": "bars"}
+
+
+def test_create_filtered_redacts_what_it_writes(client: TestClient, cassette_dir: Path) -> None:
+    """A cassette written before today's rules (or by hand) loses its secrets when cut."""
+    from pytest_streamreplay.cassette import new_header, write_cassette
+
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3ZWItZmlsdGVyIn0.d2ViLWZpbHRlci1zaWduYXR1cmU"
+    write_cassette(
+        cassette_dir / "old" / "leaky.jsonl",
+        new_header(test="t"),
+        [
+            WsConnection(1, "wss://x.test/ws?listenKey=web-listen-key-123456"),
+            WsMessage.build(1, "send", 1.0, b'{"action":"auth","key":"PKWEB12345678"}', False),
+            WsMessage.build(1, "recv", 2.0, f"session {jwt}".encode(), False),
+        ],
+    )
+    response = client.post(
+        "/api/cassettes/old/leaky.jsonl/filter", json={"output": "old/cut.jsonl", "conn": [1]}
+    )
+    assert response.status_code == 201, response.text
+    text = (cassette_dir / "old" / "cut.jsonl").read_text()
+    for secret in ("web-listen-key-123456", "PKWEB12345678", jwt):
+        assert secret not in text
+    assert "REDACTED-jwt-1" in text
