@@ -36,6 +36,7 @@ from .secrets import (
     MIN_SHAPE_LEN,
     auth_operation,
     find_shapes,
+    might_hold_shape,
     norm_name,
     secret_field_name,
     secret_header_name,
@@ -173,6 +174,8 @@ class Redactor:
         self._scrub_re: re.Pattern[str] | None = None
         self._scrub_latin1: tuple[re.Pattern[str], dict[str, str]] | None = None
         self._field_cache: dict[tuple[str, bool], bool] = {}
+        self._plain_fields: dict[Any, bool] = {}
+        self._auth_fields: dict[Any, bool] = {}
         self._gen_of: dict[int, int] = {}
         #: Grows whenever a new secret value is learned (records redacted before may hold it).
         self.generation = 0
@@ -299,7 +302,7 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every secret in it replaced (names inside, shapes, known values)."""
-        if len(text) < _MIN_VALUE_LEN and '"' not in text and "=" not in text:
+        if not self._worth_scanning(text):
             return text
         spans = self._spans(text)
         return _apply(text, spans) if spans else text
@@ -350,26 +353,57 @@ class Redactor:
         return new, new is not value
 
     def _json(self, value: Any, auth: bool) -> Any:
-        if isinstance(value, str):
-            return self.text(value)
+        # The hot path of recording a stream: scalars are handled in the loop, not by a call.
         if isinstance(value, dict):
-            if not auth and (not AUTH_OP_KEYS.isdisjoint(value.keys()) or "key" in value):
+            if not auth and ("key" in value or not AUTH_OP_KEYS.isdisjoint(value)):
                 auth = auth_operation(value)
+            cache = self._auth_fields if auth else self._plain_fields
             out = None
             for k, v in value.items():
-                if isinstance(k, str) and self.secret_field(k, auth):
+                secret = cache.get(k)
+                if secret is None:
+                    secret = self.secret_field(k, auth) if isinstance(k, str) else False
+                    if len(cache) < 10_000:  # streams repeat the same few keys
+                        cache[k] = secret
+                if secret:
                     new = self._leaves(v, remember=not isinstance(v, list | dict))
-                else:
+                elif isinstance(v, str):
+                    new = self.text(v) if self._worth_scanning(v) else v
+                elif isinstance(v, dict | list):
                     new = self._json(v, auth)
+                else:
+                    continue
                 if new is not v:
                     if out is None:
                         out = dict(value)
                     out[k] = new
             return value if out is None else out
         if isinstance(value, list):
-            items = [self._json(v, auth) for v in value]
-            return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+            items = None
+            for i, v in enumerate(value):
+                if isinstance(v, str):
+                    new = self.text(v) if self._worth_scanning(v) else v
+                elif isinstance(v, dict | list):
+                    new = self._json(v, auth)
+                else:
+                    continue
+                if new is not v:
+                    if items is None:
+                        items = list(value)
+                    items[i] = new
+            return value if items is None else items
+        if isinstance(value, str):
+            return self.text(value)
         return value
+
+    def _worth_scanning(self, text: str) -> bool:
+        """Whether a string can hold anything ``text`` replaces (a cheap, safe test)."""
+        n = len(text)
+        if n < _MIN_VALUE_LEN:
+            return '"' in text or "=" in text
+        if self._values or '"' in text or "=" in text:
+            return True
+        return self.defaults and might_hold_shape(text)
 
     def _leaves(self, value: Any, remember: bool) -> Any:
         """Everything under a secret name: every scalar, structure kept."""

@@ -16,6 +16,7 @@ __all__ = [
     "MIN_SHAPE_LEN",
     "auth_operation",
     "find_shapes",
+    "might_hold_shape",
     "norm_name",
     "secret_field_name",
     "secret_header_name",
@@ -148,13 +149,18 @@ def auth_operation(obj: dict[str, object]) -> bool:
     """Whether a JSON object is an authentication message, or carries credentials beside a
     ``key`` (Alpaca's ``{"action":"auth","key":..,"secret":..}``, Coinbase's subscribe with
     ``key``/``signature``/``passphrase``)."""
-    for k in AUTH_OP_KEYS:
-        v = obj.get(k)
-        if isinstance(v, str) and _AUTH_OP_RE.search(v):
+    for k in AUTH_OP_KEYS.intersection(obj):
+        v = obj[k]
+        if isinstance(v, str) and _auth_word(v):
             return True
     return "key" in obj and any(
-        secret_field_name(str(k)) for k in obj if k != "key" and isinstance(k, str)
+        secret_field_name(k) for k in obj if k != "key" and isinstance(k, str)
     )
+
+
+@lru_cache(maxsize=4096)
+def _auth_word(value: str) -> bool:
+    return _AUTH_OP_RE.search(value) is not None
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -226,9 +232,28 @@ def _mnemonics(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         yield from _trim(text, run)
 
 
+# Every shape above contains one of these: a text with none of them skips the regexes (most
+# recorded strings are prices, ids and timestamps).
+_SHAPE_MARKS = re.compile(
+    r"eyJ|-----BEGIN|AKIA|ASIA|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|sk-"
+)
+
+
+def might_hold_shape(text: str) -> bool:
+    """A cheap test that ``find_shapes`` may find something (never a false negative)."""
+    if len(text) < MIN_SHAPE_LEN:
+        return False
+    blanks = text.count(" ") + text.count("+") + text.count("\n") + text.count("\t")
+    if blanks >= _MNEMONIC_MIN_WORDS - 1:
+        return True
+    if "%20" in text:
+        return True
+    return _SHAPE_MARKS.search(text) is not None
+
+
 def find_shapes(text: str) -> Iterator[tuple[int, int, str]]:
     """``(start, end, kind)`` of every secret recognisable by its shape, in order of start."""
-    if len(text) < MIN_SHAPE_LEN:
+    if not might_hold_shape(text):
         return
     found = [(m.start(), m.end(), m.lastgroup or "secret") for m in _SHAPES.finditer(text)]
     for m in _WORD_RUN.finditer(text):
