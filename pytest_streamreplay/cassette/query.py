@@ -297,7 +297,7 @@ def write_filtered(
     query: Query,
     records: Iterable[Record] | None = None,
     *,
-    redactor: Redactor | None | bool = True,
+    redactor: Redactor | bool | None = True,
 ) -> tuple[Counter[str], int]:
     """Write the records ``query`` keeps to ``out`` atomically; (kept by kind, total read).
 

@@ -478,6 +478,8 @@ class Redactor:
             req, resp = record.request, record.response
             self._request(req)
             resp.headers = self.headers(resp.headers)
+            if resp.trailers is not None:
+                resp.trailers = self.headers(resp.trailers)
             if resp.chunks is not None:
                 if _textual(resp.header("content-type")) or all(
                     not c.body or "base64" not in c.body for c in resp.chunks

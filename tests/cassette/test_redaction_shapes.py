@@ -256,3 +256,11 @@ def test_already_redacted_records_stay_as_they_are() -> None:
     )
     before = rec.to_json()
     assert Redactor().record(HttpInteraction.from_json(before)).to_json() == before
+
+
+def test_trailers_are_headers_too() -> None:
+    rec = _http()
+    rec.response.trailers = [("grpc-status", "0"), ("x-session-token", "trailer-token-123456")]
+    Redactor().record(rec)
+    _gone(rec, "trailer-token-123456")
+    assert rec.response.trailers[0] == ("grpc-status", "0")
