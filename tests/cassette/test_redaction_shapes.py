@@ -264,3 +264,44 @@ def test_trailers_are_headers_too() -> None:
     Redactor().record(rec)
     _gone(rec, "trailer-token-123456")
     assert rec.response.trailers[0] == ("grpc-status", "0")
+
+
+def test_names_per_place_and_the_one_entry_point_for_writers() -> None:
+    """What ``streamreplay migrate`` maps vcrpy's filter_headers / filter_query_parameters /
+    filter_post_data_parameters onto: names for one place only."""
+    from pytest_streamreplay.cassette.redaction import redact_records
+
+    r = Redactor(headers=["X-Customer"], params=["acct"], fields=["account"])
+    first = _http(
+        url="https://a.test/x?acct=acct-123456&account=keep-me",
+        headers=[("X-Customer", "cust-987654"), ("account", "header-stays")],
+        body=json.dumps({"account": "acc-555555", "acct": "field-stays"}).encode(),
+    )
+    # The customer id was learned from a header in the second record: scrubbed from the first.
+    second = _http(headers=[("X-Customer", "cust-late-000111")])
+    first.response.body = encode_body(b'{"echo":"cust-late-000111"}')
+    records = redact_records([first, second], r)
+    text = _gone(records[0], "acct-123456", "cust-987654", "acc-555555", "cust-late-000111")
+    assert "account=keep-me" in text and "header-stays" in text and "field-stays" in text
+
+
+def test_ndjson_chunks_stored_as_json_are_redacted_and_stay_json() -> None:
+    lines = [json.dumps({"n": i, "token": f"nd-token-{i}00000"}) + "\n" for i in range(3)]
+    rec = Redactor().record(
+        _http(chunks=[line.encode() for line in lines], ctype="application/x-ndjson")
+    )
+    _gone(rec, "nd-token-000000", "nd-token-100000", "nd-token-200000")
+    assert [c.body and "json" in c.body for c in rec.response.chunks] == [True] * 3
+    assert [json.loads(c.content)["n"] for c in rec.response.chunks] == [0, 1, 2]
+
+
+def test_new_episodes_number_after_the_cassettes_placeholders(tmp_path) -> None:
+    from pytest_streamreplay.cassette import new_header, write_cassette
+    from pytest_streamreplay.session import CassetteSession
+
+    path = tmp_path / "c.jsonl"
+    old = Redactor().record(_http(headers=[("Authorization", "Bearer old-token-123456")]))
+    write_cassette(path, new_header(), [old])
+    session = CassetteSession(path, record_mode="new_episodes")
+    new = session.record(_http(headers=[("Authorization", "Bearer new-token-654321")]))
+    assert dict(new.request.headers)["Authorization"] == "Bearer REDACTED-secret-2"
