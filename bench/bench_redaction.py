@@ -4,7 +4,9 @@ Redacts 10,000 WebSocket messages the way a recording session does (``Redactor.r
 freshly built ``WsMessage``): the dYdX indexer messages of the bundled cassette
 ``cassettes/dydx/book_trades_candles.jsonl`` cycled to 10,000 (market data: nothing to redact,
 the common case), and the same with one auth message carrying a key and a secret first and a
-JWT in every 100th message (secrets learned early, then scrubbed by value). Only the redaction
+JWT in every 100th message (secrets learned early, then scrubbed by value), and ``signed``: the
+same with every other message an order carrying its own signature (5,000 distinct secrets that
+must not each become one more value to search for). Only the redaction
 is timed (CPU time of this process; messages are built beforehand). Prints one JSON object with
 the minimum and the median of ``--runs`` runs.
 
@@ -32,9 +34,13 @@ CASSETTE = ROOT / "cassettes" / "dydx" / "book_trades_candles.jsonl"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJiZW5jaC11c2VyIn0.c2lnbmF0dXJlLWZvci1iZW5jaA"
 
 
-def payloads(n: int, secrets: bool) -> list[bytes]:
+def payloads(n: int, secrets: bool, signed: bool = False) -> list[bytes]:
     source = [r.content for r in iter_records(CASSETTE) if isinstance(r, WsMessage)]
     out = [source[i % len(source)] for i in range(n)]
+    if signed:  # every other message an order with its own signature and API key
+        for i in range(0, n, 2):
+            order = {"op": "order", "apiKey": f"key-{i % 3:06d}", "signature": f"{i:064x}"}
+            out[i] = json.dumps(order).encode()
     if secrets:
         out[0] = json.dumps({"action": "auth", "key": "PKBENCHKEY0123456789", "secret": "s" * 40})
         out[0] = out[0].encode()
@@ -43,11 +49,11 @@ def payloads(n: int, secrets: bool) -> list[bytes]:
     return out
 
 
-def run(n: int, secrets: bool) -> float:
+def run(n: int, secrets: bool, signed: bool = False) -> float:
     """CPU seconds spent in ``Redactor.record`` alone (messages are built beforehand)."""
     messages = [
         WsMessage.build(0, "recv", float(i), content, False)
-        for i, content in enumerate(payloads(n, secrets))
+        for i, content in enumerate(payloads(n, secrets, signed))
     ]
     redactor = Redactor()
     t0 = time.process_time()
@@ -64,8 +70,9 @@ def main() -> None:
     n = args.messages
     run(1000, True)  # warm caches and imports
     result: dict[str, Any] = {"messages": n, "runs": args.runs, "python": platform.python_version()}
-    for label, secrets in (("market_data", False), ("with_secrets", True)):
-        times = [run(n, secrets) for _ in range(args.runs)]
+    cases = (("market_data", False, False), ("with_secrets", True, False), ("signed", True, True))
+    for label, secrets, signed in cases:
+        times = [run(n, secrets, signed) for _ in range(args.runs)]
         # The minimum is the cost without the interference of other processes on a shared box.
         result[label] = {
             "cpu_s_min": round(min(times), 4),

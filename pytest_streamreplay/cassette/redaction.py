@@ -18,6 +18,7 @@ matches the recording.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -62,6 +63,11 @@ _NUMBERED = re.compile(r"REDACTED-[a-z]+-\d+")
 # values ("1", "true", "123456") would scrub innocent data such as prices.
 _MIN_VALUE_LEN = 6
 _MIN_DIGITS_LEN = 10
+# Each remembered secret is one more alternative in the regex every string is searched with: a
+# session keeps the first 64 (credentials: a handful). Per-request values (signatures, nonces)
+# are never remembered: they differ in every message and nobody echoes them.
+_MAX_VALUES = 64
+log = logging.getLogger("pytest_streamreplay")
 
 # "name": "value" or "name": 123 inside any text (JSON that is stored as text, SSE data lines,
 # NDJSON chunks, log lines).
@@ -180,6 +186,8 @@ class Redactor:
         #: Grows whenever a new secret value is learned (records redacted before may hold it).
         self.generation = 0
         self._live_twin: Redactor | None = None
+        self._memo_learned: set[str] = set()
+        self._warned = False
 
     # -- what counts as secret -------------------------------------------------------------
     def secret_header(self, name: str) -> bool:
@@ -215,7 +223,17 @@ class Redactor:
                 ph = REDACTED
             self._memo[value] = ph
         if remember and _scrubbable(value) and value not in self._values:
-            self._learn(value, ph)
+            if len(self._memo_learned) < _MAX_VALUES:
+                self._memo_learned.add(value)
+                self._learn(value, ph)
+            elif not self._warned:
+                self._warned = True
+                log.warning(
+                    "pytest-streamreplay: more than %d distinct secrets in one cassette; later "
+                    "ones are redacted where found by name or shape but no longer searched for "
+                    "elsewhere",
+                    _MAX_VALUES,
+                )
         return ph
 
     def _learn(self, value: str, ph: str) -> None:
@@ -263,7 +281,8 @@ class Redactor:
             if not raw or is_placeholder(raw):
                 continue
             value = decode(_json_unescape(raw))
-            spans.append((m.start(group), m.end(group), self._placeholder(value, "secret")))
+            ph = self._placeholder(value, "secret", not _one_off(name))
+            spans.append((m.start(group), m.end(group), ph))
         return spans
 
     def _param_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:
@@ -277,7 +296,7 @@ class Redactor:
             if is_placeholder(raw):
                 continue
             value = decode(unquote_plus(raw))
-            ph = self._placeholder(value, "secret")
+            ph = self._placeholder(value, "secret", not _one_off(name))
             if raw != value and _scrubbable(raw):
                 self._values.setdefault(raw, ph)
             spans.append((m.start(3), m.end(3), ph))
@@ -293,7 +312,9 @@ class Redactor:
         if self.defaults and len(text) >= MIN_SHAPE_LEN:
             spans += [
                 # A PEM inside JSON text has its newlines escaped: the same secret all the same.
-                (s, e, self._placeholder(decode(_json_unescape(text[s:e])), kind))
+                # Shapes are found wherever they recur; only a PEM (which URL-encoding or
+                # re-wrapping hides from its regex) is also remembered by value.
+                (s, e, self._placeholder(decode(_json_unescape(text[s:e])), kind, kind == "pem"))
                 for s, e, kind in find_shapes(text)
             ]
         if len(text) >= _MIN_VALUE_LEN:
@@ -319,7 +340,7 @@ class Redactor:
             return value if m else self._placeholder(value, "secret")
         if low in ("cookie", "set-cookie"):
             return self._cookie(value, first_only=low == "set-cookie")
-        return self._placeholder(value, "secret")
+        return self._placeholder(value, "secret", not _one_off(name))
 
     def _cookie(self, value: str, first_only: bool) -> str:
         """Values only: names and attributes (Path, HttpOnly, Max-Age) stay, so a replayed
@@ -366,7 +387,8 @@ class Redactor:
                     if len(cache) < 10_000:  # streams repeat the same few keys
                         cache[k] = secret
                 if secret:
-                    new = self._leaves(v, remember=not isinstance(v, list | dict))
+                    remember = not isinstance(v, list | dict) and not _one_off(k)
+                    new = self._leaves(v, remember)
                 elif isinstance(v, str):
                     new = self.text(v) if self._worth_scanning(v) else v
                 elif isinstance(v, dict | list):
@@ -593,6 +615,12 @@ _TEXT_TYPES = ("text/", "json", "xml", "javascript", "event-stream", "ndjson", "
 
 def _textual(content_type: str | None) -> bool:
     return content_type is not None and any(t in content_type.lower() for t in _TEXT_TYPES)
+
+
+def _one_off(name: str) -> bool:
+    """Names of per-request values (a request's signature or nonce)."""
+    norm = norm_name(name)
+    return "signature" in norm or norm.endswith(("sig", "sign")) or norm == "nonce"
 
 
 def _same(value: str) -> str:

@@ -305,3 +305,15 @@ def test_new_episodes_number_after_the_cassettes_placeholders(tmp_path) -> None:
     session = CassetteSession(path, record_mode="new_episodes")
     new = session.record(_http(headers=[("Authorization", "Bearer new-token-654321")]))
     assert dict(new.request.headers)["Authorization"] == "Bearer REDACTED-secret-2"
+
+
+def test_per_message_signatures_do_not_pile_up_and_credentials_still_scrub() -> None:
+    r = Redactor()
+    for i in range(500):
+        order = {"op": "order", "signature": f"{i:064x}", "nonce": f"n-{i:08d}"}
+        msg = r.record(WsMessage.build(0, "send", float(i), json.dumps(order).encode(), False))
+        assert msg.value["signature"].startswith("REDACTED-secret-")
+    assert r.generation == 0, "signatures and nonces are not searched for elsewhere"
+    r.record(WsMessage.build(0, "send", 600.0, b'{"apiKey":"late-key-abcdef123"}', False))
+    echo = r.record(WsMessage.build(0, "recv", 601.0, b"welcome late-key-abcdef123", False))
+    _gone(echo, "late-key-abcdef123")
