@@ -13,10 +13,13 @@ CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: test demo lint type bench clean chromium
 
-$(STAMP): pyproject.toml
+# Two distributions from this repository, both editable: the plugin (pyproject.toml) and the bot
+# (tradingbot/pyproject.toml, `streamreplay-tradingbot`, all its extras); plus the dev tools
+# (the `dev` dependency group, pip >= 25.1).
+$(STAMP): pyproject.toml tradingbot/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,bot]'
+	$(BIN)/python -m pip install -q --group dev -e . -e './tradingbot[all]'
 	touch $(STAMP)
 
 test: $(STAMP) chromium

@@ -55,7 +55,7 @@ def skip_reason() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} not found: apt-get install chromium (make test does, as root)"
     if importlib.util.find_spec("playwright") is None:
-        return "playwright is not installed: pip install -e '.[dev]'"
+        return "playwright is not installed: pip install --group dev"
     return None
 
 

@@ -448,6 +448,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXTRA_FOR_MODULE: dict[str, str] = {
+    "dydx_v4_client": "live",
+    "websocket": "live",
+    "httpx": "live",
+    "aiohttp": "simulator",
+    "fastapi": "serve",
+    "starlette": "serve",
+    "uvicorn": "serve",
+    "plotly": "serve",
+}
+"""Top-level module -> the extra of ``streamreplay-tradingbot`` that installs it (see
+tradingbot/pyproject.toml): ``replay`` needs none, the other commands name theirs."""
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The extra that provides the module ``exc`` could not import, None if it is not one."""
+    return EXTRA_FOR_MODULE.get((exc.name or "").partition(".")[0])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -455,7 +474,18 @@ def main(argv: list[str] | None = None) -> int:
     if func is None:
         parser.print_help()
         return 0
-    return func(args)
+    try:
+        return func(args)
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            raise
+        print(
+            f"tradingbot {args.command}: needs the '{extra}' extra (no module named "
+            f"{exc.name!r}): pip install 'streamreplay-tradingbot[{extra}]'",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":
