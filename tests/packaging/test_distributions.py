@@ -23,9 +23,9 @@ pytest.importorskip("hatchling", reason="hatchling (the dev group) builds the wh
 
 
 def _build(tmp: Path, project: Path) -> zipfile.ZipFile:
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
     out = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["--no-index", "-w", str(tmp), str(project)],
+        [*pip, "--no-index", "-w", str(tmp), str(project)],
         capture_output=True,
         text=True,
         timeout=240,

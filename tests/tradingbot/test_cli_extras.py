@@ -37,8 +37,19 @@ def _run_without_extras(*argv: str) -> subprocess.CompletedProcess[str]:
     [
         (["simulate", "--port", "0"], "simulator", "aiohttp"),
         (
-            ["run", "--rest-url", "http://127.0.0.1:9", "--ws-url", "ws://127.0.0.1:9/v4/ws"]
-            + ["--market", "BTC-USD", "--headless", "--duration", "1", "--paper"],
+            [
+                "run",
+                "--rest-url",
+                "http://127.0.0.1:9",
+                "--ws-url",
+                "ws://127.0.0.1:9/v4/ws",
+                "--market",
+                "BTC-USD",
+                "--headless",
+                "--duration",
+                "1",
+                "--paper",
+            ],
             "live",
             "dydx_v4_client",
         ),
