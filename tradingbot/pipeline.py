@@ -205,6 +205,9 @@ def decoding(
     return on_next
 
 
+LIVENESS_EVERY = timedelta(seconds=1)
+"""How often (market time) :class:`MarketState` checks its streams for silence."""
+
 _MARKET_INPUT = KindOf(Trade, OraclePrice, Subscribed, ErrorEvent, Candle)
 _TRADE, _ORACLE_PRICE, _SUBSCRIBED, _FEED_ERROR, _CANDLE = range(5)
 
@@ -227,6 +230,8 @@ class MarketState:
         self.feed_errors = 0
         self.exchange_clock = config.exchange_clock
         self.exchange_time: datetime | None = None
+        self._exchange_seen_at: datetime | None = None  # received_at when exchange_time moved
+        self._liveness_due: datetime | None = None
 
     def apply(self, event: MarketEvent) -> tuple[bool, list[Any]]:
         """(forward the event?, derived items). Trades of a subscription snapshot are history,
@@ -244,6 +249,7 @@ class MarketState:
             )
             if seen is not None and (self.exchange_time is None or seen > self.exchange_time):
                 self.exchange_time = seen
+                self._exchange_seen_at = event.received_at
             now = self.exchange_time
         if kind == _SUBSCRIBED and event.message_id is not None:
             self.snapshot_ids.add((event.connection_id, event.message_id))
@@ -251,8 +257,9 @@ class MarketState:
             self.history_trades += 1
             return False, out
         for issue in self.quality.apply(event, now):
-            self.issues = [*self.issues[-19:], issue]
-            out.append(issue)
+            self._issue(issue, out)
+        if now is not None and (self._liveness_due is None or now >= self._liveness_due):
+            self._liveness(now, out)
         if kind == _FEED_ERROR:
             self.feed_errors += 1
         for book_out in self.books.apply(event):
@@ -270,6 +277,36 @@ class MarketState:
                 for bar in self.bars.on_time(now):
                     out += self._bar(bar)
         return True, out
+
+    def on_time(self, wall: datetime) -> list[Any]:
+        """What the clock alone reveals at ``wall`` (the driver's clock: virtual in replay, the
+        wall clock live): streams silent for longer than ``stale_after``, even when no event
+        arrives at all. On the exchange clock, market time is the last exchange time seen plus
+        the wall time since it was seen (1x: conservative for a simulator running faster)."""
+        now: datetime | None = wall
+        if self.exchange_clock:
+            seen, at = self.exchange_time, self._exchange_seen_at
+            now = None if seen is None or at is None else seen + max(wall - at, timedelta(0))
+        out: list[Any] = []
+        if now is not None and (self._liveness_due is None or now >= self._liveness_due):
+            self._liveness(now, out)
+        return out
+
+    def next_deadline(self) -> datetime | None:
+        """The driver's clock should stop here (None: nothing is due): a stream that goes stale
+        then is reported at that time, not when the next event happens to arrive."""
+        return None if self.exchange_clock else self.quality.next_deadline()
+
+    def _liveness(self, now: datetime, out: list[Any]) -> None:
+        # once per LIVENESS_EVERY of market time, like quality_checks' periodic timer: the
+        # check walks every stream, too much work for every event
+        self._liveness_due = now + LIVENESS_EVERY
+        for issue in self.quality.on_time(now):
+            self._issue(issue, out)
+
+    def _issue(self, issue: QualityIssue, out: list[Any]) -> None:
+        self.issues = [*self.issues[-19:], issue]
+        out.append(issue)
 
     def _bar(self, item: Bar | LateTrade) -> list[Any]:
         if isinstance(item, LateTrade):
@@ -394,6 +431,7 @@ class Pipeline:
         self.last_time: datetime | None = None
         self.completed = False
         self.error: BaseException | None = None
+        self._on_time: Callable[[datetime], None] | None = None
         self.lock = threading.RLock()
         """Held while a live run processes an event: take it to read state consistently."""
 
@@ -502,7 +540,18 @@ class Pipeline:
             for item in derived:
                 scored(item, event_time(item))
 
+        def on_time(wall: datetime) -> None:
+            for item in self.market.on_time(wall):
+                scored(item, event_time(item))
+
+        self._on_time = on_time
         return on_next
+
+    def tick(self, wall: datetime) -> None:
+        """The drivers' clock reached ``wall``: run what time alone reveals (a feed that went
+        silent) through the chain. Live drivers call it with :attr:`lock` held."""
+        if self._on_time is not None:
+            self._on_time(wall)
 
     def _tap_in(self, event: MarketEvent) -> datetime | None:
         """Count the event; returns its :func:`event_time`."""
@@ -741,8 +790,13 @@ def replay(
         due = next_due(sched)  # type: ignore[arg-type]
         if due is None:
             break  # nothing left to run: a source that never completes
-        target = max(clock.now + step, due) if speed <= 0 else clock.now + step
+        if speed <= 0:  # skip quiet stretches, but stop where a stream may go stale
+            stale = pipeline.market.next_deadline()
+            target = max(clock.now + step, due if stale is None else min(due, stale))
+        else:
+            target = clock.now + step
         clock.seek(target)
+        pipeline.tick(clock.now)
         if on_progress is not None:
             done_ms = (clock.now - start).total_seconds() * 1000
             on_progress(pipeline, min(1.0, done_ms / total_ms))
@@ -820,8 +874,9 @@ def run_live(
             if left <= 0:
                 break
             time.sleep(min(refresh, left))
-            if on_progress is not None:
-                with lock:
+            with lock:
+                pipeline.tick(datetime.now(UTC))
+                if on_progress is not None:
                     on_progress(pipeline, min(1.0, 1 - left / duration))
     finally:
         for sub in subscribers:

@@ -38,6 +38,8 @@ class QualityIssue:
     connection_id: str | None = None
 
 
+_TICK = timedelta(microseconds=1)  # stale means silent for *more* than stale_after
+
 _TIMED = KindOf(Trade, OraclePrice)  # events with an exchange time to check
 _TRADE, _ORACLE = 0, 1
 
@@ -47,6 +49,11 @@ def _stream(event: MarketEvent) -> str:
     return f"{event.channel}:{market}" if market else event.channel
 
 
+def _market_of(event: MarketEvent) -> str | None:
+    market = getattr(event, "market", None)
+    return market if isinstance(market, str) and market else None
+
+
 class DataQualityMonitor:
     """Checks ids, event times and liveness.
 
@@ -54,8 +61,10 @@ class DataQualityMonitor:
       ``contiguous_ids`` (the monitor sees every message of the connection). Events of one
       message share an id.
     * event times (trade ``created_at``, oracle ``effective_at``) per stream must not decrease.
-    * staleness: a stream with no event for more than ``stale_after`` (checked by ``on_time``)
-      is reported once, and its recovery once.
+    * staleness: a market's stream (``channel:market``) with no event for more than
+      ``stale_after`` (checked by ``on_time``) is reported once, and its recovery once.
+      Channel-wide events (``connected``, subscription acknowledgements) carry no market data
+      and are not watched: a channel is only ever acknowledged once.
 
     Arrival time is the ``now`` passed to :meth:`apply`, else the event's ``received_at``, else
     the last clock seen by :meth:`on_time`. ``history`` bounds the kept issues.
@@ -139,7 +148,7 @@ class DataQualityMonitor:
                 )
             else:
                 self._last_time[stream] = when
-        if at is not None:
+        if at is not None and _market_of(event) is not None:
             self._last_seen[stream] = at
             if stream in self._stale:
                 self._stale.discard(stream)
@@ -155,6 +164,12 @@ class DataQualityMonitor:
                     ),
                 )
         return out
+
+    def next_deadline(self) -> datetime | None:
+        """The earliest time ``on_time`` could report a stream as stale (None: none can be):
+        a driver that skips quiet stretches of a replay stops here to look."""
+        live = [seen for stream, seen in self._last_seen.items() if stream not in self._stale]
+        return min(live) + self.stale_after + _TICK if live else None
 
     def on_time(self, now: datetime) -> list[QualityIssue]:
         """Report streams silent for more than ``stale_after`` (once per silence)."""
