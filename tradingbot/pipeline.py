@@ -37,7 +37,7 @@ from pytest_streamreplay.streams.scheduling import next_due
 
 from .execution import ExecutionEngine, FeeSchedule, PaperBroker, RiskGate
 from .execution.base import Broker
-from .execution.engine import DEFAULT_LIMITS
+from .execution.engine import DEFAULT_LIMITS, execution_layer
 from .execution.reports import AccountState
 from .feeds.dydx import decode
 from .feeds.events import (
@@ -51,16 +51,15 @@ from .feeds.events import (
     Subscribed,
     Trade,
 )
+from .layers import Layer, compose, event_time
 from .market import BarEngine, BookEngine, CandleChecker, DataQualityMonitor
 from .market.bars import Bar, CandleCheck, LateTrade
-from .market.book import BookState, ResyncRequest
+from .market.book import ResyncRequest
 from .market.quality import QualityIssue
 from .risk import GuardConfig, RiskLimits
-from .signals import Score, SignalConfig, SignalEngine, SignalScorer
-from .stages import KindOf, pass_through
-from .strategy import IntentKind, ScoreStrategy, StrategyConfig, TradeIntent
-from .strategy.core import INPUTS as STRATEGY_INPUTS
-from .strategy.operators import event_time
+from .signals import Score, SignalConfig, SignalEngine, SignalScorer, signal_layer, signal_stage
+from .stages import KindOf
+from .strategy import IntentKind, ScoreStrategy, StrategyConfig, TradeIntent, strategy_layer
 
 __all__ = [
     "DEV_SIGNALS",
@@ -358,23 +357,6 @@ def market_stage(state: MarketState) -> Callable[[Observable[MarketEvent]], Obse
     return _op
 
 
-def signal_stage(engine: SignalEngine) -> Callable[[Observable[Any]], Observable[Any]]:
-    """Items unchanged; each bar, book state or trade followed by its market's new Score."""
-    apply = engine.apply
-
-    def derive(item: Any) -> list[Any]:
-        if _SIGNAL_SOURCE[type(item)] >= 0:
-            score = apply(item)
-            if score is not None:
-                return [score]
-        return []
-
-    return pass_through(lambda: derive)
-
-
-_SIGNAL_SOURCE = KindOf(Bar, BookState, Trade)  # what SignalEngine.apply takes
-
-
 # -- the pipeline ----------------------------------------------------------------------------
 
 _TAP_IN = KindOf(ErrorEvent, OraclePrice, MarketUpdate)
@@ -413,6 +395,12 @@ class Pipeline:
         self.strategy = ScoreStrategy(strategy_config, self.broker)
         self.last_scores: dict[str, Score] = {}
         self.execution = ExecutionEngine(self.broker, RiskGate(cfg.limits, cfg.guard))
+        self.layers: tuple[Layer, ...] = (
+            signal_layer(self.signals),
+            strategy_layer(self.strategy),
+            execution_layer(self.execution),
+        )
+        """Above the market state, in order: what :meth:`operator` composes."""
         self.latency = LatencyRecorder()
         self.intent_hasher = StreamHasher()
         self.fill_hasher = StreamHasher()
@@ -479,19 +467,16 @@ class Pipeline:
         """``on_next`` for decoded events: every stage, then ``observer`` (not called with
         ``forward=False``: :meth:`run` has no subscriber for the items).
 
-        The stages (market state, signals, strategy, execution, then the taps) run as nested
-        calls: the same items in the same order as piping ``market_stage``, ``signal_stage``,
-        ``strategy_stage`` and ``execution_stage``, without a reactivex observer layer per
-        stage and item. Items a stage ignores by type skip that stage's call."""
+        The market state, then the layers (signals, strategy, execution) composed by
+        :func:`~tradingbot.layers.compose` from the same :class:`~tradingbot.layers.Layer`
+        steps that ``signal_stage``, ``strategy_stage`` and ``execution_stage`` run as
+        operators, then the taps: the same items in the same order as piping those stages,
+        without a reactivex observer layer per stage and item."""
         market, tap_in, tap_out = self.market.apply, self._tap_in, self._tap_out
-        score, sources = self.signals.apply, _SIGNAL_SOURCE
-        strategy, decides = self.strategy.apply, STRATEGY_INPUTS
-        execution = self.execution.apply
         taps, counted = self.taps, _TAP_OUT
         emit = observer.on_next if forward else None
-        always = bool(taps) or forward  # else only counted kinds reach the sink
 
-        def sink(item: Any) -> None:
+        def sink(item: Any, now: datetime | None) -> None:
             if taps or counted[type(item)] >= 0:  # else _tap_out has nothing to do
                 try:
                     tap_out(item)
@@ -501,32 +486,7 @@ class Pipeline:
             if emit is not None:
                 emit(item)
 
-        # ``now`` for strategy and execution: the latest market time on the stream. One
-        # variable serves both (``timed`` would keep one each): execution sees the strategy's
-        # items plus its intents, which carry no time.
-        now: datetime | None = None
-
-        def executed(item: Any) -> None:
-            if always or counted[type(item)] >= 0:
-                sink(item)
-            for out in execution(item, now):
-                sink(out)
-
-        def scored(item: Any, t: datetime | None) -> None:
-            # decide on the item (strategy), then derive its score (signals) and decide on it;
-            # ``t``: the item's event_time
-            nonlocal now
-            kind = type(item)
-            if t is not None:
-                now = t
-            executed(item)
-            if decides[kind] >= 0:
-                for intent in strategy(item, now):
-                    executed(intent)
-            if sources[kind] >= 0 and (new := score(item)) is not None:
-                executed(new)  # a Score carries no time: ``now`` stays
-                for intent in strategy(new, now):
-                    executed(intent)
+        push = compose(self.layers, sink)
 
         def on_next(event: MarketEvent) -> None:
             try:
@@ -536,13 +496,13 @@ class Pipeline:
                 return
             passed, derived = market(event)
             if passed:
-                scored(event, t)
+                push(event, t)
             for item in derived:
-                scored(item, event_time(item))
+                push(item, event_time(item))
 
         def on_time(wall: datetime) -> None:
             for item in self.market.on_time(wall):
-                scored(item, event_time(item))
+                push(item, event_time(item))
 
         self._on_time = on_time
         return on_next

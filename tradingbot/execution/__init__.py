@@ -1,7 +1,14 @@
 """Execution: the paper broker, the live (NodeClient) adapter, and the risk gate in front."""
 
 from .base import Broker
-from .engine import DEFAULT_LIMITS, ExecutionEngine, GateDecision, RiskGate, execution_stage
+from .engine import (
+    DEFAULT_LIMITS,
+    ExecutionEngine,
+    GateDecision,
+    RiskGate,
+    execution_layer,
+    execution_stage,
+)
 from .paper import FeeSchedule, PaperBroker, PaperPosition
 from .reports import AccountState, ExecutionReport, Liquidity, OrderStatus, PositionState
 
@@ -19,5 +26,6 @@ __all__ = [
     "PaperPosition",
     "PositionState",
     "RiskGate",
+    "execution_layer",
     "execution_stage",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 from reactivex import Observable
 
 from tradingbot.feeds.events import Fill, MarketUpdate, OraclePrice, Side
+from tradingbot.layers import Layer, layer_stage
 from tradingbot.risk import (
     Account,
     AccountRisk,
@@ -32,14 +33,20 @@ from tradingbot.risk import (
     PreTradeChecker,
     RiskLimits,
 )
-from tradingbot.stages import Derive, KindOf, frozen_maker, pass_through
+from tradingbot.stages import KindOf, frozen_maker
 from tradingbot.strategy.intents import IntentKind, TradeIntent
-from tradingbot.strategy.operators import timed
 
 from .base import Broker
 from .reports import AccountState, ExecutionReport, OrderStatus, PositionState
 
-__all__ = ["DEFAULT_LIMITS", "ExecutionEngine", "RiskGate", "execution_stage"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "ExecutionEngine",
+    "GateDecision",
+    "RiskGate",
+    "execution_layer",
+    "execution_stage",
+]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -279,14 +286,17 @@ class ExecutionEngine:
         return state
 
 
+def execution_layer(engine: ExecutionEngine) -> Layer:
+    """The execution layer: ``derive(item, now)`` is what executing (intents) or revaluing
+    (market data) on ``item`` produced. Every item goes to the broker (fills come from it)."""
+    return Layer(engine.apply)
+
+
 def execution_stage(
     engine: ExecutionEngine | Callable[[], ExecutionEngine],
 ) -> Callable[[Observable[Any]], Observable[Any]]:
     """``Observable[Any] -> Observable[Any]``: items unchanged (intents included), each
     followed by what executing or revaluing on it produced."""
-
-    def fresh() -> Derive:
-        eng = engine if isinstance(engine, ExecutionEngine) else engine()
-        return timed(eng.apply)
-
-    return pass_through(fresh)
+    return layer_stage(
+        lambda: execution_layer(engine if isinstance(engine, ExecutionEngine) else engine())
+    )

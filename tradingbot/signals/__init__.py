@@ -14,12 +14,14 @@ from .indicators import (
     utc_day,
 )
 from .scorer import DEFAULT_WEIGHTS, Score, ScoreComponent, SignalInputs, SignalScorer
+from .stage import SIGNAL_INPUTS, signal_layer, signal_stage
 
 __all__ = [
     "ATR",
     "DEFAULT_WEIGHTS",
     "EMA",
     "RSI",
+    "SIGNAL_INPUTS",
     "VWAP",
     "BookImbalance",
     "HighLowClose",
@@ -33,5 +35,7 @@ __all__ = [
     "SignalScorer",
     "book_imbalance",
     "scores",
+    "signal_layer",
+    "signal_stage",
     "utc_day",
 ]

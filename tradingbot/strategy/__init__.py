@@ -2,7 +2,7 @@
 
 from .core import FixedEquityView, PositionView, ScoreStrategy, StrategyConfig
 from .intents import IntentKind, TimeInForce, TradeIntent
-from .operators import event_time, intents, strategy_stage
+from .operators import event_time, intents, strategy_layer, strategy_stage
 
 __all__ = [
     "FixedEquityView",
@@ -14,5 +14,6 @@ __all__ = [
     "TradeIntent",
     "event_time",
     "intents",
+    "strategy_layer",
     "strategy_stage",
 ]
