@@ -165,6 +165,26 @@ def _cassettes(paths: list[Path]) -> list[Path] | None:
     return paths
 
 
+class RunFailed(Exception):
+    """A run ended by an error (of the feed or of a stage): the command exits with 1 and says
+    why on stderr, in one line."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(f"the run ended on {type(cause).__name__}: {cause}")
+        self.cause = cause
+
+
+def _driven(run: Callable[[], Any]) -> Any:
+    """``run()`` (a driver call); an exception from the run becomes :class:`RunFailed`. A
+    missing optional module is left to :func:`main`, which names the extra."""
+    try:
+        return run()
+    except (KeyboardInterrupt, ModuleNotFoundError):
+        raise
+    except Exception as exc:
+        raise RunFailed(exc) from exc
+
+
 def _finish(summary: dict[str, Any], path: Path | None) -> None:
     """Print the summary JSON and write it to ``path`` if asked."""
     import json
@@ -249,21 +269,25 @@ def _run_replay(args: argparse.Namespace) -> int:
     taps = [server.hub.observe] if server is not None else []
     try:
         if args.headless:
-            pipeline = replay(
-                paths, config=config, speed=args.speed, taps=taps, time_scale=args.time_scale
+            pipeline = _driven(
+                lambda: replay(
+                    paths, config=config, speed=args.speed, taps=taps, time_scale=args.time_scale
+                )
             )
         else:
             from .dashboard import Dashboard
 
             board = Dashboard(title=f"tradingbot replay: {', '.join(p.name for p in paths)}")
             with board.running():
-                pipeline = replay(
-                    paths,
-                    config=config,
-                    speed=args.speed,
-                    on_progress=board.update,
-                    taps=taps,
-                    time_scale=args.time_scale,
+                pipeline = _driven(
+                    lambda: replay(
+                        paths,
+                        config=config,
+                        speed=args.speed,
+                        on_progress=board.update,
+                        taps=taps,
+                        time_scale=args.time_scale,
+                    )
                 )
         _finish(pipeline.summary(), args.summary_json)
     finally:
@@ -358,8 +382,6 @@ def _run_feed(
     network: Any,
     server: BarServer | None,
 ) -> int:
-    import reactivex
-
     from .execution import PaperBroker
     from .execution.base import Broker
     from .execution.live import LiveBroker
@@ -384,31 +406,35 @@ def _run_feed(
     streams = [feed.markets()]
     for market in markets:
         streams += [feed.order_book(market), feed.trades(market), feed.candles(market, "1MIN")]
-    events = reactivex.merge(*streams)
+    events = feed.connection(*streams)
     feed.start()
     try:
         if args.headless:
-            pipeline = run_live(
-                events,
-                duration=args.duration,
-                config=config,
-                broker=broker,
-                status=feed.status,
-                taps=taps,
+            pipeline = _driven(
+                lambda: run_live(
+                    events,
+                    duration=args.duration,
+                    config=config,
+                    broker=broker,
+                    status=feed.status,
+                    taps=taps,
+                )
             )
         else:
             from .dashboard import Dashboard
 
             board = Dashboard(title=f"tradingbot run: {', '.join(markets)}")
             with board.running():
-                pipeline = run_live(
-                    events,
-                    duration=args.duration,
-                    config=config,
-                    broker=broker,
-                    status=feed.status,
-                    on_progress=board.update,
-                    taps=taps,
+                pipeline = _driven(
+                    lambda: run_live(
+                        events,
+                        duration=args.duration,
+                        config=config,
+                        broker=broker,
+                        status=feed.status,
+                        on_progress=board.update,
+                        taps=taps,
+                    )
                 )
     finally:
         feed.close()
@@ -476,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return func(args)
+    except RunFailed as exc:
+        print(f"tradingbot {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as exc:
         extra = missing_extra(exc)
         if extra is None:

@@ -34,7 +34,7 @@ from dydx_v4_client.indexer.candles_resolution import CandlesResolution
 from dydx_v4_client.indexer.socket.websocket import IndexerSocket
 from reactivex import Observable, abc
 from reactivex import operators as ops
-from reactivex.disposable import Disposable
+from reactivex.disposable import CompositeDisposable, Disposable
 from reactivex.subject import ReplaySubject, Subject
 
 from .dydx import CANDLES, MARKETS, ORDERBOOK, SUBACCOUNTS, TRADES, decode
@@ -113,6 +113,21 @@ class StreamFeed:
     def events(self) -> Observable[MarketEvent]:
         """Every decoded event of the connection, in arrival order (hot)."""
         return self._events
+
+    def connection(self, *streams: Observable[MarketEvent]) -> Observable[MarketEvent]:
+        """Every event of the connection (its ``connected``, errors and every channel, as a
+        recorded session holds them) while subscribed to ``streams`` (made by
+        :meth:`order_book`, :meth:`trades`, ...), which open the subscriptions: the live
+        counterpart of a cassette, so a run counts the same messages live and replayed."""
+
+        def on_subscribe(
+            observer: abc.ObserverBase[MarketEvent], scheduler: abc.SchedulerBase | None = None
+        ) -> abc.DisposableBase:
+            everything = self._events.subscribe(observer)  # first: nothing can be missed
+            opened = [stream.subscribe(lambda _: None) for stream in streams]
+            return CompositeDisposable(everything, *opened)
+
+        return reactivex.create(on_subscribe)
 
     @property
     def errors(self) -> Observable[ErrorEvent]:

@@ -20,8 +20,10 @@ from .book import BookEngine, BookOutput, BookState, CrossedBookResolved, OrderB
 from .operators import bars, book_states, candle_checks, order_books, quality_checks
 from .quality import DataQualityMonitor, QualityIssue, QualityKind
 from .ringbuffer import RingBuffer
+from .state import LIVENESS_EVERY, MarketSettings, MarketState, market_stage
 
 __all__ = [
+    "LIVENESS_EVERY",
     "RESOLUTIONS",
     "Bar",
     "BarEngine",
@@ -35,6 +37,8 @@ __all__ = [
     "DataQualityMonitor",
     "FieldDifference",
     "LateTrade",
+    "MarketSettings",
+    "MarketState",
     "OrderBook",
     "QualityIssue",
     "QualityKind",
@@ -45,6 +49,7 @@ __all__ = [
     "bucket_start",
     "candle_checks",
     "compare_candle",
+    "market_stage",
     "order_books",
     "quality_checks",
 ]

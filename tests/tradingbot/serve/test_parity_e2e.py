@@ -295,3 +295,26 @@ def test_dashboard_on_the_recorded_live_session(
     kept = read_messages(cut)
     assert [m["bar"] for m in kept] == confirmed_bars(live)
     assert {m["type"] for m in live} == {BAR_FORMING, BAR_CONFIRMED}
+
+
+def test_live_and_replay_summaries_count_alike(live_session: LiveSession) -> None:
+    """The same session, live and replayed: ``messages`` counts indexer messages in both (not
+    events in one and messages in the other), ``events`` the decoded events, and
+    ``market_seconds`` the exchange's time (the indexer ran at ``MARKET_SPEED`` x, so it is
+    that many times the wall time the feed lasted)."""
+    live = live_session.summary
+    _, pipeline = replay_bar_messages(live_session.input)
+    replayed = pipeline.summary()
+    recorded = sum(
+        1 for r in iter_records(live_session.input) if isinstance(r, WsMessage) and r.dir == "recv"
+    )
+    assert replayed["messages"] == recorded
+    assert live["messages"] == replayed["messages"]
+    counts = ("messages", "events")
+    assert [live[k] for k in counts] == [replayed[k] for k in counts], (live, replayed)
+    assert live["events"] > live["messages"]
+    assert live["bars_confirmed"] == replayed["bars_confirmed"] >= 2
+    # one confirmed 1MIN bar needs a minute of market time; far less than that went by on the
+    # wall clock (BOT_SECONDS)
+    assert live["market_seconds"] == replayed["market_seconds"]
+    assert live["market_seconds"] >= 60 * live["bars_confirmed"] > BOT_SECONDS
