@@ -8,7 +8,8 @@ is also how the tests check it (a fixed-size ``Console(record=True)``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +31,23 @@ from tradingbot.feeds.events import Fill
 if TYPE_CHECKING:
     from tradingbot.pipeline import Pipeline
 
-__all__ = ["Dashboard", "DashboardData", "MarketRow", "render", "snapshot", "sparkline"]
+__all__ = [
+    "REFRESH_HZ",
+    "Dashboard",
+    "DashboardData",
+    "MarketRow",
+    "render",
+    "shown_markets",
+    "snapshot",
+    "sparkline",
+]
+
+DRAW_SHARE = 0.2
+"""At most this share of the time goes to redrawing, however slow a redraw is."""
+
+REFRESH_HZ = 10.0
+"""Redraws per wall second at most: a screen cannot show more, and a snapshot plus a layout
+cost far more than an event, so drawing per update would set the pace of a fast replay."""
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 DEPTH_BAND = Decimal("0.001")
@@ -89,13 +106,22 @@ class DashboardData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def shown_markets(pipeline: Pipeline) -> list[str]:
+    """The markets the run follows: those with an order book, and those the strategy trades.
+    The v4_markets channel reports every market of the venue; a market seen only there (its
+    oracle price) is not one the run asked for, and would show an empty row."""
+    traded = set(pipeline.config.strategy.markets or ()) if pipeline.config.trade else set()
+    books = pipeline.market.books
+    return sorted(m for m in pipeline.markets if m in traded or books.book(m) is not None)
+
+
 def snapshot(
     pipeline: Pipeline, *, title: str = "tradingbot", progress: float | None = None
 ) -> DashboardData:
     """Copy the pipeline's visible state (``run_live`` calls ``on_progress`` holding
     ``pipeline.lock``)."""
     rows = []
-    for market in sorted(pipeline.markets):
+    for market in shown_markets(pipeline):
         book = pipeline.market.books.book(market)
         history = pipeline.market.bars.history(market, pipeline.config.resolutions[0])
         closes = [b.close for b in history]
@@ -123,11 +149,11 @@ def snapshot(
     elif pipeline.completed:
         feed = "replay complete"
     else:
-        feed = "replaying" if pipeline.clock is not None else "waiting"
+        feed = "replaying" if pipeline.mode == "replay" else "waiting"
     wall = max(1e-9, (pipeline.finished_wall or _now()) - pipeline.started_wall)
     return DashboardData(
         title=title,
-        market_time=pipeline.last_time,
+        market_time=pipeline.market.last_time,  # the exchange's time on the exchange clock
         progress=progress,
         markets=tuple(rows),
         account=ex.last_state,
@@ -149,8 +175,6 @@ def snapshot(
 
 
 def _now() -> float:
-    import time
-
     return time.perf_counter()
 
 
@@ -164,8 +188,9 @@ def _fmt(value: Decimal | None, places: int = 2) -> str:
 
 def _markets_panel(data: DashboardData) -> Panel:
     table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
-    for name in ("market", "oracle", "bid", "ask", "spread", "depth ±10bp", "bars", "closes"):
-        table.add_column(name, justify="left" if name in ("market", "closes") else "right")
+    for name in ("market", "oracle", "bid", "ask", "spread", "depth ±10bp", "bars"):
+        table.add_column(name, justify="left" if name == "market" else "right", no_wrap=True)
+    table.add_column("closes", no_wrap=True, overflow="crop", ratio=1)  # takes what is left
     for row in data.markets:
         bid = row.bids[0][0] if row.bids else None
         ask = row.asks[0][0] if row.asks else None
@@ -176,21 +201,28 @@ def _markets_panel(data: DashboardData) -> Panel:
             str(bid) if bid is not None else "-",
             str(ask) if ask is not None else "-",
             str(spread) if spread is not None else "-",
-            f"{row.depth[0]} / {row.depth[1]}" if row.depth is not None else "-",
+            depth_text(row.depth),
             str(row.bars),
             Text(sparkline(row.closes), style="cyan"),
         )
     return Panel(table, title="Markets & oracle prices", border_style="blue")
 
 
+def depth_text(depth: tuple[Decimal, Decimal] | None) -> str:
+    """``bid size / ask size`` near the mid, to 4 decimals (a sum of many levels' sizes)."""
+    if depth is None:
+        return "-"
+    return f"{_fmt(depth[0], 4)} / {_fmt(depth[1], 4)}"
+
+
 def _book_panel(data: DashboardData) -> Panel:
     grids: list[RenderableType] = []
     for row in data.markets:
         table = Table(title=row.market, box=box.MINIMAL, expand=True, pad_edge=False)
-        table.add_column("bid size", justify="right", style="green")
-        table.add_column("bid", justify="right", style="green")
-        table.add_column("ask", justify="right", style="red")
-        table.add_column("ask size", justify="right", style="red")
+        table.add_column("bid size", justify="right", style="green", no_wrap=True)
+        table.add_column("bid", justify="right", style="green", no_wrap=True)
+        table.add_column("ask", justify="right", style="red", no_wrap=True)
+        table.add_column("ask size", justify="right", style="red", no_wrap=True)
         for i in range(max(len(row.bids), len(row.asks))):
             b = row.bids[i] if i < len(row.bids) else None
             a = row.asks[i] if i < len(row.asks) else None
@@ -201,7 +233,12 @@ def _book_panel(data: DashboardData) -> Panel:
                 str(a[1]) if a else "",
             )
         grids.append(table)
-    return Panel(Group(*grids), title="Order book (top 5)", border_style="blue")
+    side_by_side = Table.grid(expand=True, padding=(0, 1))  # one column per market: the
+    for _ in grids:  # panel's height does not grow with the number of markets
+        side_by_side.add_column(ratio=1)
+    if grids:
+        side_by_side.add_row(*grids)
+    return Panel(side_by_side, title="Order book (top 5)", border_style="blue")
 
 
 def _signals_panel(data: DashboardData) -> Panel:
@@ -218,9 +255,9 @@ def _signals_panel(data: DashboardData) -> Panel:
 
 
 def _positions_panel(data: DashboardData) -> Panel:
-    table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
-    for name in ("market", "size", "entry", "oracle", "uPnL", "liq. price"):
-        table.add_column(name, justify="left" if name == "market" else "right")
+    table = Table(box=box.SIMPLE, expand=True, pad_edge=False, collapse_padding=True)
+    for name in ("market", "size", "entry", "oracle", "uPnL", "liq. px"):
+        table.add_column(name, justify="left" if name == "market" else "right", no_wrap=True)
     acct = data.account
     if acct is not None:
         for p in acct.positions:
@@ -269,10 +306,12 @@ def _margin_panel(data: DashboardData) -> Panel:
 
 
 def _orders_panel(data: DashboardData) -> Panel:
-    table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
-    for name in ("id", "market", "side", "kind", "status", "filled", "avg px"):
-        table.add_column(name)
-    for r in data.reports[-5:]:
+    # ids are long and alike: they give way (ellipsis) so statuses and numbers stay whole
+    table = Table(box=box.SIMPLE, expand=True, pad_edge=False, show_edge=False)
+    table.add_column("id", no_wrap=True, overflow="ellipsis", ratio=1, min_width=6)
+    for name in ("market", "side", "kind", "status", "filled", "avg px"):
+        table.add_column(name, no_wrap=True)
+    for r in data.reports[-4:]:
         table.add_row(
             r.intent_id,
             r.market,
@@ -282,10 +321,11 @@ def _orders_panel(data: DashboardData) -> Panel:
             f"{r.filled}/{r.requested}",
             _fmt(r.average_price),
         )
-    fills = Table(box=box.SIMPLE, expand=True, pad_edge=False)
-    for name in ("fill", "market", "side", "price", "size", "liq.", "fee"):
-        fills.add_column(name)
-    for f in data.fills[-5:]:
+    fills = Table(box=box.SIMPLE, expand=True, pad_edge=False, show_edge=False)
+    fills.add_column("fill", no_wrap=True, overflow="ellipsis", ratio=1, min_width=6)
+    for name in ("market", "side", "price", "size", "liq.", "fee"):
+        fills.add_column(name, no_wrap=True)
+    for f in data.fills[-4:]:
         fills.add_row(
             f.fill_id,
             f.market,
@@ -313,37 +353,44 @@ def _feed_panel(data: DashboardData) -> Panel:
 
 
 def _header(data: DashboardData) -> RenderableType:
+    """Title (cut with an ellipsis if it must be), then the market time in a column of its own
+    (always whole), then the progress bar if the run has one."""
     when = data.market_time.strftime("%Y-%m-%d %H:%M:%S UTC") if data.market_time else "-"
-    head = Text(f"{data.title}   market time {when}", style="bold")
-    if data.progress is None:
-        return head
-    grid = Table.grid(expand=True)
-    grid.add_column(ratio=2)
-    grid.add_column(ratio=3)
-    grid.add_column(width=8, justify="right")
-    grid.add_row(
-        head,
-        ProgressBar(total=1.0, completed=data.progress),
-        Text(f"{data.progress:.0%}"),
-    )
+    grid = Table.grid(expand=True, padding=(0, 1))
+    grid.add_column(ratio=2, no_wrap=True, overflow="ellipsis")
+    grid.add_column(no_wrap=True, min_width=len("market time 2024-01-01 00:00:00 UTC"))
+    cells: list[RenderableType] = [
+        Text(data.title, style="bold", no_wrap=True, overflow="ellipsis"),
+        Text(f"market time {when}", style="bold"),
+    ]
+    if data.progress is not None:
+        grid.add_column(ratio=3)
+        grid.add_column(width=5, justify="right", no_wrap=True)
+        cells += [ProgressBar(total=1.0, completed=data.progress), Text(f"{data.progress:.0%}")]
+    grid.add_row(*cells)
     return grid
 
 
 def render(data: DashboardData) -> Layout:
-    """The whole screen for one snapshot."""
+    """The whole screen for one snapshot. The wide tables (markets, the books side by side,
+    orders and fills) span the full width: half a terminal would cut their cells; the narrow
+    panels share the row between them."""
     layout = Layout(name="root")
-    layout.split_column(Layout(name="header", size=1), Layout(name="body"))
+    layout.split_column(
+        Layout(name="header", size=1),
+        Layout(_markets_panel(data), name="markets", size=6 + len(data.markets)),
+        Layout(_book_panel(data), name="book", size=11),
+        Layout(name="body"),
+        Layout(_orders_panel(data), name="orders", size=15),
+    )
     layout["body"].split_row(Layout(name="left"), Layout(name="right"))
     layout["left"].split_column(
-        Layout(_markets_panel(data), name="markets", size=4 + len(data.markets) + 2),
-        Layout(_book_panel(data), name="book"),
-        Layout(_signals_panel(data), name="signals", size=5 + len(data.markets)),
+        Layout(_signals_panel(data), name="signals", size=6 + len(data.markets)),
+        Layout(_feed_panel(data), name="feed", size=6),
     )
     layout["right"].split_column(
         Layout(_positions_panel(data), name="positions", size=5 + len(data.markets)),
-        Layout(_margin_panel(data), name="margin", size=6),
-        Layout(_orders_panel(data), name="orders"),
-        Layout(_feed_panel(data), name="feed", size=6),
+        Layout(_margin_panel(data), name="margin", size=7),
     )
     layout["header"].update(_header(data))
     return layout
@@ -352,22 +399,45 @@ def render(data: DashboardData) -> Layout:
 class Dashboard:
     """A ``rich.live.Live`` screen refreshed from the pipeline's progress callback."""
 
-    def __init__(self, console: Console | None = None, *, title: str = "tradingbot") -> None:
+    def __init__(
+        self,
+        console: Console | None = None,
+        *,
+        title: str = "tradingbot",
+        refresh_hz: float = REFRESH_HZ,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.console = console or Console()
         self.title = title
+        self.interval = 1.0 / refresh_hz
+        self.clock = clock
+        self.draws = 0
+        self._next_at: float | None = None
         self._live: Live | None = None
 
     @contextmanager
     def running(self) -> Iterator[Dashboard]:
         with Live(console=self.console, auto_refresh=False, screen=False, transient=False) as live:
             self._live = live
+            self._next_at = self.clock() + self.interval  # Live drew the empty screen
             try:
                 yield self
             finally:
                 self._live = None
 
     def update(self, pipeline: Pipeline, progress: float | None = None) -> None:
-        """The pipeline's ``on_progress`` callback: rebuild the layout and redraw."""
+        """The pipeline's ``on_progress`` callback: redraw if ``1 / refresh_hz`` seconds passed
+        since the last redraw ended (or the run is done), else nothing: the screen refreshes
+        on a timer, however often the driver reports."""
+        done = progress is not None and progress >= 1.0
+        started = self.clock()
+        if not done and self._next_at is not None and started < self._next_at:
+            return
+        self.draws += 1
         layout = render(snapshot(pipeline, title=self.title, progress=progress))
         if self._live is not None:
             self._live.update(layout, refresh=True)
+        # the next redraw: an interval after this one ended, and never so soon that redrawing
+        # takes more than DRAW_SHARE of the time (a redraw on a busy machine can be slow)
+        ended = self.clock()
+        self._next_at = ended + max(self.interval, (ended - started) * (1 / DRAW_SHARE - 1))

@@ -139,6 +139,8 @@ class Pipeline:
         self.finished_wall: float | None = None
         self.first_time: datetime | None = None
         self.last_time: datetime | None = None
+        self.mode = ""
+        """Set by the driver: ``replay`` or ``live``."""
         self.completed = False
         self.error: BaseException | None = None
         self._on_time: Callable[[datetime], None] | None = None

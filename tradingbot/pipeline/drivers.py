@@ -95,6 +95,7 @@ def replay(
     clock = MarketClock(start)
     sched = clock.scheduler
     pipeline = Pipeline(config, broker=broker, taps=taps)
+    pipeline.mode = "replay"
     events = cassette_events(paths, clock, time_scale=time_scale)
     total_ms = 1.0
     if on_progress is not None:  # a full read of each cassette: only for progress reports
@@ -150,6 +151,7 @@ def run_live(
     ends the run at once and is raised here.
     """
     pipeline = Pipeline(config, broker=broker, taps=taps)
+    pipeline.mode = "live"
     watch = None
     if status is not None:
         watch = status.subscribe(lambda s: setattr(pipeline, "feed_status", s))

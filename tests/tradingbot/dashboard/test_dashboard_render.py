@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tradingbot.dashboard import Dashboard, render, snapshot, sparkline
+from tradingbot.dashboard import Dashboard, render, shown_markets, snapshot, sparkline
+from tradingbot.dashboard.view import depth_text
 from tradingbot.pipeline import Pipeline, PipelineConfig, replay
+from tradingbot.strategy import StrategyConfig
 from tradingbot.testing import write_dev_cassette, write_path_cassette
 
 TITLES = (
@@ -57,7 +59,7 @@ def test_every_panel_and_its_key_numbers_render(finished: Pipeline) -> None:
         book = finished.market.books.book(market)
         assert book is not None
         depth = book.depth_within(D("0.001"))
-        assert depth is not None and f"{depth[0]} / {depth[1]}" in text
+        assert depth is not None and depth_text(depth) in text
     assert f"messages {summary['messages']}" in text
     assert f"orders {summary['orders']}  fills {summary['fills']}" in text
     equity = D(summary["equity"])
@@ -97,3 +99,70 @@ def test_live_dashboard_updates_a_recorded_console(tmp_path: Path) -> None:
     text = console.export_text()
     assert "live test" in text and "Positions" in text
     assert fractions[-1] == 1.0 and len(fractions) >= 5
+
+
+BUNDLED = Path(__file__).resolve().parents[3] / "cassettes" / "dydx" / "book_trades_candles.jsonl"
+
+
+@pytest.fixture(scope="module")
+def bundled() -> Pipeline:
+    """``make demo``'s run: the bundled session, recorded at 20x, in market time."""
+    return replay([BUNDLED], time_scale=20)
+
+
+@pytest.mark.parametrize("width", [120, 160])
+def test_no_cell_is_cut_at_common_terminal_sizes(bundled: Pipeline, width: int) -> None:
+    data = snapshot(bundled, title="tradingbot replay: book_trades_candles.jsonl", progress=0.5)
+    lines = _text(render(data), width=width, height=50).splitlines()
+    text = "\n".join(lines)
+    assert data.market_time is not None
+    assert f"market time {data.market_time:%Y-%m-%d %H:%M:%S} UTC" in lines[0]
+    for row in data.markets:  # every market's row whole, on one line
+        (line,) = [ln for ln in lines if f" {row.market} " in ln and depth_text(row.depth) in ln]
+        assert row.bids and row.asks and row.oracle is not None
+        for cell in (str(row.oracle), str(row.bids[0][0]), str(row.asks[0][0])):
+            assert f" {cell} " in line
+    assert data.reports and data.fills
+    for report in data.reports[-4:]:
+        assert f" {report.status.value} " in text
+        assert f" {report.filled}/{report.requested} " in text
+    for fill in data.fills[-4:]:
+        assert f" {fill.price} " in text and f" {fill.size} " in text
+    state = bundled.execution.last_state
+    assert state is not None and state.positions
+    for pos in state.positions:
+        assert f" {pos.size} " in text and f"{pos.liquidation_price:,.2f}" in text
+
+
+def test_only_the_markets_the_run_follows_are_shown(tmp_path: Path) -> None:
+    """v4_markets reports every market; one with no book and no strategy is not a row."""
+    import json
+
+    dev = write_dev_cassette(tmp_path / "dev.jsonl", seed=7, minutes=2)
+    kept = []
+    for line in dev.read_text().splitlines():
+        message = json.loads(line).get("json")
+        if isinstance(message, dict) and str(message.get("id", "")).startswith("ETH-USD"):
+            continue  # ETH-USD's book, trades and candles: only its oracle price remains
+        kept.append(line)
+    btc_only = tmp_path / "btc.jsonl"
+    btc_only.write_text("\n".join(kept) + "\n")
+    pipeline = replay(
+        [btc_only], config=PipelineConfig(strategy=StrategyConfig(markets=("BTC-USD",)))
+    )
+    assert "ETH-USD" in pipeline.markets  # seen, through v4_markets
+    assert shown_markets(pipeline) == ["BTC-USD"]
+    assert [r.market for r in snapshot(pipeline).markets] == ["BTC-USD"]
+
+
+def test_the_screen_refreshes_on_a_timer_not_per_update(bundled: Pipeline) -> None:
+    wall = [0.0]
+    console = Console(record=True, width=120, height=50, color_system=None, force_terminal=True)
+    board = Dashboard(console, refresh_hz=8, clock=lambda: wall[0])  # binary-exact times
+    with board.running():  # at 0.0: Live shows the empty screen
+        for i in range(1, 129):  # two seconds of updates, one every 1/64 s
+            wall[0] = i / 64
+            board.update(bundled, i / 256)
+        assert board.draws == 16  # at 0.125, 0.25, ... 2.0 s
+        board.update(bundled, 1.0)  # the end is always drawn
+    assert board.draws == 17

@@ -4,7 +4,7 @@ pipeline on a live feed from the local simulator."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -13,10 +13,11 @@ import reactivex
 from reactivex import operators as ops
 
 from pytest_streamreplay.streams import VirtualScheduler, cassette_stream, collect_notifications
+from tradingbot.dashboard import snapshot
 from tradingbot.execution import ExecutionReport
 from tradingbot.feeds.stream import StreamFeed
 from tradingbot.pipeline import Pipeline, PipelineConfig, run_live
-from tradingbot.simulator import SimulatorThread
+from tradingbot.simulator import EPOCH, SimulatorThread
 from tradingbot.strategy import TradeIntent
 from tradingbot.testing import write_path_cassette
 
@@ -59,3 +60,8 @@ def test_run_live_on_the_local_simulator(
     assert summary["bars_confirmed"] >= 1
     assert summary["resyncs"] == 0 and summary["feed_errors"] == 0
     assert pipeline.feed_status is not None
+    # market time is the exchange's (the simulator's epoch, 50 market seconds a wall second),
+    # in the summary and on the dashboard's header, not the wall clock
+    assert summary["market_seconds"] >= 60 * summary["bars_confirmed"] > 2.5
+    shown = snapshot(pipeline).market_time
+    assert shown is not None and EPOCH <= shown < EPOCH + timedelta(days=1)
