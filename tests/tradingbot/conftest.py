@@ -21,6 +21,20 @@ REAL_DIR = Path(
 )
 
 
+LOCAL_DIR = Path(__file__).resolve().parent / "data" / "dydx-local"
+"""Messages recorded from the local indexer (in the repository; see its README.md)."""
+
+
+@pytest.fixture(scope="session", params=["local", "real"])
+def dydx_data(request: pytest.FixtureRequest) -> Path:
+    """Indexer messages to check the decoders on: the local indexer's recording (always), and
+    the real captures (an extra, skipped where ../shared/dydx-real is absent)."""
+    if request.param == "local":
+        return LOCAL_DIR
+    real: Path = request.getfixturevalue("dydx_real")
+    return real
+
+
 @pytest.fixture(scope="session")
 def dydx_real() -> Path:
     """The captured real indexer messages (reference data outside the repo)."""

@@ -200,6 +200,8 @@ class Candle(MarketEvent):
     starting_open_interest: Decimal
     mid_price_open: Decimal | None = None
     mid_price_close: Decimal | None = None
+    extras: Extras = ()
+    """Fields not modelled above (REST candles carry an ``id``), as in the other events."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

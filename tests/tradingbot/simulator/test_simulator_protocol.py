@@ -334,22 +334,26 @@ def test_stall_garbage_drop_and_reject(simulator: SimulatorThread) -> None:
 
 
 def test_replay_serves_captured_messages(
-    dydx_real: Path, make_simulator: Callable[..., SimulatorThread]
+    dydx_data: Path, make_simulator: Callable[..., SimulatorThread]
 ) -> None:
-    sim = make_simulator(replay_dir=dydx_real / "websocket", tick_ms=10, settle_ms=10)
-    captured = json.loads((dydx_real / "websocket" / "v4_orderbook_snapshot.json").read_text())
+    """``simulate --replay DIR`` on a folder of captured messages: the local indexer's
+    recording (in the repository) and the real captures (when present)."""
+    folder = dydx_data / "websocket"
+    sim = make_simulator(replay_dir=folder, tick_ms=10, settle_ms=10)
+    captured = json.loads((folder / "v4_orderbook_snapshot.json").read_text())
+    trades = json.loads((folder / "v4_trades.json").read_text())
     client = Client(sim.ws_url)
     try:
         client.recv()
-        client.send(type="subscribe", channel="v4_orderbook", id="ETH-USD")
+        client.send(type="subscribe", channel="v4_orderbook", id=captured["id"])
         snap = client.recv()
         assert snap["contents"] == captured["contents"]
         assert snap["message_id"] == 1 and snap["connection_id"] != captured["connection_id"]
-        client.send(type="subscribe", channel="v4_trades", id="ETH-USD")
+        client.send(type="subscribe", channel="v4_trades", id=trades["id"])
         client.recv()
-        data = client.until(lambda m: m["type"] == "channel_data")
-        assert data["contents"]["trades"][0]["id"] == "014206cf0000000200000002"
-        client.send(type="subscribe", channel="v4_orderbook", id="SOL-USD")
+        data = client.until(lambda m: m["type"] == "channel_data" and m["channel"] == "v4_trades")
+        assert data["contents"]["trades"][0]["id"] == trades["contents"]["trades"][0]["id"]
+        client.send(type="subscribe", channel="v4_orderbook", id="NOPE-USD")
         assert "could not fetch data" in client.recv()["message"]
     finally:
         client.close()
