@@ -83,39 +83,33 @@ def layer_stage(fresh: Callable[[], Layer]) -> Callable[[Observable[Any]], Obser
 
 
 def compose(layers: Sequence[Layer], sink: TimedPush) -> TimedPush:
-    """``push(item, t)``: the layers (first = most upstream) as nested calls ending in
-    ``sink``, the same items in the same order as piping :func:`layer_stage` of each. ``t`` is
-    the item's :func:`event_time` (the caller has it already); None keeps the last one."""
-    push = sink
-    for layer in reversed(layers):
-        push = _link(layer, push)
-    first = push
+    """``push(item, t)``: the layers (first = most upstream) ending in ``sink``, the same
+    items in the same order as piping :func:`layer_stage` of each. ``t`` is the item's
+    :func:`event_time` (the caller has it already); None keeps the last one.
+
+    Piped pass-through stages hand an item on before deriving from it, so an item reaches
+    ``sink`` first, then the innermost layer derives from it, then the next one out; what a
+    layer derives enters the layer after it. That order is unrolled here into one function per
+    item instead of one call per layer."""
+    inner_first = tuple(
+        (i, layer.derive, layer.accepts) for i, layer in reversed(list(enumerate(layers)))
+    )
     now: datetime | None = None
+
+    def push(item: Any, at: datetime | None, start: int) -> None:
+        sink(item, at)
+        kind = type(item)
+        for i, derive, accepts in inner_first:
+            if i < start:
+                return
+            if accepts is None or accepts[kind] >= 0:
+                for out in derive(item, at):
+                    push(out, at, i + 1)
 
     def head(item: Any, t: datetime | None) -> None:
         nonlocal now
         if t is not None:
             now = t
-        first(item, now)
+        push(item, now, 0)
 
     return head
-
-
-def _link(layer: Layer, downstream: TimedPush) -> TimedPush:
-    derive, accepts = layer.derive, layer.accepts
-    if accepts is None:
-
-        def push_all(item: Any, now: datetime | None) -> None:
-            downstream(item, now)
-            for out in derive(item, now):
-                downstream(out, now)
-
-        return push_all
-
-    def push(item: Any, now: datetime | None) -> None:
-        downstream(item, now)
-        if accepts[type(item)] >= 0:
-            for out in derive(item, now):
-                downstream(out, now)
-
-    return push

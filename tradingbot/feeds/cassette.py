@@ -28,6 +28,7 @@ from .dydx import decode
 from .events import MarketEvent
 
 __all__ = [
+    "DecodedMessages",
     "cassette_duration_ms",
     "cassette_events",
     "cassette_start",
@@ -36,34 +37,52 @@ __all__ = [
 ]
 
 
+class DecodedMessages(Observable[MarketEvent]):
+    """Raw indexer messages (parsed JSON) decoded into events stamped ``received_at =
+    clock()`` (the live feed stamps its events the same way, on arrival).
+
+    A consumer on the hot path can take :attr:`messages` and :meth:`decoding` instead of
+    subscribing (``Pipeline`` does): the same events in the same order, one observer layer
+    fewer per event."""
+
+    def __init__(
+        self, messages: Observable[Any], clock: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__()
+        self.messages = messages
+        self.clock = clock
+
+    def decoding(self, push: Callable[[MarketEvent], None]) -> Callable[[Any], None]:
+        """``on_next`` for raw messages: decode each and ``push`` its events."""
+        clock = self.clock
+
+        def on_next(message: Any) -> None:
+            for event in decode(message, clock() if clock is not None else None):
+                push(event)
+
+        return on_next
+
+    def _subscribe_core(
+        self, observer: abc.ObserverBase[MarketEvent], scheduler: abc.SchedulerBase | None = None
+    ) -> abc.DisposableBase:
+        return self.messages.subscribe(
+            self.decoding(observer.on_next),
+            observer.on_error,
+            observer.on_completed,
+            scheduler=scheduler,
+        )
+
+
 def decode_stage(
     clock: Callable[[], datetime] | None = None,
-) -> Callable[[Observable[Any]], Observable[MarketEvent]]:
-    """Raw indexer messages (parsed JSON) -> decoded events stamped ``received_at = clock()``
-    (the live feed stamps its events the same way, on arrival)."""
-
-    def _op(source: Observable[Any]) -> Observable[MarketEvent]:
-        def subscribe(
-            observer: abc.ObserverBase[MarketEvent], scheduler: abc.SchedulerBase | None = None
-        ) -> abc.DisposableBase:
-            push = observer.on_next
-
-            def on_next(message: Any) -> None:
-                for event in decode(message, clock() if clock is not None else None):
-                    push(event)
-
-            return source.subscribe(
-                on_next, observer.on_error, observer.on_completed, scheduler=scheduler
-            )
-
-        return reactivex.create(subscribe)
-
-    return _op
+) -> Callable[[Observable[Any]], DecodedMessages]:
+    """Raw indexer messages -> :class:`DecodedMessages` stamped with ``clock()``."""
+    return lambda messages: DecodedMessages(messages, clock)
 
 
 def cassette_events(
     paths: Sequence[str | os.PathLike[str]], clock: MarketClock, *, time_scale: float = 1.0
-) -> Observable[MarketEvent]:
+) -> DecodedMessages:
     """The received messages of ``paths`` (one cassette after another) decoded and stamped on
     ``clock``, at their recorded offsets on its scheduler.
 
@@ -75,7 +94,7 @@ def cassette_events(
     stretch = None if time_scale == 1.0 else 1.0 / time_scale
     sched = clock.scheduler
     streams = [cassette_stream(p, direction="recv", scheduler=sched, speed=stretch) for p in paths]
-    return decode_stage(replay_clock(clock))(reactivex.concat(*streams))
+    return DecodedMessages(reactivex.concat(*streams), replay_clock(clock))
 
 
 def replay_clock(clock: MarketClock) -> Callable[[], datetime]:

@@ -49,11 +49,6 @@ def _stream(event: MarketEvent) -> str:
     return f"{event.channel}:{market}" if market else event.channel
 
 
-def _market_of(event: MarketEvent) -> str | None:
-    market = getattr(event, "market", None)
-    return market if isinstance(market, str) and market else None
-
-
 class DataQualityMonitor:
     """Checks ids, event times and liveness.
 
@@ -148,7 +143,7 @@ class DataQualityMonitor:
                 )
             else:
                 self._last_time[stream] = when
-        if at is not None and _market_of(event) is not None:
+        if at is not None and stream is not event.channel:  # a market's stream
             self._last_seen[stream] = at
             if stream in self._stale:
                 self._stale.discard(stream)

@@ -30,7 +30,7 @@ from pytest_streamreplay.streams import StreamHasher
 from tradingbot.execution import ExecutionEngine, PaperBroker, RiskGate, execution_layer
 from tradingbot.execution.base import Broker
 from tradingbot.execution.reports import AccountState
-from tradingbot.feeds.cassette import decode_stage
+from tradingbot.feeds.cassette import DecodedMessages, decode_stage
 from tradingbot.feeds.events import (
     ErrorEvent,
     FeedStatus,
@@ -182,11 +182,16 @@ class Pipeline:
         def subscribe(
             observer: abc.ObserverBase[Any], scheduler: abc.SchedulerBase | None = None
         ) -> abc.DisposableBase:
+            sink = self._event_sink(observer, forward=forward)
+            if isinstance(events, DecodedMessages):  # decode straight into the chain
+                return events.messages.subscribe(
+                    events.decoding(sink),
+                    observer.on_error,
+                    observer.on_completed,
+                    scheduler=scheduler,
+                )
             return events.subscribe(
-                self._event_sink(observer, forward=forward),
-                observer.on_error,
-                observer.on_completed,
-                scheduler=scheduler,
+                sink, observer.on_error, observer.on_completed, scheduler=scheduler
             )
 
         return reactivex.create(subscribe)
@@ -210,20 +215,27 @@ class Pipeline:
 
         push = compose(self.layers, sink)
 
-        def on_next(event: MarketEvent) -> None:
+        def process(event: MarketEvent) -> None:
             start = perf()
-            with lock:
-                try:
-                    t = tap_in(event)
-                    passed, derived = market(event)
-                    if passed:
-                        push(event, t)
-                    for item in derived:
-                        push(item, event_time(item))
-                except Exception as exc:
-                    observer.on_error(exc)
-                    return
+            try:
+                t = tap_in(event)
+                passed, derived = market(event)
+                if passed:
+                    push(event, t)
+                for item in derived:
+                    push(item, event_time(item))
+            except Exception as exc:
+                observer.on_error(exc)
+                return
             record(perf() - start)
+
+        def locked(event: MarketEvent) -> None:
+            with lock:
+                process(event)
+
+        # a feed's thread delivers live events while the driver's thread reads and ticks: the
+        # lock; a replay runs on one thread and needs none
+        on_next = locked if self.mode == "live" else process
 
         def on_time(wall: datetime) -> None:
             with lock:
