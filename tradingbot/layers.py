@@ -91,20 +91,15 @@ def compose(layers: Sequence[Layer], sink: TimedPush) -> TimedPush:
     ``sink`` first, then the innermost layer derives from it, then the next one out; what a
     layer derives enters the layer after it. That order is unrolled here into one function per
     item instead of one call per layer."""
-    inner_first = tuple(
-        (i, layer.derive, layer.accepts) for i, layer in reversed(list(enumerate(layers)))
-    )
+    steps = list(enumerate(layers))
+    plans = [_Plan(steps[start:]) for start in range(len(steps) + 1)]
     now: datetime | None = None
 
     def push(item: Any, at: datetime | None, start: int) -> None:
         sink(item, at)
-        kind = type(item)
-        for i, derive, accepts in inner_first:
-            if i < start:
-                return
-            if accepts is None or accepts[kind] >= 0:
-                for out in derive(item, at):
-                    push(out, at, i + 1)
+        for i, derive in plans[start][type(item)]:
+            for out in derive(item, at):
+                push(out, at, i + 1)
 
     def head(item: Any, t: datetime | None) -> None:
         nonlocal now
@@ -113,3 +108,21 @@ def compose(layers: Sequence[Layer], sink: TimedPush) -> TimedPush:
         push(item, now, 0)
 
     return head
+
+
+class _Plan(dict[type, tuple[tuple[int, Step], ...]]):
+    """``plan[type(item)]``: the (index, derive) of the layers that take the item, innermost
+    first (the order they derive in), decided once per type."""
+
+    def __init__(self, steps: Sequence[tuple[int, Layer]]) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def __missing__(self, kind: type) -> tuple[tuple[int, Step], ...]:
+        plan = tuple(
+            (i, layer.derive)
+            for i, layer in reversed(self.steps)
+            if layer.accepts is None or layer.accepts[kind] >= 0
+        )
+        self[kind] = plan
+        return plan

@@ -126,7 +126,8 @@ class Pipeline:
         self.intent_hasher = StreamHasher()
         self.fill_hasher = StreamHasher()
         self.messages = 0
-        self._last_message: tuple[str | None, int] | None = None
+        self._last_mid: int | None = None  # the message the last event came from
+        self._last_connection: str | None = None
         self.events = 0
         self.scores = 0
         self.intents = 0
@@ -260,11 +261,9 @@ class Pipeline:
         mid = event.message_id
         if mid is None:
             self.messages += 1
-        else:
-            key = (event.connection_id, mid)
-            if key != self._last_message:
-                self.messages += 1
-                self._last_message = key
+        elif mid != self._last_mid or event.connection_id != self._last_connection:
+            self.messages += 1
+            self._last_mid, self._last_connection = mid, event.connection_id
         t = event_time(event)
         if t is not None:
             if self.first_time is None:
