@@ -8,7 +8,7 @@ operator form and ``Pipeline`` calls the same :meth:`MarketState.apply` in its f
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -65,7 +65,7 @@ class MarketState:
         self.exchange_clock = config.exchange_clock
         self.exchange_time: datetime | None = None
         self._exchange_seen_at: datetime | None = None  # received_at when exchange_time moved
-        self._liveness_due: datetime | None = None
+        self._liveness_due = datetime.min.replace(tzinfo=UTC)
         self.first_time: datetime | None = None
         self.last_time: datetime | None = None
         """The span of this state's clock (exchange time on the exchange clock, else the
@@ -90,8 +90,6 @@ class MarketState:
                 self._exchange_seen_at = event.received_at
             now = self.exchange_time
         if now is not None:
-            if self.first_time is None:
-                self.first_time = now
             self.last_time = now
         if kind == _SUBSCRIBED and event.message_id is not None:
             self.snapshot_ids.add((event.connection_id, event.message_id))
@@ -100,7 +98,9 @@ class MarketState:
             return False, out
         for issue in self.quality.apply(event, now):
             self._issue(issue, out)
-        if now is not None and (self._liveness_due is None or now >= self._liveness_due):
+        if now is not None and now >= self._liveness_due:  # the first event: always
+            if self.first_time is None:
+                self.first_time = now
             self._liveness(now, out)
         if kind == _FEED_ERROR:
             self.feed_errors += 1
@@ -130,7 +130,7 @@ class MarketState:
             seen, at = self.exchange_time, self._exchange_seen_at
             now = None if seen is None or at is None else seen + max(wall - at, timedelta(0))
         out: list[Any] = []
-        if now is not None and (self._liveness_due is None or now >= self._liveness_due):
+        if now is not None and now >= self._liveness_due:
             self._liveness(now, out)
         return out
 

@@ -107,11 +107,10 @@ def replay(
         due = next_due(sched)  # type: ignore[arg-type]
         if due is None:
             return False  # nothing left to run: a source that never completes
-        if speed <= 0:  # skip quiet stretches, but stop where a stream may go stale
-            stale = pipeline.market.next_deadline()
-            target = max(clock.now + step, due if stale is None else min(due, stale))
-        else:
-            target = clock.now + step
+        target = clock.now + step
+        if speed <= 0 and due > target:  # skip a quiet stretch, but stop where a stream
+            stale = pipeline.market.next_deadline()  # may go stale
+            target = max(target, due if stale is None else min(due, stale))
         clock.seek(target)
         if speed > 0:
             ahead = (clock.now - start).total_seconds() / speed - (time.perf_counter() - wall0)
