@@ -125,12 +125,98 @@ async def _sse(request: Any) -> Any:
     return resp
 
 
+async def _chat_completions(request: Any) -> Any:
+    """Shaped like OpenAI's ``/v1/chat/completions`` with ``stream: true``: one ``data:`` event
+    per token delta, then ``data: [DONE]``. Like a real server, the chunked terminator follows
+    the last event a moment later, so a client that stops at ``[DONE]`` may close first."""
+    from aiohttp import web
+
+    body = await request.json()
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    cid = f"chatcmpl-{uuid.uuid4()}"
+    for i, word in enumerate(["Hello", " from", " ", str(uuid.uuid4())]):
+        delta = {"content": word} if i else {"role": "assistant", "content": word}
+        event = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": 1700000000,
+            "model": body["model"],
+            "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+        }
+        await resp.write(f"data: {json.dumps(event)}\n\n".encode())
+        await asyncio.sleep(0.005)
+    await resp.write(b"data: [DONE]\n\n")
+    await asyncio.sleep(0.02)
+    await resp.write_eof()
+    return resp
+
+
+async def _endless(request: Any) -> Any:
+    """A feed that never ends on its own (bounded at 3000 events, a minute, for safety)."""
+    from aiohttp import web
+
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await resp.prepare(request)
+    try:
+        for i in range(3000):
+            await resp.write(_event(i))
+            await asyncio.sleep(0.02)
+        await resp.write_eof()
+    except ConnectionError:
+        pass  # the client stopped reading: the usual way such a feed ends
+    return resp
+
+
+def _event(i: int) -> bytes:
+    return f"id: {i}\ndata: {json.dumps({'n': i, 'u': str(uuid.uuid4())})}\n\n".encode()
+
+
+async def _raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Bodies that end badly, written by hand: ``/cut-length`` promises 1000 bytes and closes
+    after two NDJSON lines; ``/truncated-chunked`` closes before the last chunk; ``/slow``
+    sends one event and then stays silent for 5 s (longer than the clients' timeouts)."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ", 2)[1].decode()
+        if path == "/cut-length":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
+                b"Content-Length: 1000\r\n\r\n"
+            )
+            for i in range(2):
+                writer.write(json.dumps({"n": i, "u": str(uuid.uuid4())}).encode() + b"\n")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        elif path in ("/truncated-chunked", "/slow"):
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            for i in range(2 if path == "/truncated-chunked" else 1):
+                data = _event(i)
+                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+                await writer.drain()
+                await asyncio.sleep(0.05)
+            if path == "/slow":
+                await asyncio.sleep(5)
+        else:
+            writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
 @dataclass
 class StreamOrigin:
-    """A websockets server (``ws_url``) and an aiohttp server (``http_url``), one loop thread."""
+    """A websockets server (``ws_url``), an aiohttp server (``http_url``) and a hand-written
+    HTTP server for broken bodies (``raw_url``), one loop thread."""
 
     ws_url: str
     http_url: str
+    raw_url: str
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
     _stop: asyncio.Future[None]
@@ -154,17 +240,22 @@ def start_stream_origin(tls: tuple[Path, Path] | None = None) -> StreamOrigin:
 
         app = web.Application()
         app.router.add_get("/sse", _sse)
+        app.router.add_get("/endless", _endless)
+        app.router.add_post("/v1/chat/completions", _chat_completions)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
         await site.start()
         http_port = runner.addresses[0][1]
+        raw = await asyncio.start_server(_raw, "127.0.0.1", 0, ssl=ctx)
+        ready["raw_port"] = raw.sockets[0].getsockname()[1]
         async with serve(_route, "127.0.0.1", 0, ssl=ctx, max_size=None) as server:
             ready["ws_port"] = server.sockets[0].getsockname()[1]
             ready["http_port"] = http_port
             ready["stop"] = asyncio.get_running_loop().create_future()
             ready["loop"] = asyncio.get_running_loop()
             await ready["stop"]
+        raw.close()
         await runner.cleanup()
 
     thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
@@ -177,6 +268,7 @@ def start_stream_origin(tls: tuple[Path, Path] | None = None) -> StreamOrigin:
     return StreamOrigin(
         ws_url=f"{ws_scheme}://127.0.0.1:{ready['ws_port']}",
         http_url=f"{http_scheme}://127.0.0.1:{ready['http_port']}",
+        raw_url=f"{http_scheme}://127.0.0.1:{ready['raw_port']}",
         loop=ready["loop"],
         thread=thread,
         _stop=ready["stop"],

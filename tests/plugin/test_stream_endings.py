@@ -1,0 +1,232 @@
+"""Streams that end early or badly, and connections still open when the test returns: each is
+written to the cassette with what was delivered and how it ended, and replayed the same way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx  # noqa: F401  one copy of each client for all inline runs
+import openai  # noqa: F401
+import pytest
+import requests  # noqa: F401
+import websocket  # noqa: F401
+from pytester_helpers import cassette_files, cassette_lines
+from stream_servers import StreamOrigin, start_stream_origin
+
+
+@pytest.fixture
+def streams() -> Iterator[StreamOrigin]:
+    server = start_stream_origin()
+    yield server
+    server.stop()
+
+
+def _runs(inner: pytest.Pytester) -> list[dict]:
+    out = inner.path / "out"
+    return [json.loads((out / f"run{i}.json").read_text()) for i in range(len(list(out.iterdir())))]
+
+
+def _http_records(inner: pytest.Pytester) -> list[dict]:
+    (path,) = cassette_files(inner)
+    return [r for r in cassette_lines(path) if r["kind"] == "http"]
+
+
+# -- part 1: the openai SDK, returning right after [DONE] -----------------------------------
+
+OPENAI_TEST = """
+import json, os, pathlib, openai, pytest
+
+@pytest.mark.streamreplay
+def test_chat():
+    client = openai.OpenAI(
+        base_url=os.environ["URL"] + "/v1", api_key="sk-test-not-a-secret", max_retries=0
+    )
+    stream = client.chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream)
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps({"text": text}))
+"""
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_openai_stream_ending_at_done_is_written(inner, monkeypatch, streams, attempt):
+    monkeypatch.setenv("URL", streams.http_url)
+    inner.makepyfile(test_chat=OPENAI_TEST)
+    recorded = inner.runpytest("--record-mode=once", "-v")
+    recorded.assert_outcomes(passed=1)
+    recorded.stdout.fnmatch_lines(["*cassettes: 1 recorded*", "*recorded*test_chat*(1 http*"])
+    (record,) = _http_records(inner)
+    assert record["request"]["url"].endswith("/v1/chat/completions")
+    assert b"data: [DONE]" in "".join(c["text"] for c in record["response"]["chunks"]).encode()
+    streams.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    live, replayed = _runs(inner)
+    assert live["text"].startswith("Hello from ") and replayed == live
+
+
+# -- part 2: streams that end early or badly ---------------------------------------------------
+
+CLIENTS = {
+    "httpx": """
+import httpx
+def read(url, n, timeout):
+    items, end = [], "ok"
+    try:
+        with httpx.stream("GET", url, timeout=timeout) as r:
+            for line in r.iter_lines():
+                if line.startswith(("data: ", "{")):
+                    items.append(line)
+                    if len(items) == n:
+                        end = "stopped"
+                        break
+    except Exception as exc:
+        end = type(exc).__name__
+    return items, end
+""",
+    "requests": """
+import requests
+def read(url, n, timeout):
+    items, end = [], "ok"
+    try:
+        with requests.get(url, stream=True, timeout=timeout) as r:
+            for raw in r.iter_lines(chunk_size=1):
+                line = raw.decode()
+                if line.startswith(("data: ", "{")):
+                    items.append(line)
+                    if len(items) == n:
+                        end = "stopped"
+                        break
+    except Exception as exc:
+        end = type(exc).__name__
+    return items, end
+""",
+}
+
+FEED_TEST = """
+import json, os, pathlib, pytest
+
+KEEP = []
+
+@pytest.mark.streamreplay
+def test_feed():
+    items, end = read(os.environ["URL"], int(os.environ["N"]), float(os.environ["TIMEOUT"]))
+    out = pathlib.Path(os.environ["OUT"])
+    run = out / f"run{len(list(out.iterdir()))}.json"
+    run.write_text(json.dumps({"items": items, "end": end}))
+"""
+
+# name: (server attribute, path, events to read (0: all), client timeout, recorded ending)
+ENDINGS = {
+    "client-reads-3-of-endless": ("http_url", "/endless", 3, 10.0, "client_closed"),
+    "origin-closes-mid-body": ("raw_url", "/cut-length", 0, 10.0, "origin_closed"),
+    "truncated-chunked-body": ("raw_url", "/truncated-chunked", 0, 10.0, "truncated"),
+    "origin-slower-than-timeout": ("raw_url", "/slow", 0, 1.0, "client_closed"),
+}
+
+
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+@pytest.mark.parametrize("case", sorted(ENDINGS))
+def test_unfinished_stream_is_recorded_and_replayed_with_its_ending(
+    inner, monkeypatch, streams, client, case
+):
+    attr, path, n, timeout, ending = ENDINGS[case]
+    monkeypatch.setenv("URL", getattr(streams, attr) + path)
+    monkeypatch.setenv("N", str(n))
+    monkeypatch.setenv("TIMEOUT", str(timeout))
+    inner.makepyfile(test_feed=CLIENTS[client] + FEED_TEST)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (record,) = _http_records(inner)
+    response = record["response"]
+    assert response["end"] == ending
+    streams.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    live, replayed = _runs(inner)
+    # The client saw something, then the stream's ending (never a clean finish) ...
+    assert live["items"] and live["end"] != "ok", live
+    # ... the cassette holds what it saw ...
+    body = "".join(c.get("text", "") for c in response["chunks"])
+    assert all(item in body for item in live["items"])
+    # ... and replay gives it the same items and the same ending.
+    assert replayed == live
+
+
+LEFT_OPEN_TEST = """
+import json, os, pathlib, httpx, pytest
+
+KEEP = []
+
+@pytest.mark.streamreplay
+def test_left_open():
+    response = httpx.Client(timeout=10).send(
+        httpx.Request("GET", os.environ["URL"]), stream=True
+    )
+    KEEP.append(response)  # never closed: the stream is still live when the test returns
+    items = []
+    for line in response.iter_lines():
+        if line.startswith("data: "):
+            items.append(line)
+            if len(items) == 3:
+                break
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps(items))
+"""
+
+
+def test_stream_still_open_at_teardown_is_cut_and_written(inner, monkeypatch, streams):
+    monkeypatch.setenv("URL", streams.http_url + "/endless")
+    inner.makepyfile(test_left_open=LEFT_OPEN_TEST)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (record,) = _http_records(inner)
+    assert record["response"]["end"] == "cut_at_teardown"
+    body = "".join(c["text"] for c in record["response"]["chunks"])
+    streams.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    live, replayed = _runs(inner)
+    assert len(live) == 3 and all(item in body for item in live) and replayed == live
+
+
+# -- the same for WebSockets -----------------------------------------------------------------
+
+WS_TEST = """
+import json, os, pathlib, pytest, websocket
+
+KEEP = []
+
+@pytest.mark.streamreplay
+def test_ws():
+    ws = websocket.create_connection(os.environ["URL"], timeout=10)
+    got = [json.loads(ws.recv())]
+    ws.send(json.dumps({"type": "subscribe", "channel": "v4_trades", "id": "BTC-USD"}))
+    got += [json.loads(ws.recv()) for _ in range(2)]
+    if os.environ["HOW"] == "closed":
+        ws.close()
+    else:
+        KEEP.append(ws)  # still open when the test returns
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps(got))
+"""
+
+
+@pytest.mark.parametrize("how", ["left-open", "closed"])
+def test_websocket_open_or_just_closed_at_teardown_is_written_with_its_end(
+    inner, monkeypatch, streams, how
+):
+    monkeypatch.setenv("URL", streams.ws_url + "/v4/ws")
+    monkeypatch.setenv("HOW", how)
+    monkeypatch.setenv("BATCHES", "200")  # the origin keeps sending after the test has read
+    inner.makepyfile(test_ws=WS_TEST)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (path,) = cassette_files(inner)
+    lines = cassette_lines(path)
+    kinds = [r["kind"] for r in lines]
+    assert kinds[:2] == ["header", "ws"] and kinds[-1] == "ws_close", kinds
+    assert kinds.count("ws_msg") >= 4  # connected, subscribe, subscribed, first batch
+    assert lines[-1]["by"] == ("teardown" if how == "left-open" else "client")
+    streams.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    live, replayed = _runs(inner)
+    assert live[1]["type"] == "subscribed"
+    assert replayed == live
