@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from .cassette.matching import MatcherSpecError, resolve_matchers
+from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
 from .cassette.storage import CassetteError
 from .harness import StreamReplayHandle, bound, runtime
@@ -257,23 +258,27 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
 
     failed = item.stash.get(_CALL_FAILED, False)
     action = "replayed"
+    interactions = len(session.interactions)
     if session.can_record:
         if failed and not settings.record_on_failure:
             action = "kept"
         else:
             try:
-                session.save(note=handle.note, metadata=handle.metadata)
+                written = session.save(note=handle.note, metadata=handle.metadata)
             except ValueError as exc:  # metadata a test set that cannot go into a header
                 path = _display(session.path, request.config)
                 state.outcomes.append(CassetteOutcome(item.nodeid, path, "error"))
                 pytest.fail(f"pytest-streamreplay: {path} not written: {exc}", pytrace=False)
-            action = "recorded"
+            if written is not None:
+                # Count what is on disk, not what passed the proxy.
+                action = "recorded"
+                interactions = sum(isinstance(r, HttpInteraction) for r in session.written or ())
     state.outcomes.append(
         CassetteOutcome(
             test=item.nodeid,
             path=_display(session.path, request.config),
             action=action,
-            interactions=len(session.interactions),
+            interactions=interactions,
             unmatched=len(session.unmatched),
             unused=len(session.unused()) if session.can_replay else 0,
         )

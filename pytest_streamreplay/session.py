@@ -7,6 +7,7 @@ tells it to save. It knows nothing of pytest or mitmproxy.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -30,12 +31,19 @@ from .cassette.storage import CassetteWriter, new_header, read_cassette
 from .proxy.conversation import ConversationReport, Speed, WsScript
 
 __all__ = [
+    "SETTLE_TIMEOUT_S",
     "CassetteMissingError",
     "CassetteSession",
     "Decision",
     "RecordMode",
     "Unmatched",
 ]
+
+
+log = logging.getLogger("pytest_streamreplay")
+
+#: How long teardown waits for live flows the test started to finish before cutting them off.
+SETTLE_TIMEOUT_S = 2.0
 
 
 class RecordMode(StrEnum):
@@ -103,6 +111,8 @@ class CassetteSession:
     new_records: list[Record] = field(init=False, default_factory=list)
     seen: list[HttpInteraction] = field(init=False, default_factory=list)
     unmatched: list[Unmatched] = field(init=False, default_factory=list)
+    #: What the last ``save`` wrote to disk (None: nothing written).
+    written: list[Record] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -146,6 +156,9 @@ class CassetteSession:
         self.ws_reports: list[ConversationReport] = []
         self._active = 0
         self._idle = threading.Condition(self._lock)
+        # Live flows (HTTP exchanges, WebSocket connections) being recorded, by flow id: each
+        # maps to what writes it from what was delivered if it is still open at teardown.
+        self._live: dict[str, Callable[[], None]] = {}
 
     # -- routes ----------------------------------------------------------------------------
     def add_route(self, original: str, target: str) -> None:
@@ -245,6 +258,38 @@ class CassetteSession:
         with self._lock:
             return self._idle.wait_for(lambda: self._active <= 0, timeout)
 
+    # -- live flows being recorded ---------------------------------------------------------
+    def flow_started(self, key: str, cut: Callable[[], None]) -> None:
+        """A live flow began; ``cut`` records what it delivered if teardown has to cut it off."""
+        with self._lock:
+            self._live[key] = cut
+
+    def flow_finished(self, key: str) -> bool:
+        """The flow ended on its own. False when it was already cut off at teardown (or never
+        tracked): then whatever it would record now is too late and must be dropped."""
+        with self._lock:
+            found = self._live.pop(key, None) is not None
+            self._idle.notify_all()
+            return found
+
+    def is_live(self, key: str) -> bool:
+        with self._lock:
+            return key in self._live
+
+    def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> int:
+        """Wait (bounded) for every flow the test started, then cut off the ones still open so
+        they are written with what they delivered; returns how many were cut."""
+        with self._lock:
+            self._idle.wait_for(lambda: not self._live and self._active <= 0, timeout)
+            cuts = list(self._live.values())
+            self._live.clear()
+        for cut in cuts:
+            try:
+                cut()
+            except Exception:  # one broken flow must not lose the others
+                log.exception("pytest-streamreplay: could not write a flow cut off at teardown")
+        return len(cuts)
+
     # -- WebSocket -------------------------------------------------------------------------
     def decide_ws(self, url: str) -> Decision:
         """Match a WebSocket opening by URL and order: the k-th connection to a URL replays the
@@ -342,12 +387,15 @@ class CassetteSession:
         )
         return "\n".join(lines)
 
-    def record(self, record: Record) -> Record:
-        """Redact a freshly recorded record and keep it for saving."""
+    def record(self, record: Record, flow: str | None = None) -> Record:
+        """Redact a freshly recorded record and keep it for saving; with ``flow``, only while
+        that flow is live (a message arriving after teardown cut its connection is dropped)."""
         self.redactor.record(record)
         if self.extra_redact is not None:
             self.extra_redact(record)
         with self._lock:
+            if flow is not None and flow not in self._live:
+                return record
             self.new_records.append(record)
             if isinstance(record, HttpInteraction):
                 self.seen.append(record)
@@ -358,7 +406,7 @@ class CassetteSession:
         """The full cassette to write, or None when nothing should be written."""
         if not self.can_record:
             return None
-        self.wait_idle()  # a connection the test just closed may still be finishing
+        self.settle()  # flows the test started are finished or cut off, then written
         with self._lock:
             if self.effective_mode is RecordMode.NEW_EPISODES and self.existed:
                 if not self.new_records:
@@ -377,6 +425,7 @@ class CassetteSession:
         with CassetteWriter(self.path, header) as writer:
             for record in records:
                 writer.write(record)
+        self.written = records
         return self.path
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "HEADER_KEYS",
+    "STREAM_ENDS",
     "Chunk",
     "Event",
     "Header",
@@ -36,6 +37,11 @@ FORMAT = "streamreplay-cassette"
 FORMAT_VERSION = 1
 
 Headers = list[tuple[str, str]]
+
+#: How a streamed response ended when it did not finish (``HttpResponse.end``): the client went
+#: away (stopped reading, or timed out), the origin closed before the announced length, the
+#: origin closed inside a chunked body, or the test returned with the stream still open.
+STREAM_ENDS = ("client_closed", "origin_closed", "truncated", "cut_at_teardown")
 
 
 def _headers_from(obj: Any) -> Headers:
@@ -210,6 +216,8 @@ class HttpResponse:
     encoded: dict[str, Any] | None = None
     # Fields sent after the body (HTTP/2 and chunked HTTP/1.1); gRPC's status lives here.
     trailers: Headers | None = None
+    #: None for a body that finished; else one of ``STREAM_ENDS`` (streamed responses only).
+    end: str | None = None
 
     @property
     def content(self) -> bytes:
@@ -239,11 +247,16 @@ class HttpResponse:
             out["encoded"] = self.encoded
         if self.trailers is not None:
             out["trailers"] = _headers_to(self.trailers)
+        if self.end is not None:
+            out["end"] = self.end
         return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> HttpResponse:
         chunks = obj.get("chunks")
+        end = obj.get("end")
+        if end is not None and end not in STREAM_ENDS:
+            raise ValueError(f"unknown response end {end!r} (known: {', '.join(STREAM_ENDS)})")
         return cls(
             status=int(obj["status"]),
             reason=str(obj.get("reason", "")),
@@ -253,6 +266,7 @@ class HttpResponse:
             chunks=None if chunks is None else [Chunk.from_json(c) for c in chunks],
             encoded=obj.get("encoded"),
             trailers=None if obj.get("trailers") is None else _headers_from(obj["trailers"]),
+            end=end,
         )
 
 
@@ -374,6 +388,9 @@ class WsMessage:
 
 @dataclass
 class WsClose:
+    """How a connection ended; ``by`` is ``client``, ``server``, or ``teardown`` (still open
+    when the test returned, cut off there: replay then waits for the client to close)."""
+
     conn: int
     t: float
     code: int | None = 1000

@@ -7,6 +7,7 @@ through the replay origin so their structure and timing survive.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ __all__ = [
     "refusal",
     "request_from_flow",
 ]
+
+log = logging.getLogger("pytest_streamreplay")
 
 # A status no origin sends, so a refused request is never mistaken for a recorded one.
 UNMATCHED_STATUS = 599
@@ -83,7 +86,9 @@ def _trailers(message: Any) -> list[tuple[str, str]] | None:
     return None if trailers is None else list(trailers.items(multi=True))
 
 
-def _response_from_flow(flow: Any, chunks: list[Chunk] | None) -> HttpResponse:
+def _response_from_flow(
+    flow: Any, chunks: list[Chunk] | None, end: str | None = None
+) -> HttpResponse:
     resp = flow.response
     headers = list(resp.headers.items(multi=True))
     if chunks is not None:
@@ -94,6 +99,7 @@ def _response_from_flow(flow: Any, chunks: list[Chunk] | None) -> HttpResponse:
             headers,
             chunks=chunks,
             trailers=_trailers(resp),
+            end=end,
         )
     decoded = resp.get_content(strict=False) or b""
     return HttpResponse(
@@ -152,6 +158,20 @@ class _ChunkRecorder:
             after = None if self.sent is None else len(self.sent)
             self.chunks.append(Chunk(t, encode_body(data, binary=not _is_text(data)), after))
         return data
+
+
+def stream_end(error_msg: str) -> str:
+    """How a streamed response that raised mitmproxy's ``error`` hook ended, from its message.
+
+    mitmproxy says "Client disconnected." (HTTP/1) or names the client in a stream reset (HTTP/2)
+    when the client went away; h11 says "incomplete chunked read" when the origin closed inside
+    a chunked body; anything else after the headers is the origin closing early."""
+    msg = error_msg.lower()
+    if "client" in msg:
+        return "client_closed"
+    if "incomplete chunked read" in msg:
+        return "truncated"
+    return "origin_closed"
 
 
 def _is_text(data: bytes) -> bool:
@@ -231,7 +251,35 @@ def _go_live(flow: Any, session: CassetteSession, *, streamed: bool = False) -> 
         sent=bytearray() if streamed else None,
     )
     flow.metadata[_META] = live
+    session.flow_started(flow.id, lambda: _record_live(flow, live, "cut_at_teardown"))
     return live
+
+
+def _record_live(flow: Any, meta: _Live, end: str | None) -> None:
+    """Record the exchange; ``end`` says how a streamed response ended when it did not finish.
+    Runs on the proxy loop, or on the test's thread when teardown cuts a flow off."""
+    session = meta.session
+    if flow.response is None or (end is not None and meta.recorder is None):
+        if end == "cut_at_teardown":
+            log.warning(
+                "pytest-streamreplay: %s %s was still waiting for %s when the test ended; "
+                "it is not in %s",
+                flow.request.method,
+                flow.request.pretty_url,
+                "its response" if flow.response is None else "its (buffered) body",
+                session.path,
+            )
+        return
+    chunks = list(meta.recorder.chunks) if meta.recorder else None
+    session.record(
+        HttpInteraction(
+            id=session.next_id(),
+            request=meta.request(flow),
+            response=_response_from_flow(flow, chunks, end),
+            t=meta.t,
+            duration_ms=(time.monotonic() - meta.started) * 1000.0,
+        )
+    )
 
 
 class HttpRecordReplay:
@@ -319,16 +367,8 @@ class HttpRecordReplay:
         meta = flow.metadata.get(_META)
         if not isinstance(meta, _Live) or flow.websocket is not None:
             return
-        session = meta.session
-        session.record(
-            HttpInteraction(
-                id=session.next_id(),
-                request=meta.request(flow),
-                response=_response_from_flow(flow, meta.recorder.chunks if meta.recorder else None),
-                t=meta.t,
-                duration_ms=(time.monotonic() - meta.started) * 1000.0,
-            )
-        )
+        if meta.session.flow_finished(flow.id):
+            _record_live(flow, meta, None)
 
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
@@ -337,6 +377,13 @@ class HttpRecordReplay:
                 meta.session.closed(None)
             elif self.h2 is not None:
                 self.h2.cancel(meta.path)  # calls its on_done, which closes
+        elif isinstance(meta, _Live):
+            finished = meta.session.flow_finished(flow.id)
+            # A stream the client stopped reading, or the origin broke off: what passed is what
+            # the client saw, so it is recorded with how it ended. A buffered response that
+            # failed reached the client as the proxy's 502 (or not at all): nothing to replay.
+            if finished and meta.recorder is not None and flow.response is not None:
+                _record_live(flow, meta, stream_end(flow.error.msg if flow.error else ""))
 
 
 class OriginsLifecycle:

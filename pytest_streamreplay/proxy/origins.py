@@ -200,6 +200,9 @@ class ReplayOrigins:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         job: StreamJob | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)  # a stream held open for its client is cancelled at stop
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode()
@@ -208,9 +211,16 @@ class ReplayOrigins:
                 writer.write(b"HTTP/1.1 599 No Recording\r\nContent-Length: 0\r\n\r\n")
                 return
             await self._play_stream(job, writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
+            if job.interaction.response.end in ("client_closed", "cut_at_teardown"):
+                # Live, the client left while the stream was still open: keep it open, silent,
+                # until the client leaves again (it stops reading, or times out, as it did).
+                while await reader.read(65536):
+                    pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
         finally:
+            if task is not None:
+                self._tasks.discard(task)
             if job is not None:
                 job.on_done()
             writer.close()
@@ -218,10 +228,13 @@ class ReplayOrigins:
     async def _play_stream(self, job: StreamJob, writer: asyncio.StreamWriter) -> None:
         resp = job.interaction.response
         chunks = resp.chunks or []
-        sized = resp.header("content-length") is not None
+        length = resp.header("content-length")
+        sized = length is not None
         head = [f"HTTP/1.1 {resp.status} {resp.reason or 'OK'}"]
         head += [f"{k}: {v}" for k, v in resp.headers if k.lower() not in _FRAMING]
-        if sized:
+        if sized and resp.end is not None:
+            head.append(f"Content-Length: {length}")  # the length the body never reached
+        elif sized:
             head.append(f"Content-Length: {sum(len(c.content) for c in chunks)}")
         else:
             head.append("Transfer-Encoding: chunked")
@@ -240,6 +253,6 @@ class ReplayOrigins:
             writer.write(data if sized else b"%x\r\n%s\r\n" % (len(data), data))
             await writer.drain()
             await asyncio.sleep(0)  # let each chunk leave on its own
-        if not sized:
-            writer.write(b"0\r\n\r\n")
+        if not sized and resp.end is None:
+            writer.write(b"0\r\n\r\n")  # an unfinished body never gets its last chunk
             await writer.drain()

@@ -87,11 +87,14 @@ class WebSocketRecordReplay:
             if target is not None:
                 flow.request.url = target
             flow.metadata[_META] = _Opening(session, url, headers)
+            session.flow_started(flow.id, lambda: self._cut(flow))
         else:
             flow.response = refusal(decision.report)
 
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
+        if isinstance(meta, _Opening) and flow.websocket is None:
+            meta.session.flow_finished(flow.id)  # the origin refused the upgrade
         if isinstance(meta, Routed) and flow.websocket is not None:
             # The replay origin does all matching and timing: relay its bytes with mitmproxy's
             # raw TCP layer instead of parsing and re-framing every message (~10x less CPU).
@@ -105,6 +108,17 @@ class WebSocketRecordReplay:
         meta = flow.metadata.get(_META)
         if isinstance(meta, Routed) and self.origins.cancel_ws(meta.path):
             meta.session.closed(None)  # the handshake never reached the replay origin
+        elif isinstance(meta, _Opening):
+            meta.session.flow_finished(flow.id)  # the handshake failed: no connection to record
+
+    @staticmethod
+    def _cut(flow: Any) -> None:
+        """Teardown found the connection still open: end its record with a ``teardown`` close
+        (replay then keeps the connection open until the client closes it)."""
+        meta = flow.metadata.get(_META)
+        if isinstance(meta, _Recording):
+            t = (time.time() - meta.opened) * 1000.0
+            meta.session.record(WsClose(meta.conn_id, t, None, "", "teardown"))
 
     def websocket_start(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
@@ -120,8 +134,7 @@ class WebSocketRecordReplay:
             subprotocol=response.headers.get("sec-websocket-protocol") if response else None,
             response_headers=list(response.headers.items(multi=True)) if response else [],
         )
-        session.record(conn)
-        session.opened()
+        session.record(conn, flow=flow.id)
         flow.metadata[_META] = _Recording(session, conn.id, time.time())
 
     def websocket_message(self, flow: Any) -> None:
@@ -137,7 +150,8 @@ class WebSocketRecordReplay:
                     (msg.timestamp - opened) * 1000.0,
                     msg.content,
                     binary=not msg.is_text,
-                )
+                ),
+                flow=flow.id,
             )
         if len(messages) > 1:
             del messages[:-1]  # kept only to be recorded: long streams must not pile up
@@ -148,13 +162,12 @@ class WebSocketRecordReplay:
             return
         session, conn_id, opened = meta.session, meta.conn_id, meta.opened
         ws = flow.websocket
-        session.record(
-            WsClose(
-                conn_id,
-                (time.time() - opened) * 1000.0,
-                ws.close_code,
-                ws.close_reason or "",
-                "client" if ws.closed_by_client else "server",
-            )
+        close = WsClose(
+            conn_id,
+            (time.time() - opened) * 1000.0,
+            ws.close_code,
+            ws.close_reason or "",
+            "client" if ws.closed_by_client else "server",
         )
-        session.closed(None)
+        if session.flow_finished(flow.id):  # not already cut off at teardown
+            session.record(close)

@@ -14,6 +14,8 @@ import websocket  # noqa: F401
 from pytester_helpers import cassette_files, cassette_lines
 from stream_servers import StreamOrigin, start_stream_origin
 
+from pytest_streamreplay.cassette.records import Chunk
+
 
 @pytest.fixture
 def streams() -> Iterator[StreamOrigin]:
@@ -25,6 +27,10 @@ def streams() -> Iterator[StreamOrigin]:
 def _runs(inner: pytest.Pytester) -> list[dict]:
     out = inner.path / "out"
     return [json.loads((out / f"run{i}.json").read_text()) for i in range(len(list(out.iterdir())))]
+
+
+def _body(response: dict) -> str:
+    return b"".join(Chunk.from_json(c).content for c in response["chunks"]).decode()
 
 
 def _http_records(inner: pytest.Pytester) -> list[dict]:
@@ -60,7 +66,7 @@ def test_openai_stream_ending_at_done_is_written(inner, monkeypatch, streams, at
     recorded.stdout.fnmatch_lines(["*cassettes: 1 recorded*", "*recorded*test_chat*(1 http*"])
     (record,) = _http_records(inner)
     assert record["request"]["url"].endswith("/v1/chat/completions")
-    assert b"data: [DONE]" in "".join(c["text"] for c in record["response"]["chunks"]).encode()
+    assert "data: [DONE]" in _body(record["response"])
     streams.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     live, replayed = _runs(inner)
@@ -147,7 +153,7 @@ def test_unfinished_stream_is_recorded_and_replayed_with_its_ending(
     # The client saw something, then the stream's ending (never a clean finish) ...
     assert live["items"] and live["end"] != "ok", live
     # ... the cassette holds what it saw ...
-    body = "".join(c.get("text", "") for c in response["chunks"])
+    body = _body(response)
     assert all(item in body for item in live["items"])
     # ... and replay gives it the same items and the same ending.
     assert replayed == live
@@ -160,12 +166,12 @@ KEEP = []
 
 @pytest.mark.streamreplay
 def test_left_open():
-    response = httpx.Client(timeout=10).send(
-        httpx.Request("GET", os.environ["URL"]), stream=True
-    )
-    KEEP.append(response)  # never closed: the stream is still live when the test returns
+    client = httpx.Client(timeout=10)
+    response = client.send(httpx.Request("GET", os.environ["URL"]), stream=True)
+    lines = response.iter_lines()  # an abandoned iterator would close the stream when freed
+    KEEP.append((client, response, lines))  # never closed: still live when the test returns
     items = []
-    for line in response.iter_lines():
+    for line in lines:
         if line.startswith("data: "):
             items.append(line)
             if len(items) == 3:
@@ -181,7 +187,7 @@ def test_stream_still_open_at_teardown_is_cut_and_written(inner, monkeypatch, st
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     (record,) = _http_records(inner)
     assert record["response"]["end"] == "cut_at_teardown"
-    body = "".join(c["text"] for c in record["response"]["chunks"])
+    body = _body(record["response"])
     streams.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     live, replayed = _runs(inner)
