@@ -197,7 +197,9 @@ def run_info(args: argparse.Namespace, console: Console) -> int:
                     size(len(resp.content))
                     if call is None
                     else f"{call['response_messages']} msg ({size(len(resp.content))})",
-                    f"{rec.duration_ms:.1f} ms" + (" (chunked)" if resp.chunks else ""),
+                    f"{rec.duration_ms:.1f} ms"
+                    + (" (chunked)" if resp.chunks else "")
+                    + (f" (ended: {resp.end})" if resp.end else ""),
                 )
             )
         console.print()

@@ -77,6 +77,25 @@ def test_new_episodes_appends_and_keeps_old(api, origin) -> None:
     assert len(origin.seen) == 2
 
 
+def test_summary_counts_what_was_written(api) -> None:
+    """new_episodes with nothing new writes nothing: it replayed; what it does write is counted
+    from the file, old interactions included."""
+    api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n")
+    api.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(api)
+    before = cassette.stat().st_mtime_ns
+    result = api.runpytest("--record-mode=new_episodes", "-v")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*cassettes: 0 recorded, 1 replayed*", "*replayed*test_x*"])
+    assert cassette.stat().st_mtime_ns == before
+    api.makepyfile(
+        test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n    get('/b')\n"
+    )
+    result = api.runpytest("--record-mode=new_episodes", "-v")
+    result.stdout.fnmatch_lines(["*cassettes: 1 recorded, 0 replayed*", "*recorded*(2 http)*"])
+    assert len(cassette_lines(cassette)) == 3
+
+
 def test_all_and_rewrite_record_again(api, origin) -> None:
     api.makepyfile(test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n")
     api.runpytest("--record-mode=once").assert_outcomes(passed=1)
