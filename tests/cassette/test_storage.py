@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from pytest_streamreplay.cassette import (
     CassetteError,
     CassetteWriter,
+    Chunk,
     HttpInteraction,
     HttpRequest,
     HttpResponse,
@@ -115,3 +116,21 @@ def test_bad_cassettes_name_file_and_line(tmp_path, content: str, line, message:
     assert info.value.line == line
     assert str(info.value).startswith(f"{path}:{line}:" if line else f"{path}:")
     assert message in str(info.value)
+
+
+def test_stream_end_round_trips_and_old_cassettes_read_without_it(tmp_path) -> None:
+    path = tmp_path / "c.jsonl"
+    chunks = [Chunk(0.5, encode_body(b"data: 1\n\n"))]
+    records = [_interaction(0, b"{}"), _interaction(1, b"{}")]
+    records[0].response = HttpResponse(200, chunks=chunks)  # finished: no end key written
+    records[1].response = HttpResponse(200, chunks=chunks, end="client_closed")
+    write_cassette(path, new_header(), records)
+    lines = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    assert "end" not in lines[0]["response"] and lines[1]["response"]["end"] == "client_closed"
+    assert [r.response.end for r in iter_records(path)] == [None, "client_closed"]
+    lines[1]["response"]["end"] = "exploded"
+    path.write_text(
+        json.dumps(new_header().to_json()) + "\n" + "".join(json.dumps(x) + "\n" for x in lines)
+    )
+    with pytest.raises(CassetteError, match=r":3: bad record: unknown response end 'exploded'"):
+        list(iter_records(path))
