@@ -175,7 +175,9 @@ def _event(i: int) -> bytes:
 async def _raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Bodies that end badly, written by hand: ``/cut-length`` promises 1000 bytes and closes
     after two NDJSON lines; ``/truncated-chunked`` closes before the last chunk; ``/slow``
-    sends one event and then stays silent for 5 s (longer than the clients' timeouts)."""
+    sends one event and then stays silent for 5 s (longer than the clients' timeouts);
+    ``/slow-headers`` answers nothing for 5 s; ``/slow-json`` sends the headers of a JSON body
+    that then takes 5 s (a proxy that buffers it shows the client nothing)."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
         path = head.split(b" ", 2)[1].decode()
@@ -200,6 +202,14 @@ async def _raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
                 await asyncio.sleep(0.05)
             if path == "/slow":
                 await asyncio.sleep(5)
+        elif path == "/slow-headers":
+            await asyncio.sleep(5)
+        elif path == "/slow-json":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n"
+            )
+            await writer.drain()
+            await asyncio.sleep(5)
         else:
             writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
         await writer.drain()

@@ -38,10 +38,11 @@ FORMAT_VERSION = 1
 
 Headers = list[tuple[str, str]]
 
-#: How a streamed response ended when it did not finish (``HttpResponse.end``): the client went
-#: away (stopped reading, or timed out), the origin closed before the announced length, the
-#: origin closed inside a chunked body, or the test returned with the stream still open.
-STREAM_ENDS = ("client_closed", "origin_closed", "truncated", "cut_at_teardown")
+#: How a response ended when it did not finish (``HttpResponse.end``): the client went away
+#: (stopped reading, or timed out), the origin closed before the announced length, the origin
+#: closed inside a chunked body, the test returned with the stream still open, or the client
+#: left before any of the response reached it (``status`` 0, no headers, no chunks).
+STREAM_ENDS = ("client_closed", "origin_closed", "truncated", "cut_at_teardown", "no_response")
 
 
 def _headers_from(obj: Any) -> Headers:

@@ -7,7 +7,6 @@ through the replay origin so their structure and timing survive.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,6 @@ __all__ = [
     "request_from_flow",
 ]
 
-log = logging.getLogger("pytest_streamreplay")
 
 # A status no origin sends, so a refused request is never mistaken for a recorded one.
 UNMATCHED_STATUS = 599
@@ -256,26 +254,20 @@ def _go_live(flow: Any, session: CassetteSession, *, streamed: bool = False) -> 
 
 
 def _record_live(flow: Any, meta: _Live, end: str | None) -> None:
-    """Record the exchange; ``end`` says how a streamed response ended when it did not finish.
+    """Record the exchange; ``end`` says how a response ended when it did not finish.
     Runs on the proxy loop, or on the test's thread when teardown cuts a flow off."""
     session = meta.session
-    if flow.response is None or (end is not None and meta.recorder is None):
-        if end == "cut_at_teardown":
-            log.warning(
-                "pytest-streamreplay: %s %s was still waiting for %s when the test ended; "
-                "it is not in %s",
-                flow.request.method,
-                flow.request.pretty_url,
-                "its response" if flow.response is None else "its (buffered) body",
-                session.path,
-            )
-        return
-    chunks = list(meta.recorder.chunks) if meta.recorder else None
+    if end is not None and (flow.response is None or meta.recorder is None):
+        # Nothing reached the client: no headers yet, or a buffered body still incomplete.
+        response = HttpResponse(0, chunks=[], end="no_response")
+    else:
+        chunks = list(meta.recorder.chunks) if meta.recorder else None
+        response = _response_from_flow(flow, chunks, end)
     session.record(
         HttpInteraction(
             id=session.next_id(),
             request=meta.request(flow),
-            response=_response_from_flow(flow, chunks, end),
+            response=response,
             t=meta.t,
             duration_ms=(time.monotonic() - meta.started) * 1000.0,
         )
@@ -377,13 +369,14 @@ class HttpRecordReplay:
                 meta.session.closed(None)
             elif self.h2 is not None:
                 self.h2.cancel(meta.path)  # calls its on_done, which closes
-        elif isinstance(meta, _Live):
-            finished = meta.session.flow_finished(flow.id)
+        elif isinstance(meta, _Live) and meta.session.flow_finished(flow.id):
+            end = stream_end(flow.error.msg if flow.error else "")
             # A stream the client stopped reading, or the origin broke off: what passed is what
-            # the client saw, so it is recorded with how it ended. A buffered response that
-            # failed reached the client as the proxy's 502 (or not at all): nothing to replay.
-            if finished and meta.recorder is not None and flow.response is not None:
-                _record_live(flow, meta, stream_end(flow.error.msg if flow.error else ""))
+            # the client saw, so it is recorded with how it ended. A client that gave up before
+            # anything reached it (it timed out) is recorded as such. A buffered response the
+            # origin broke off reached the client as the proxy's 502: nothing to replay.
+            if end == "client_closed" or meta.recorder is not None:
+                _record_live(flow, meta, end)
 
 
 class OriginsLifecycle:

@@ -210,8 +210,9 @@ class ReplayOrigins:
             if job is None:
                 writer.write(b"HTTP/1.1 599 No Recording\r\nContent-Length: 0\r\n\r\n")
                 return
-            await self._play_stream(job, writer)
-            if job.interaction.response.end in ("client_closed", "cut_at_teardown"):
+            if job.interaction.response.end != "no_response":
+                await self._play_stream(job, writer)
+            if job.interaction.response.end in ("client_closed", "cut_at_teardown", "no_response"):
                 # Live, the client left while the stream was still open: keep it open, silent,
                 # until the client leaves again (it stops reading, or times out, as it did).
                 while await reader.read(65536):

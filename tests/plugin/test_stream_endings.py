@@ -159,6 +159,26 @@ def test_unfinished_stream_is_recorded_and_replayed_with_its_ending(
     assert replayed == live
 
 
+@pytest.mark.parametrize("client", sorted(CLIENTS))
+@pytest.mark.parametrize("path", ["/slow-headers", "/slow-json"])
+def test_client_timing_out_before_any_response_is_recorded_and_replayed(
+    inner, monkeypatch, streams, client, path
+):
+    monkeypatch.setenv("URL", streams.raw_url + path)
+    monkeypatch.setenv("N", "0")
+    monkeypatch.setenv("TIMEOUT", "1.0")
+    inner.makepyfile(test_feed=CLIENTS[client] + FEED_TEST)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (record,) = _http_records(inner)
+    assert record["request"]["url"].endswith(path)
+    assert record["response"]["end"] == "no_response"
+    assert record["response"]["status"] == 0 and record["response"]["chunks"] == []
+    streams.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    live, replayed = _runs(inner)
+    assert live == {"items": [], "end": "ReadTimeout"} and replayed == live
+
+
 LEFT_OPEN_TEST = """
 import json, os, pathlib, httpx, pytest
 
