@@ -394,3 +394,32 @@ def test_har_files_import_through_mitmproxys_reader(tmp_path: Path) -> None:
     assert isinstance(record, HttpInteraction)
     assert (record.request.method, record.request.url) == ("GET", "https://a.test/x?y=1")
     assert record.response.json == {"a": 1} and record.duration_ms == 12.0
+
+
+def test_unfinished_responses_export_as_mitmproxy_errors(tmp_path: Path) -> None:
+    """An exported unfinished stream carries mitmproxy's error (mitmweb shows how it ended); one
+    the client gave up on has no response, as in mitmproxy, and import names it as skipped."""
+    records = [
+        HttpInteraction(
+            0,
+            HttpRequest("GET", "http://a.test/slow"),
+            HttpResponse(0, end="no_response", chunks=[]),
+        ),
+        HttpInteraction(
+            1,
+            HttpRequest("GET", "http://a.test/sse"),
+            HttpResponse(200, body=encode_body(b"data: 1\n\n"), end="client_closed"),
+        ),
+    ]
+    path = tmp_path / "out.mitm"
+    to_mitm(records, path)
+    with path.open("rb") as f:
+        flows = list(mitmio.FlowReader(f).stream())
+    assert flows[0].response is None and "no_response" in flows[0].error.msg
+    assert flows[1].response.status_code == 200 and "client_closed" in flows[1].error.msg
+    skipped: list[str] = []
+    (back,) = from_mitm(path, on_skip=skipped.append)
+    assert back.request.url == "http://a.test/sse"
+    assert skipped == [
+        "GET http://a.test/slow: no response (streamreplay: response ended no_response)"
+    ]

@@ -152,6 +152,7 @@ def _mark(flow: http.HTTPFlow, base: float, record_id: int) -> None:
 
 
 def _http_flow(record: HttpInteraction, base: float) -> http.HTTPFlow:
+    from mitmproxy import flow as flow_module
     from mitmproxy import http
 
     start = base + record.t / 1000.0
@@ -161,6 +162,12 @@ def _http_flow(record: HttpInteraction, base: float) -> http.HTTPFlow:
     flow = http.HTTPFlow(client, server)
     flow.timestamp_created = start
     flow.request = _request(req.method, req.url, req.headers, req.content, start, resp.http_version)
+    if resp.end is not None:
+        # mitmproxy's own way to say a flow did not finish; mitmweb shows it.
+        flow.error = flow_module.Error(f"streamreplay: response ended {resp.end}", end)
+    if resp.end == "no_response":
+        _mark(flow, base, record.id)
+        return flow  # nothing reached the client: a flow without a response, as mitmproxy has
     flow.response = _response(
         resp.status,
         resp.reason,
