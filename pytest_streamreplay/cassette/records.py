@@ -217,7 +217,7 @@ class HttpResponse:
     encoded: dict[str, Any] | None = None
     # Fields sent after the body (HTTP/2 and chunked HTTP/1.1); gRPC's status lives here.
     trailers: Headers | None = None
-    #: None for a body that finished; else one of ``STREAM_ENDS`` (streamed responses only).
+    #: None for a response that finished; else one of ``STREAM_ENDS``.
     end: str | None = None
 
     @property
