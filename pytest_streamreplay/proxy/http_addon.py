@@ -158,14 +158,17 @@ class _ChunkRecorder:
         return data
 
 
-def stream_end(error_msg: str) -> str:
-    """How a streamed response that raised mitmproxy's ``error`` hook ended, from its message.
+def stream_end(error_msg: str, client_gone: bool = False) -> str:
+    """How a response that raised mitmproxy's ``error`` hook ended, from its message and
+    whether the client's connection is already closed.
 
-    mitmproxy says "Client disconnected." (HTTP/1) or names the client in a stream reset (HTTP/2)
-    when the client went away; h11 says "incomplete chunked read" when the origin closed inside
-    a chunked body; anything else after the headers is the origin closing early."""
+    HTTP/1 says "Client disconnected." and HTTP/2 "stream reset by client" when the client went
+    away; an HTTP/2 client closing its whole connection gives "peer closed connection", as an
+    origin closing would, so the client's connection state decides. h11 says "incomplete
+    chunked read" when the origin closed inside a chunked body; anything else after the headers
+    is the origin closing early."""
     msg = error_msg.lower()
-    if "client" in msg:
+    if "client" in msg or client_gone:
         return "client_closed"
     if "incomplete chunked read" in msg:
         return "truncated"
@@ -370,7 +373,7 @@ class HttpRecordReplay:
             elif self.h2 is not None:
                 self.h2.cancel(meta.path)  # calls its on_done, which closes
         elif isinstance(meta, _Live) and meta.session.flow_finished(flow.id):
-            end = stream_end(flow.error.msg if flow.error else "")
+            end = stream_end(flow.error.msg if flow.error else "", not flow.client_conn.connected)
             # A stream the client stopped reading, or the origin broke off: what passed is what
             # the client saw, so it is recorded with how it ended. A client that gave up before
             # anything reached it (it timed out) is recorded as such. A buffered response the
