@@ -235,7 +235,10 @@ async def _answer(wire: _Wire, call: _Call, interaction: HttpInteraction, speed:
         content = response.content
         chunks = [Chunk(0.0, response.body)] if content else []
     trailers = response.trailers
-    if not chunks and trailers is None:  # trailers-only (a gRPC error before any message)
+    if response.end == "no_response":
+        await _until_the_client_leaves()  # it gave up before any answer: it will again
+        return
+    if not chunks and trailers is None and response.end is None:  # trailers-only (an error)
         wire.conn.send_headers(call.stream_id, headers, end_stream=True)
         await wire.flush()
         return
@@ -265,13 +268,25 @@ async def _answer(wire: _Wire, call: _Call, interaction: HttpInteraction, speed:
             await asyncio.sleep(0)  # let each message leave on its own
     if batch:
         await wire.send_data(call.stream_id, bytes(batch))
-    if trailers is not None:
+    if response.end in ("client_closed", "cut_at_teardown"):
+        await wire.flush()
+        await _until_the_client_leaves()  # it cancelled (or its deadline passed) mid-stream
+        return
+    if response.end is not None:  # the origin broke off: no trailers, the stream is reset
+        wire.conn.reset_stream(call.stream_id)
+    elif trailers is not None:
         wire.conn.send_headers(
             call.stream_id, [(k.lower(), v) for k, v in trailers], end_stream=True
         )
     else:
         wire.conn.end_stream(call.stream_id)
     await wire.flush()
+
+
+async def _until_the_client_leaves() -> None:
+    """Hold the stream open, silent: the task is cancelled when the client resets the stream
+    or closes the connection (see ``_connection``)."""
+    await asyncio.Event().wait()
 
 
 def _sent_at_least(call: _Call, size: int) -> Callable[[], bool]:

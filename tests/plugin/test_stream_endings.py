@@ -286,3 +286,42 @@ def test_websocket_open_or_just_closed_at_teardown_is_written_with_its_end(
     live, replayed = _runs(inner)
     assert live[1]["type"] == "subscribed"
     assert replayed == live
+
+
+# -- the same for gRPC server streams (HTTP/2, replayed by the HTTP/2 replay origin) ---------
+
+GRPC_DEADLINE_TEST = """
+import json, os, pathlib, grpc, pytest
+
+@pytest.mark.streamreplay
+def test_deadline():
+    got, code = [], None
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        try:
+            for message in ch.unary_stream("/test.Echo/Stream")(b"40", timeout=0.5):
+                got.append(message.decode())
+        except grpc.RpcError as exc:
+            code = exc.code().name
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps([got, code]))
+"""
+
+
+def test_grpc_stream_cut_by_the_client_deadline_replays_the_same_ending(inner, monkeypatch):
+    pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+    from grpc_servers import start_grpc_origin
+
+    server = start_grpc_origin()  # 40 messages 50 ms apart: longer than the 0.5 s deadline
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=GRPC_DEADLINE_TEST)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    finally:
+        server.stop()
+    (record,) = _http_records(inner)
+    assert record["response"]["end"] == "client_closed"
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    (live, live_code), (replayed, replayed_code) = _runs(inner)
+    assert live and live_code == replayed_code == "DEADLINE_EXCEEDED"
+    # replay delivers what passed the proxy: what the client read, and at most what was in flight
+    assert replayed[: len(live)] == live and len(replayed) <= len(live) + 1
