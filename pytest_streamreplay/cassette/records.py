@@ -255,9 +255,7 @@ class HttpResponse:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> HttpResponse:
         chunks = obj.get("chunks")
-        end = obj.get("end")
-        if end is not None and end not in STREAM_ENDS:
-            raise ValueError(f"unknown response end {end!r} (known: {', '.join(STREAM_ENDS)})")
+        end = None if obj.get("end") is None else _one_of(obj, "end", STREAM_ENDS, None)
         return cls(
             status=int(obj["status"]),
             reason=str(obj.get("reason", "")),
