@@ -272,10 +272,6 @@ class CassetteSession:
             self._idle.notify_all()
             return found
 
-    def is_live(self, key: str) -> bool:
-        with self._lock:
-            return key in self._live
-
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> int:
         """Wait (bounded) for every flow the test started, then cut off the ones still open so
         they are written with what they delivered; returns how many were cut."""
