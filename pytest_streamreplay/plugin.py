@@ -20,7 +20,7 @@ from .harness import StreamReplayHandle, bound, runtime
 from .netguard import NetworkGuard
 from .paths import ALLOW_OUTSIDE_INI, CassetteNameError, cassette_path_for
 from .report import CassetteOutcome, render_summary
-from .session import CassetteMissingError, CassetteSession, RecordMode
+from .session import CassetteSession, RecordMode
 from .settings import Settings, SettingsError, resolve_settings
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
 
@@ -238,17 +238,10 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
     state = request.config.stash[_STATE]
     try:
         session, settings = _open_session(item)
-    except (
-        CassetteMissingError,
-        SettingsError,
-        MatcherSpecError,
-        CassetteError,
-        CassetteNameError,
-    ) as exc:
+    except (SettingsError, MatcherSpecError, CassetteError, CassetteNameError) as exc:
         # Reported as the test's failure (not a setup error), before its body runs.
-        missing = isinstance(exc, CassetteMissingError)
-        state.outcomes.append(CassetteOutcome(item.nodeid, "", "missing" if missing else "error"))
-        item.stash[_SETUP_PROBLEM] = str(exc) if missing else f"pytest-streamreplay: {exc}"
+        state.outcomes.append(CassetteOutcome(item.nodeid, "", "error"))
+        item.stash[_SETUP_PROBLEM] = f"pytest-streamreplay: {exc}"
         yield None
         return
 
@@ -259,6 +252,8 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
     failed = item.stash.get(_CALL_FAILED, False)
     action = "replayed"
     interactions = len(session.interactions)
+    if session.missing:  # no cassette: each request was refused; a test without any passes
+        action = "missing" if session.unmatched else "absent"
     if session.can_record:
         if failed and not settings.record_on_failure:
             action = "kept"

@@ -16,7 +16,9 @@ class CassetteOutcome:
 
     test: str
     path: str
-    action: str  # recorded | replayed | kept (recording discarded) | missing | error
+    # recorded | replayed | kept (recording discarded) | missing (requests refused) |
+    # absent (no cassette and no requests: nothing to replay) | error
+    action: str
     interactions: int = 0
     unmatched: int = 0
     unused: int = 0
@@ -34,6 +36,7 @@ _ACTION_STYLE = {
     "replayed": "green",
     "kept": "yellow",
     "missing": "red",
+    "absent": "dim",
     "error": "red",
 }
 
@@ -61,6 +64,8 @@ def render_summary(
     for action in ("missing", "error"):
         if counts.get(action):
             parts.append(f"{counts[action]} {action}")
+    if counts.get("absent"):
+        parts.append(f"{counts['absent']} without a cassette (made no requests)")
     parts += [f"{unmatched} unmatched requests", f"{unused} unused interactions"]
     bad = unmatched or counts.get("missing") or counts.get("error")
     style = "red" if bad else ("yellow" if unused else "green")

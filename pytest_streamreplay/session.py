@@ -57,7 +57,11 @@ class RecordMode(StrEnum):
 
 
 class CassetteMissingError(Exception):
-    """Replay was asked for and there is nothing to replay."""
+    """Replay was asked for and there is nothing to replay.
+
+    No longer raised when a session opens (vcrpy's mode ``none`` fails each request, not the
+    test): a missing cassette is reported per refused request, see ``CassetteSession.missing``.
+    Kept so code catching it still imports."""
 
 
 @dataclass(frozen=True)
@@ -133,13 +137,9 @@ class CassetteSession:
             self.can_replay = self.existed
             self.can_record = not self.existed
         else:
-            if not self.existed:
-                raise CassetteMissingError(
-                    f"no cassette at {self.path} (record mode {mode.value}"
-                    f"{', --replay-strict' if self.strict else ''}); record it with "
-                    "`pytest --record-mode=once` against the real services"
-                )
-            self.can_replay = True
+            # A missing cassette fails each request or connection, not the test: a test that
+            # makes none passes, as with vcrpy's mode none.
+            self.can_replay = self.existed
         self.effective_mode = mode
         if self.can_replay:
             _, self.cassette_records = read_cassette(self.path)
@@ -175,6 +175,19 @@ class CassetteSession:
         return None
 
     # -- facts -----------------------------------------------------------------------------
+    @property
+    def missing(self) -> bool:
+        """Replay only, and no cassette to replay: every request is refused."""
+        return not self.can_replay and not self.can_record
+
+    def _missing_report(self, what: str) -> str:
+        return (
+            f"no cassette at {self.path} (record mode {self.effective_mode.value}"
+            f"{', --replay-strict' if self.strict else ''}); record it with "
+            "`pytest --record-mode=once` against the real services\n"
+            f"  refused: {what}"
+        )
+
     @property
     def mode(self) -> str:
         """``"record"`` when this session may write the cassette, else ``"replay"``."""
@@ -299,6 +312,10 @@ class CassetteSession:
                         return Decision("replay", script=script)
             if self.can_record:
                 return Decision("live")
+            if self.missing:
+                report = self._missing_report(f"WebSocket connection to {url}")
+                self.unmatched.append(Unmatched(HttpRequest("GET", url), report))
+                return Decision("refuse", report=report)
             recorded = [s for s in self._ws_scripts if _ws_key(s.conn.url) == live]
             lines = [
                 f"Unexpected WebSocket connection to {url}",
@@ -345,7 +362,10 @@ class CassetteSession:
                     return Decision("replay", chosen.interaction)
             if self.can_record:
                 return Decision("live")
-            report = self._unmatched_report(live)
+            if self.missing:
+                report = self._missing_report(f"{live.method} {live.url}")
+            else:
+                report = self._unmatched_report(live)
             self.unmatched.append(Unmatched(live, report))
             return Decision("refuse", report=report)
 

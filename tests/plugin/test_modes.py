@@ -36,6 +36,48 @@ def test_missing_cassette_fails_and_says_how_to_record(api) -> None:
     assert cassette_files(api) == []
 
 
+def test_missing_cassette_fails_only_when_a_request_is_made(api) -> None:
+    """vcrpy's mode none: no cassette is an error for each request, not for the test."""
+    api.makepyfile(
+        test_a=FETCH
+        + """
+import asyncio, websockets
+
+@pytest.mark.streamreplay
+def test_no_request():
+    assert 1 + 1 == 2
+
+@pytest.mark.streamreplay
+def test_request(streamreplay):
+    assert streamreplay.mode == "replay"
+    get('/a')
+
+@pytest.mark.streamreplay
+def test_ws():
+    async def main():
+        async with websockets.connect("ws://127.0.0.1:9/feed", open_timeout=10):
+            pass
+    asyncio.run(main())
+"""
+    )
+    for args in ((), ("--replay-strict",)):
+        result = api.runpytest("-v", *args)
+        result.assert_outcomes(passed=1, failed=2)
+        result.stdout.fnmatch_lines(["*test_no_request PASSED*"], consecutive=False)
+        result.stdout.re_match_lines(
+            [
+                r".*no cassette at .*test_a.test_request\.jsonl \(record mode none.*\); "
+                "record it with `pytest --record-mode=once`.*",
+                r" *refused: GET http://127.0.0.1:.*/a",
+                r".*no cassette at .*test_a.test_ws\.jsonl \(record mode none.*\); "
+                "record it with `pytest --record-mode=once`.*",
+                r" *refused: WebSocket connection to ws://127.0.0.1:9/feed",
+            ],
+            consecutive=False,
+        )
+    assert cassette_files(api) == []
+
+
 def test_once_records_then_replays_and_new_request_fails(api, origin) -> None:
     api.makepyfile(
         test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n"
@@ -144,7 +186,8 @@ def test_loopback_still_works():
 
 @pytest.mark.streamreplay
 def test_never_recorded():
-    pass
+    import os, httpx
+    httpx.get(os.environ["ORIGIN"] + "/a")
 """
     )
     result = api.runpytest("--replay-strict", "--record-mode=all")
