@@ -84,6 +84,14 @@ class ProxyRuntime:
             return self._proxy
 
     @property
+    def address(self) -> tuple[str, int] | None:
+        """Where the running proxy listens, or None before it starts."""
+        proxy = self._proxy
+        if proxy is None or proxy.port is None:
+            return None
+        return str(proxy.listen_host), int(proxy.port)
+
+    @property
     def started(self) -> bool:
         return self._proxy is not None and self._proxy.running
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from . import vcr_compat
 from .cassette.matching import MatcherSpecError, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
@@ -20,7 +21,7 @@ from .harness import StreamReplayHandle, bound, runtime
 from .netguard import NetworkGuard
 from .paths import ALLOW_OUTSIDE_INI, CassetteNameError, cassette_path_for
 from .report import CassetteOutcome, render_summary
-from .session import CassetteSession, RecordMode
+from .session import CassetteSession
 from .settings import Settings, SettingsError, resolve_settings
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
 
@@ -51,21 +52,13 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    # --record-mode and pytest-recording's interface: shared with pytest-recording when it is
+    # installed too, which of the two registers them is decided there.
+    vcr_compat.setup(parser, pluginmanager)
     group = parser.getgroup(
         "streamreplay", "streamreplay: record and replay HTTP and WebSocket traffic"
     )
-    try:
-        group.addoption(
-            "--record-mode",
-            dest="record_mode",
-            choices=[m.value for m in RecordMode],
-            default=None,
-            help="once: record missing cassettes; new_episodes: also record new requests; "
-            "none (default): replay only; all: always record; rewrite: record tests again",
-        )
-    except ValueError:
-        pass  # pytest-recording is installed too and owns the same option with the same values
     group.addoption(
         "--replay-strict",
         dest="replay_strict",
@@ -220,6 +213,7 @@ def _open_session(item: pytest.Item) -> tuple[CassetteSession, Settings]:
         extra_redact=extra_redact,
         speed=settings.speed,
         message_ignore=settings.message_ignore,
+        extra=[path.parent / extra for extra in settings.extra_cassettes],
     )
     return session, settings
 

@@ -107,6 +107,8 @@ class CassetteSession:
     speed: Speed = field(default_factory=Speed)
     message_ignore: tuple[str, ...] = ()
     routes: list[tuple[str, str]] = field(default_factory=list)
+    #: More cassettes to replay from (never written): pytest-recording's ``vcr("extra.yaml")``.
+    extra: Sequence[Path] = ()
 
     existed: bool = field(init=False, default=False)
     can_replay: bool = field(init=False, default=False)
@@ -125,6 +127,10 @@ class CassetteSession:
         self._start = time.monotonic()
         self._next_id = 0
         self.existed = self.path.exists()
+        self.extra = [Path(p) for p in self.extra]
+        found_extra = [p for p in self.extra if p.exists()]
+        self.missing_extra = [p for p in self.extra if not p.exists()]
+        has_recordings = self.existed or bool(found_extra)
         mode = self.record_mode
         if self.strict:
             mode = RecordMode.NONE
@@ -132,27 +138,30 @@ class CassetteSession:
             self.can_record = True
         elif mode is RecordMode.NEW_EPISODES:
             self.can_record = True
-            self.can_replay = self.existed
+            self.can_replay = has_recordings
         elif mode is RecordMode.ONCE:
-            self.can_replay = self.existed
-            self.can_record = not self.existed
+            self.can_replay = has_recordings
+            self.can_record = not has_recordings
         else:
             # A missing cassette fails each request or connection, not the test: a test that
             # makes none passes, as with vcrpy's mode none.
-            self.can_replay = self.existed
+            self.can_replay = has_recordings
         self.effective_mode = mode
+        extra_records: list[Record] = []
         if self.can_replay:
-            _, self.cassette_records = read_cassette(self.path)
+            if self.existed:
+                _, self.cassette_records = read_cassette(self.path)
+            for p in found_extra:
+                extra_records += read_cassette(p)[1]
             ids = [
                 r.id for r in self.cassette_records if isinstance(r, HttpInteraction | WsConnection)
             ]
             self._next_id = max(ids, default=-1) + 1
         if self.can_record and self.cassette_records:  # new_episodes: number after them
             self.redactor.reserve(str([r.to_json() for r in self.cassette_records]))
-        self._replayable = [
-            _Replayable(r) for r in self.cassette_records if isinstance(r, HttpInteraction)
-        ]
-        self._ws_scripts = _scripts(self.cassette_records)
+        pool = [*self.cassette_records, *extra_records]
+        self._replayable = [_Replayable(r) for r in pool if isinstance(r, HttpInteraction)]
+        self._ws_scripts = _scripts(self.cassette_records) + _scripts(extra_records)
         self.ws_reports: list[ConversationReport] = []
         self._active = 0
         self._idle = threading.Condition(self._lock)
@@ -185,8 +194,11 @@ class CassetteSession:
             f"no cassette at {self.path} (record mode {self.effective_mode.value}"
             f"{', --replay-strict' if self.strict else ''}); record it with "
             "`pytest --record-mode=once` against the real services\n"
-            f"  refused: {what}"
+            f"  refused: {what}{self._missing_extra_note()}"
         )
+
+    def _missing_extra_note(self) -> str:
+        return "".join(f"\n  extra cassette not found: {p}" for p in self.missing_extra)
 
     @property
     def mode(self) -> str:
@@ -401,7 +413,7 @@ class CassetteSession:
             "  to record it: run pytest with --record-mode=new_episodes (adds it) or "
             "--record-mode=rewrite (records the test again)"
         )
-        return "\n".join(lines)
+        return "\n".join(lines) + self._missing_extra_note()
 
     def record(self, record: Record, flow: str | None = None) -> Record:
         """Redact a freshly recorded record and keep it for saving; with ``flow``, only while

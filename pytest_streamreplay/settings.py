@@ -23,6 +23,7 @@ MARKER_KWARGS = (
     "record_mode",
     "speed",
     "message_ignore",
+    "extra_cassettes",
 )
 
 
@@ -43,6 +44,7 @@ class Settings:
     record_on_failure: bool
     speed: Speed = field(default_factory=Speed)
     message_ignore: tuple[str, ...] = ()
+    extra_cassettes: tuple[str, ...] = ()
 
 
 def _record_mode(value: Any, where: str) -> RecordMode:
@@ -138,4 +140,5 @@ def resolve_settings(config: Any, marker: Any | None) -> Settings:
         redact_defaults=redact_defaults,
         allow_repeats=bool(allow_repeats),
         record_on_failure=bool(config.getoption("record_on_failure")),
+        extra_cassettes=tuple(str(p) for p in kwargs.get("extra_cassettes") or ()),
     )

@@ -1,0 +1,296 @@
+"""pytest-recording's interface, understood: which plugin owns it, and what its settings mean here.
+
+When pytest-recording is not installed, ``@pytest.mark.vcr``, ``default_cassette``,
+``block_network``, the ``vcr_config`` and ``vcr_cassette_dir`` fixtures and the options
+``--block-network``, ``--allowed-hosts``, ``--allow-private-ips`` and ``--disable-recording`` are
+served by pytest-streamreplay (see ``vcr_plugin``). When it is installed, it keeps them and this
+plugin handles ``@pytest.mark.streamreplay`` only; ``--record-mode`` is then pytest-recording's
+option (same values, same meaning) and both read it.
+
+Both plugins register ``--record-mode``; pytest refuses a second registration. Which plugin
+loads first depends on entry-point order and ``-p``, so the shared options are added only once
+every plugin named on the command line or by an entry point is loaded: in
+``pytest_load_initial_conftests``, before the full command-line parse.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .session import RecordMode
+from .settings import SettingsError
+
+__all__ = [
+    "HONOURED_KEYS",
+    "IGNORED_KEYS",
+    "VcrSettings",
+    "cassette_file",
+    "recording_plugin",
+    "setup",
+    "translate_vcr_config",
+]
+
+HONOURED_KEYS: dict[str, str] = {
+    "record_mode": "record mode (--record-mode on the command line still wins)",
+    "match_on": "request matchers (vcrpy's names; raw_body and body compare the body)",
+    "filter_headers": "redacted (value replaced by REDACTED, in requests and responses)",
+    "filter_query_parameters": "redacted (value replaced by REDACTED)",
+    "filter_post_data_parameters": "redacted (form fields and JSON body fields)",
+    "allow_playback_repeats": "allow_repeats (default False, as in vcrpy)",
+    "allowed_hosts": "hosts --block-network lets through",
+    "allow_private_ips": "private addresses --block-network lets through",
+    "decode_compressed_response": "always on: cassettes keep bodies decoded",
+    "serializer": "only chooses pytest-recording's file suffix; cassettes are JSON Lines",
+}
+"""vcr_config keys that have an effect (or need none), and what they become."""
+
+IGNORED_KEYS: dict[str, str] = {
+    "before_record_request": "vcrpy callable; use the pytest_streamreplay_redact hook",
+    "before_record_response": "vcrpy callable; use the pytest_streamreplay_redact hook",
+    "before_record": "vcrpy callable; use the pytest_streamreplay_redact hook",
+    "ignore_localhost": "every request goes through the proxy and is recorded",
+    "ignore_hosts": "every request goes through the proxy and is recorded",
+    "cassette_library_dir": "use the vcr_cassette_dir fixture",
+    "path_transformer": "cassette paths come from vcr_cassette_dir and default_cassette_name",
+    "func_path_generator": "cassette paths come from vcr_cassette_dir and default_cassette_name",
+    "custom_patches": "clients are not patched; they are routed through the proxy",
+    "persister": "cassettes are JSON Lines files",
+}
+"""vcr_config keys with no effect here, and why; a test using one gets a warning naming it."""
+
+_MATCHERS = {
+    "method": "method",
+    "scheme": "scheme",
+    "host": "host",
+    "port": "port",
+    "path": "path",
+    "query": "query",
+    "uri": "uri",
+    "url": "uri",
+    "headers": "headers",
+    "raw_body": "body",
+    "body": "json_body",  # vcrpy decodes JSON and form bodies before comparing
+}
+
+_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class VcrSettings:
+    """A vcr_config (merged with the marks' keyword arguments) in this plugin's terms."""
+
+    marker_kwargs: dict[str, Any]
+    """Keyword arguments for ``@pytest.mark.streamreplay`` (record_mode, match_on, ...)."""
+    ignored: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
+    allow_private_ips: bool = False
+    unknown: tuple[str, ...] = field(default=())
+
+
+def _names(value: Any) -> list[str]:
+    """Names from vcrpy's filter lists: ``"name"`` or ``("name", replacement)``."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    out = []
+    for item in value:
+        out.append(str(item[0]) if isinstance(item, list | tuple) else str(item))
+    return out
+
+
+def _matchers(value: Iterable[Any]) -> tuple[Any, ...]:
+    out: list[Any] = []
+    for name in value:
+        if callable(name):
+            out.append(name)
+            continue
+        mapped = _MATCHERS.get(str(name))
+        if mapped is None:
+            raise SettingsError(
+                f"vcr_config match_on: vcrpy matcher {name!r} has no counterpart here "
+                f"(known: {', '.join(sorted(_MATCHERS))}); register a matcher with the "
+                "pytest_streamreplay_matchers hook and name it in @pytest.mark.streamreplay"
+            )
+        if mapped not in out:
+            out.append(mapped)
+    return tuple(out)
+
+
+def translate_vcr_config(config: Mapping[str, Any]) -> VcrSettings:
+    """Translate a vcr_config dict (already merged with the marks' kwargs).
+
+    Raises ``SettingsError`` for a value that cannot mean what the user asked (an unknown
+    record mode or matcher)."""
+    kwargs: dict[str, Any] = {}
+    if config.get("record_mode") is not None:
+        mode = str(getattr(config["record_mode"], "value", config["record_mode"]))
+        try:
+            kwargs["record_mode"] = RecordMode(mode).value
+        except ValueError:
+            raise SettingsError(
+                f"vcr_config record_mode: unknown record mode {mode!r} "
+                f"(choose from {', '.join(m.value for m in RecordMode)})"
+            ) from None
+    if config.get("match_on") is not None:
+        kwargs["match_on"] = _matchers(config["match_on"])
+    redact = [
+        *_names(config.get("filter_headers")),
+        *_names(config.get("filter_query_parameters")),
+        *_names(config.get("filter_post_data_parameters")),
+    ]
+    if redact:
+        kwargs["redact"] = tuple(dict.fromkeys(redact))
+    kwargs["allow_repeats"] = bool(config.get("allow_playback_repeats", False))
+    hosts = config.get("allowed_hosts")
+    if isinstance(hosts, str):
+        hosts = hosts.split(",")
+    return VcrSettings(
+        marker_kwargs=kwargs,
+        ignored=tuple(k for k in config if k in IGNORED_KEYS),
+        unknown=tuple(k for k in config if k not in IGNORED_KEYS and k not in HONOURED_KEYS),
+        allowed_hosts=tuple(hosts or ()),
+        allow_private_ips=bool(config.get("allow_private_ips", False)),
+    )
+
+
+def cassette_file(directory: str | Path, name: str) -> Path:
+    """Where pytest-recording's cassette ``name`` in ``directory`` lives after migration.
+
+    ``x.yaml`` (or ``.yml``, ``.json``) becomes ``x.jsonl``; a name without one of those
+    suffixes (``TestClass.test_x``) gets ``.jsonl`` added, as pytest-recording adds ``.yaml``."""
+    from .cassette.storage import CASSETTE_SUFFIX
+
+    path = Path(directory) / name
+    for suffix in _SUFFIXES:
+        if path.name.lower().endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)] + CASSETTE_SUFFIX)
+    if path.name.endswith(CASSETTE_SUFFIX):
+        return path
+    return path.with_name(path.name + CASSETTE_SUFFIX)
+
+
+# -- which plugin owns pytest-recording's interface ------------------------------------------
+
+_RECORDING_NAMES = ("recording", "pytest_recording.plugin")
+_COMPAT_NAME = "streamreplay-vcr"
+_OWNER = pytest.StashKey[str]()
+
+
+def recording_plugin(pluginmanager: pytest.PytestPluginManager) -> Any | None:
+    """pytest-recording's plugin module when it is loaded in this run, else None."""
+    for name in _RECORDING_NAMES:
+        plugin = pluginmanager.get_plugin(name)
+        if plugin is not None:
+            return plugin
+    return None
+
+
+def _add_shared_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup(
+        "streamreplay", "streamreplay: record and replay HTTP and WebSocket traffic"
+    )
+    group.addoption(
+        "--record-mode",
+        dest="record_mode",
+        choices=[m.value for m in RecordMode],
+        default=None,
+        help="once: record missing cassettes; new_episodes: also record new requests; "
+        "none (default): replay only; all: always record; rewrite: record tests again",
+    )
+    vcr = parser.getgroup("recording", "pytest-recording's options (served by pytest-streamreplay)")
+    vcr.addoption(
+        "--block-network",
+        action="store_true",
+        default=False,
+        help="block sockets in tests, except this plugin's proxy and --allowed-hosts (not in "
+        "@pytest.mark.vcr tests that may record)",
+    )
+    vcr.addoption(
+        "--allowed-hosts",
+        default=None,
+        help="comma-separated regular expressions of hosts --block-network lets through",
+    )
+    vcr.addoption(
+        "--allow-private-ips",
+        action="store_true",
+        default=False,
+        help="--block-network lets private addresses (loopback, LAN) through",
+    )
+    vcr.addoption(
+        "--disable-recording",
+        action="store_true",
+        default=False,
+        help="@pytest.mark.vcr does nothing: those tests use the real network",
+    )
+
+
+def _take_over(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Serve pytest-recording's interface, or leave it to pytest-recording when it is loaded."""
+    if pluginmanager.get_plugin(_COMPAT_NAME) is not None:
+        return
+    owner = recording_plugin(pluginmanager)
+    if owner is None:
+        from . import vcr_plugin
+
+        _add_shared_options(parser)
+        pluginmanager.register(vcr_plugin, _COMPAT_NAME)
+
+
+class _LateSetup:
+    """Decides after every ``-p`` and entry-point plugin is loaded (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_load_initial_conftests(
+        self, early_config: pytest.Config, parser: pytest.Parser
+    ) -> Generator[None, None, None]:
+        # A root conftest's ``pytest_plugins`` may load pytest-recording too: decide after it.
+        try:
+            return (yield)
+        finally:
+            if not self.done:
+                self.done = True
+                _take_over(parser, early_config.pluginmanager)
+
+
+class _Header:
+    @staticmethod
+    def pytest_report_header(config: pytest.Config) -> str:
+        owner = recording_plugin(config.pluginmanager)
+        if owner is None:
+            return (
+                "streamreplay: @pytest.mark.streamreplay and pytest-recording's @pytest.mark.vcr, "
+                "vcr_config and --block-network are handled by pytest-streamreplay"
+            )
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            which = f"pytest-recording {version('pytest-recording')}"
+        except PackageNotFoundError:
+            which = "pytest-recording"
+        return (
+            f"streamreplay: {which} is installed and handles @pytest.mark.vcr, vcr_config and "
+            "--block-network (through vcrpy); pytest-streamreplay handles "
+            "@pytest.mark.streamreplay; uninstall pytest-recording and run "
+            "`streamreplay migrate` to move"
+        )
+
+
+def setup(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Called from the plugin's ``pytest_addoption``."""
+    pluginmanager.register(_Header(), "streamreplay-vcr-header")
+    if recording_plugin(pluginmanager) is not None:
+        return  # loaded before us: it owns --record-mode and the rest
+    if importlib.util.find_spec("pytest_recording") is None:
+        _take_over(parser, pluginmanager)  # cannot be loaded later in this run
+        return
+    pluginmanager.register(_LateSetup(), "streamreplay-vcr-late")

@@ -1,0 +1,269 @@
+"""pytest-recording's interface without pytest-recording: marks, fixtures, options, meanings."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pytester_helpers import cassette_lines
+
+GET = """
+import os, httpx, pytest
+
+def get(path, **kw):
+    return httpx.get(os.environ["ORIGIN"] + path, **kw)
+"""
+
+
+@pytest.fixture
+def api(inner, origin, monkeypatch):
+    monkeypatch.setenv("ORIGIN", origin.url)
+    return inner
+
+
+def _uuids(response_lines: list[str]) -> list[str]:
+    return [json.loads(line)["uuid"] for line in response_lines]
+
+
+def test_vcr_mark_records_beside_the_test_and_replays_offline(api, origin) -> None:
+    api.makepyfile(
+        test_users=GET
+        + """
+@pytest.mark.vcr
+def test_list(vcr):
+    assert vcr.cassette_path.name == "test_list.jsonl"
+    assert get("/users").status_code == 200
+
+class TestProfile:
+    @pytest.mark.vcr
+    def test_get(self):
+        assert get("/profile").status_code == 200
+
+@pytest.mark.default_cassette("shared.yaml")
+@pytest.mark.vcr
+def test_named():
+    get("/named")
+
+def test_unmarked_is_untouched(request):
+    assert request.getfixturevalue("vcr") is None
+"""
+    )
+    api.runpytest("--record-mode=once").assert_outcomes(passed=4)
+    folder = api.path / "cassettes" / "test_users"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "TestProfile.test_get.jsonl",
+        "shared.jsonl",
+        "test_list.jsonl",
+    ]
+    assert len(origin.seen) == 3
+    origin.stop()
+    result = api.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["*cassettes: 0 recorded, 3 replayed, 0 unmatched*"])
+
+
+def test_vcr_mark_defaults_to_mode_none_and_fails_only_on_a_request(api, origin) -> None:
+    api.makepyfile(
+        test_a=GET
+        + """
+@pytest.mark.vcr
+def test_quiet():
+    pass
+
+@pytest.mark.vcr
+def test_asks():
+    get("/a")
+"""
+    )
+    result = api.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*no cassette at *cassettes/test_a/test_asks.jsonl (record mode none)*"]
+    )
+    assert origin.seen == []
+
+
+def test_vcr_config_and_marks_translate(api, origin) -> None:
+    api.makeconftest(
+        """
+import pytest
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {
+        "filter_headers": ["x-team-secret", ("authorization", "XXX")],
+        "filter_query_parameters": ["api_sig"],
+        "match_on": ["method", "path"],
+        "before_record_request": lambda r: r,
+        "record_mode": "once",
+    }
+"""
+    )
+    api.makepyfile(
+        test_cfg=GET
+        + """
+@pytest.mark.vcr
+def test_filters():
+    get("/a?api_sig=abcdefgh1234&page=1", headers={"X-Team-Secret": "s3cret-value-9"})
+
+@pytest.mark.vcr
+def test_repeats_off_by_default():
+    get("/poll")
+    assert get("/poll").status_code == 200
+
+@pytest.mark.vcr(allow_playback_repeats=True, record_mode="none")
+def test_mark_beats_config():
+    get("/poll")
+    get("/poll")
+"""
+    )
+    first = api.runpytest("-W", "always")
+    # vcr_config's record_mode=once records the first two; the mark's "none" has no cassette.
+    first.assert_outcomes(passed=2, failed=1)
+    first.stdout.fnmatch_lines(
+        [
+            "*VcrConfigWarning: vcr_config 'before_record_request' is ignored*"
+            "pytest_streamreplay_redact*"
+        ]
+    )
+    folder = api.path / "cassettes" / "test_cfg"
+    (filters,) = cassette_lines(folder / "test_filters.jsonl")[1:]
+    headers = dict((k.lower(), v) for k, v in filters["request"]["headers"])
+    assert headers["x-team-secret"] == "REDACTED"
+    assert "api_sig=REDACTED" in filters["request"]["url"]
+    assert "abcdefgh1234" not in (folder / "test_filters.jsonl").read_text()
+    # match_on method+path: the query no longer has to match.
+    api.makepyfile(
+        test_cfg=GET
+        + """
+@pytest.mark.vcr
+def test_filters():
+    get("/a?api_sig=other-value-77&page=2")
+
+@pytest.mark.vcr
+def test_repeats_off_by_default():
+    get("/poll")
+    get("/poll")
+    get("/poll")
+"""
+    )
+    origin.stop()
+    second = api.runpytest()
+    second.assert_outcomes(passed=1, failed=1)
+    second.stdout.fnmatch_lines(
+        ["*Unmatched request GET http://127.0.0.1:*/poll*", "*already played 1 time(s)*"]
+    )
+
+
+def test_extra_cassettes_and_cassette_dir_override(api, origin) -> None:
+    api.makepyfile(
+        test_base=GET
+        + """
+@pytest.mark.vcr
+def test_seed():
+    get("/seed")
+"""
+    )
+    api.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    seed = api.path / "cassettes" / "test_base" / "test_seed.jsonl"
+    assert seed.exists()
+    api.makeconftest(
+        """
+import os, pytest
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request):
+    return os.path.join(os.path.dirname(str(request.node.path)), "recorded", "here")
+"""
+    )
+    api.makepyfile(
+        test_more=GET
+        + f"""
+@pytest.mark.vcr({str(seed.with_suffix(".yaml"))!r})
+def test_uses_extra():
+    get("/seed")
+
+@pytest.mark.vcr
+def test_own():
+    get("/own")
+"""
+    )
+    seen = len(origin.seen)
+    api.runpytest("test_more.py", "--record-mode=once").assert_outcomes(passed=2)
+    assert len(origin.seen) == seen + 1, "/seed comes from the extra cassette, not the network"
+    assert (api.path / "recorded" / "here" / "test_own.jsonl").exists()
+    assert not (api.path / "recorded" / "here" / "test_uses_extra.jsonl").exists(), (
+        "once mode with an existing (extra) cassette replays and records nothing"
+    )
+
+
+def test_block_network_follows_pytest_recording(api, origin) -> None:
+    api.makepyfile(
+        test_net=GET
+        + """
+import socket
+
+def test_unmarked_is_blocked():
+    with pytest.raises(RuntimeError, match="Network is disabled for host '127.0.0.1'"):
+        get("/x")
+
+@pytest.mark.block_network(allowed_hosts=["127\\\\.0\\\\.0\\\\.1"])
+def test_allowed_by_mark():
+    assert get("/y").status_code == 200
+
+@pytest.mark.vcr
+def test_vcr_replays_through_the_proxy():
+    assert get("/z").status_code == 200
+"""
+    )
+    # Recording: vcr tests are not blocked (pytest-recording's rule), others are.
+    api.runpytest("--block-network", "--record-mode=once").assert_outcomes(passed=3)
+    seen = len(origin.seen)
+    # Replay (mode none): blocked, except the proxy the replaying client talks to.
+    result = api.runpytest("--block-network")
+    result.assert_outcomes(passed=3)
+    assert len(origin.seen) == seen + 1, "only the allowed host went live"
+    # --allowed-hosts on the command line lets everything through.
+    result = api.runpytest("--block-network", "--allowed-hosts=127.0.0.1,localhost")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_unmarked_is_blocked*DID NOT RAISE*"])
+
+
+def test_disable_recording_goes_live(api, origin) -> None:
+    api.makepyfile(
+        test_live=GET
+        + """
+@pytest.mark.vcr
+def test_live(vcr):
+    assert vcr is None
+    assert get("/live").status_code == 200
+"""
+    )
+    api.runpytest("--disable-recording").assert_outcomes(passed=1)
+    assert len(origin.seen) == 1
+    assert not (api.path / "cassettes").exists()
+
+
+def test_header_names_the_plugin_that_handles_vcr(api) -> None:
+    api.makepyfile(test_h="def test_h():\n    pass\n")
+    result = api.runpytest()
+    result.stdout.fnmatch_lines(
+        ["streamreplay: @pytest.mark.streamreplay and pytest-recording's @pytest.mark.vcr*"]
+    )
+
+
+def test_unknown_matcher_is_a_clear_failure(api) -> None:
+    api.makepyfile(
+        test_m=GET
+        + """
+@pytest.mark.vcr(match_on=["method", "json_rpc_id"])
+def test_m():
+    pass
+"""
+    )
+    result = api.runpytest()
+    result.assert_outcomes(errors=1)  # at setup, as pytest-recording reports a bad vcr_config
+    result.stdout.fnmatch_lines(
+        ["pytest-streamreplay: vcr_config match_on: vcrpy matcher 'json_rpc_id' has no *"]
+    )
+    assert "Traceback" not in result.stdout.str()
