@@ -63,3 +63,34 @@ def inner(
     for var in (*ROUTING_VARS, *CA_VARS):
         monkeypatch.delenv(var, raising=False)
     return pytester
+
+
+def _pip_target(tmp_path_factory: pytest.TempPathFactory, name: str, *requirements: str) -> Path:
+    """Install ``requirements`` (without dependencies) into a folder for PYTHONPATH, so one test
+    can have a package the rest of the suite must not see; skips when pip cannot get them."""
+    import subprocess
+    import sys
+
+    target = tmp_path_factory.mktemp(name)
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target)]
+    done = subprocess.run(
+        [*pip, *requirements],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"pip could not install {' '.join(requirements)}: {done.stderr[-300:]}")
+    return target
+
+
+@pytest.fixture(scope="session")
+def recording_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest-recording (its vcrpy dependency is ours too), for PYTHONPATH in subprocess runs."""
+    return _pip_target(tmp_path_factory, "pytest-recording", "pytest-recording")
+
+
+@pytest.fixture(scope="session")
+def old_pytest_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest 8, whose option conflicts surface differently from pytest 9's."""
+    return _pip_target(tmp_path_factory, "pytest8", "pytest>=8.4,<9")
