@@ -16,7 +16,15 @@ from typing import Any
 
 __all__ = ["COMMAND_MODULES", "register_all"]
 
-COMMAND_MODULES: list[str] = ["overview", "timeline", "filter", "convert", "integrity", "web"]
+COMMAND_MODULES: list[str] = [
+    "overview",
+    "timeline",
+    "filter",
+    "convert",
+    "migrate",
+    "integrity",
+    "web",
+]
 """Command group modules, in the order their commands appear in ``--help``."""
 
 
