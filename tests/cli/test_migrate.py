@@ -159,3 +159,34 @@ def test_nothing_to_migrate_says_where_it_looked(run: Run, tmp_path: Path) -> No
         "streamreplay: error: no vcrpy cassettes (.yaml, .yml, .json with an 'interactions' "
         f"list) under {Path('tests')}"
     )
+
+
+def test_aiohttp_json_bodies_recorded_by_vcrpy_become_json(run: Run, tmp_path: Path) -> None:
+    """vcrpy's aiohttp patch stores ``json=`` as a YAML mapping (keys sorted, no Content-Type
+    header); it was imported as Python's repr and never matched the live JSON body again."""
+    import asyncio
+
+    import aiohttp
+    import vcr
+    from servers import start_origin
+
+    origin = start_origin()
+    source = tmp_path / "cassettes" / "test_orders" / "test_post.yaml"
+
+    async def post() -> None:
+        async with aiohttp.ClientSession() as session:
+            for body in ({"sku": "A1", "qty": 2}, [1, {"b": None}]):
+                async with session.post(origin.url + "/orders", json=body) as answer:
+                    await answer.read()
+
+    try:
+        with vcr.use_cassette(str(source), record_mode="all"):
+            asyncio.run(post())
+    finally:
+        origin.stop()
+    assert "qty: 2" in source.read_text(), "vcrpy wrote the body as a mapping"
+    assert run("migrate").returncode == 0
+    first, second = read_cassette(source.with_suffix(".jsonl"))[1]
+    assert isinstance(first, HttpInteraction) and isinstance(second, HttpInteraction)
+    assert first.request.json == {"sku": "A1", "qty": 2}
+    assert second.request.json == [1, {"b": None}]

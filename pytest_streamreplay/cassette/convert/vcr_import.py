@@ -71,6 +71,14 @@ def _bytes(value: Any) -> bytes:
     return str(value).encode("utf-8")
 
 
+def _request_bytes(value: Any) -> bytes:
+    """A request body: vcrpy's aiohttp patch stores ``json=`` as the object itself (a YAML
+    mapping or list), which is JSON on the wire; other clients' bodies are text or bytes."""
+    if isinstance(value, list) or (isinstance(value, dict) and "string" not in value):
+        return json.dumps(value).encode("utf-8")
+    return _bytes(value)
+
+
 def _headers(value: Any) -> list[tuple[str, str]]:
     """vcrpy headers: ``{name: [values]}`` (a single string in old cassettes)."""
     out: list[tuple[str, str]] = []
@@ -92,7 +100,7 @@ def _interaction(index: int, item: dict[str, Any]) -> HttpInteraction:
     request, response = item["request"], item["response"]
     req_headers = _headers(request.get("headers"))
     req_content, req_headers = decode_content(
-        _bytes(request.get("body")), req_headers, maybe_decoded=True
+        _request_bytes(request.get("body")), req_headers, maybe_decoded=True
     )
     if "status" in response:
         status = response["status"]
