@@ -17,11 +17,12 @@ hookspec = pluggy.HookspecMarker("pytest")
 
 
 @hookspec
-def pytest_streamreplay_redact(record: Any, test_id: str) -> None:
+def pytest_streamreplay_redact(record: Any, test_id: str) -> bool | None:
     """Redact a freshly recorded record in place, after the built-in rules ran.
 
     ``record`` is an ``HttpInteraction``, ``WsConnection``, ``WsMessage``, ``WsClose`` or
-    ``Event`` from ``pytest_streamreplay.cassette``.
+    ``Event`` from ``pytest_streamreplay.cassette``. Return False to leave it out of the
+    cassette (what vcrpy's ``before_record_*`` returning None does).
     """
 
 

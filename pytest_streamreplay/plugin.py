@@ -199,8 +199,9 @@ def _open_session(item: pytest.Item) -> tuple[CassetteSession, Settings]:
     settings = resolve_settings(config, item.get_closest_marker("streamreplay"))
     path = _cassette_path(item, settings)
 
-    def extra_redact(record: Any) -> None:
-        config.hook.pytest_streamreplay_redact(record=record, test_id=item.nodeid)
+    def extra_redact(record: Any) -> bool:
+        results = config.hook.pytest_streamreplay_redact(record=record, test_id=item.nodeid)
+        return False not in results
 
     session = CassetteSession(
         path,

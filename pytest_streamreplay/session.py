@@ -103,7 +103,8 @@ class CassetteSession:
     redactor: Redactor = field(default_factory=Redactor)
     strict: bool = False
     test_id: str | None = None
-    extra_redact: Callable[[Record], None] | None = None
+    #: Runs on each recorded record after the built-in redaction; False leaves it out.
+    extra_redact: Callable[[Record], bool | None] | None = None
     speed: Speed = field(default_factory=Speed)
     message_ignore: tuple[str, ...] = ()
     routes: list[tuple[str, str]] = field(default_factory=list)
@@ -419,8 +420,8 @@ class CassetteSession:
         """Redact a freshly recorded record and keep it for saving; with ``flow``, only while
         that flow is live (a message arriving after teardown cut its connection is dropped)."""
         self.redactor.record(record)
-        if self.extra_redact is not None:
-            self.extra_redact(record)
+        if self.extra_redact is not None and self.extra_redact(record) is False:
+            return record  # left out of the cassette, as a hook asked
         with self._lock:
             if flow is not None and flow not in self._live:
                 return record

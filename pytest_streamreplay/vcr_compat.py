@@ -30,6 +30,7 @@ __all__ = [
     "HONOURED_KEYS",
     "IGNORED_KEYS",
     "VcrSettings",
+    "apply_before_record",
     "cassette_file",
     "recording_plugin",
     "setup",
@@ -47,13 +48,13 @@ HONOURED_KEYS: dict[str, str] = {
     "allow_private_ips": "private addresses --block-network lets through",
     "decode_compressed_response": "always on: cassettes keep bodies decoded",
     "serializer": "only chooses pytest-recording's file suffix; cassettes are JSON Lines",
+    "before_record_request": "called on each HTTP request recorded (None leaves it out)",
+    "before_record_response": "called on each HTTP response recorded (None leaves it out)",
+    "before_record": "vcrpy's old name of before_record_request",
 }
 """vcr_config keys that have an effect (or need none), and what they become."""
 
 IGNORED_KEYS: dict[str, str] = {
-    "before_record_request": "vcrpy callable; use the pytest_streamreplay_redact hook",
-    "before_record_response": "vcrpy callable; use the pytest_streamreplay_redact hook",
-    "before_record": "vcrpy callable; use the pytest_streamreplay_redact hook",
     "ignore_localhost": "every request goes through the proxy and is recorded",
     "ignore_hosts": "every request goes through the proxy and is recorded",
     "cassette_library_dir": "use the vcr_cassette_dir fixture",
@@ -158,6 +159,68 @@ def translate_vcr_config(config: Mapping[str, Any]) -> VcrSettings:
         allowed_hosts=tuple(hosts or ()),
         allow_private_ips=bool(config.get("allow_private_ips", False)),
     )
+
+
+def _vcr_headers(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, value in headers:
+        out.setdefault(name, []).append(value)
+    return out
+
+
+def _pairs(headers: Mapping[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for name, values in headers.items():
+        for value in values if isinstance(values, list | tuple) else [values]:
+            out.append((str(name), value.decode() if isinstance(value, bytes) else str(value)))
+    return out
+
+
+def apply_before_record(
+    record: Any, before_request: Any | None, before_response: Any | None
+) -> bool:
+    """Run vcrpy's ``before_record_request``/``before_record_response`` on a recorded
+    ``HttpInteraction`` in place, through vcrpy's own shapes (a ``vcr.request.Request``; a
+    response dict with ``status``, ``headers`` and ``body.string``). False: a callable returned
+    None, and vcrpy would not record the interaction."""
+    from .cassette.body import encode_body
+    from .cassette.records import HttpInteraction
+
+    if not isinstance(record, HttpInteraction):
+        return True
+    if before_request is not None:
+        from vcr.request import Request
+
+        req = record.request
+        live = Request(req.method, req.url, req.content, {k: v for k, v in req.headers})
+        changed = before_request(live)
+        if changed is None:
+            return False
+        req.method, req.url = str(changed.method), str(changed.uri)
+        req.headers = _pairs(changed.headers)
+        body = changed.body
+        req.body = encode_body(body.encode() if isinstance(body, str) else bytes(body or b""))
+    if before_response is not None:
+        resp = record.response
+        content = resp.content
+        given = {
+            "status": {"code": resp.status, "message": resp.reason},
+            "headers": _vcr_headers(resp.headers),
+            "body": {"string": content},
+        }
+        changed_resp = before_response(given)
+        if changed_resp is None:
+            return False
+        status = changed_resp.get("status") or {}
+        resp.status = int(status.get("code", resp.status))
+        resp.reason = str(status.get("message", resp.reason))
+        resp.headers = _pairs(changed_resp.get("headers") or {})
+        new_body = (changed_resp.get("body") or {}).get("string", content)
+        if isinstance(new_body, str):
+            new_body = new_body.encode()
+        if new_body != content and resp.chunks is None:
+            resp.body, resp.encoded = encode_body(new_body), None
+    return True
 
 
 def cassette_file(directory: str | Path, name: str) -> Path:

@@ -20,7 +20,13 @@ import pytest
 from .blocknet import blocked_network
 from .harness import runtime
 from .settings import SettingsError
-from .vcr_compat import HONOURED_KEYS, IGNORED_KEYS, cassette_file, translate_vcr_config
+from .vcr_compat import (
+    HONOURED_KEYS,
+    IGNORED_KEYS,
+    apply_before_record,
+    cassette_file,
+    translate_vcr_config,
+)
 
 __all__ = ["VcrConfigWarning"]
 
@@ -38,6 +44,17 @@ _WARNED = pytest.StashKey[set[str]]()
 
 class VcrConfigWarning(UserWarning):
     """A vcr_config key this plugin cannot honour (the warning says why)."""
+
+
+# vcrpy's before_record_request/_response of the tests running now, by test id.
+_BEFORE_RECORD: dict[str, tuple[Any, Any]] = {}
+
+
+def pytest_streamreplay_redact(record: Any, test_id: str) -> bool | None:
+    callbacks = _BEFORE_RECORD.get(test_id)
+    if callbacks is None:
+        return None
+    return None if apply_before_record(record, *callbacks) else False
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -210,4 +227,13 @@ def vcr(
         for extra in mark.args
     )
     request.node.add_marker(pytest.mark.streamreplay(**kwargs))
-    yield request.getfixturevalue("streamreplay")
+    before = (
+        merged.get("before_record_request") or merged.get("before_record"),
+        merged.get("before_record_response"),
+    )
+    if any(before):
+        _BEFORE_RECORD[request.node.nodeid] = before
+    try:
+        yield request.getfixturevalue("streamreplay")
+    finally:
+        _BEFORE_RECORD.pop(request.node.nodeid, None)

@@ -94,9 +94,18 @@ def vcr_config():
         "filter_headers": ["x-team-secret", ("authorization", "XXX")],
         "filter_query_parameters": ["api_sig"],
         "match_on": ["method", "path"],
-        "before_record_request": lambda r: r,
+        "before_record_request": drop_telemetry,
+        "before_record_response": mark_response,
+        "ignore_localhost": True,
         "record_mode": "once",
     }
+
+def drop_telemetry(request):
+    return None if request.path == "/telemetry" else request
+
+def mark_response(response):
+    response["headers"]["X-Scrubbed"] = ["yes"]
+    return response
 """
     )
     api.makepyfile(
@@ -105,6 +114,7 @@ def vcr_config():
 @pytest.mark.vcr
 def test_filters():
     get("/a?api_sig=abcdefgh1234&page=1", headers={"X-Team-Secret": "s3cret-value-9"})
+    get("/telemetry")
 
 @pytest.mark.vcr
 def test_repeats_off_by_default():
@@ -122,8 +132,8 @@ def test_mark_beats_config():
     first.assert_outcomes(passed=2, failed=1)
     first.stdout.fnmatch_lines(
         [
-            "*VcrConfigWarning: vcr_config 'before_record_request' is ignored*"
-            "pytest_streamreplay_redact*"
+            "*VcrConfigWarning: vcr_config 'ignore_localhost' is ignored: every request goes "
+            "through the proxy*"
         ]
     )
     folder = api.path / "cassettes" / "test_cfg"
@@ -132,6 +142,8 @@ def test_mark_beats_config():
     assert headers["x-team-secret"] == "REDACTED"
     assert "api_sig=REDACTED" in filters["request"]["url"]
     assert "abcdefgh1234" not in (folder / "test_filters.jsonl").read_text()
+    assert ["X-Scrubbed", "yes"] in filters["response"]["headers"], "before_record_response ran"
+    # before_record_request returned None for /telemetry: left out, as vcrpy does.
     # match_on method+path: the query no longer has to match.
     api.makepyfile(
         test_cfg=GET
