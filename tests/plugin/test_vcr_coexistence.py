@@ -74,3 +74,28 @@ def test_both_installed_start_and_split_the_markers(
     origin.stop()  # both replay offline, each from its own cassette
     result = inner.runpytest_subprocess(*ORDERS[order], timeout=240)
     result.assert_outcomes(passed=2)
+
+
+def test_installed_but_disabled_pytest_recording_leaves_the_interface_here(
+    inner: pytest.Pytester, origin, monkeypatch: pytest.MonkeyPatch, recording_site: Path
+) -> None:
+    """``-p no:recording``: pytest-recording is importable but not loaded; this plugin serves
+    @pytest.mark.vcr and the options (decided after the plugins load, not by importability)."""
+    monkeypatch.setenv("PYTHONPATH", str(recording_site))
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(
+        test_vcr="""
+import os, requests, pytest
+
+@pytest.mark.vcr
+def test_with_vcr(vcr):
+    assert vcr.cassette_path.name == "test_with_vcr.jsonl"
+    assert requests.get(os.environ["ORIGIN"] + "/v").status_code == 200
+"""
+    )
+    result = inner.runpytest_subprocess(
+        "-p", "no:recording", "--record-mode=once", "--block-network", timeout=240
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["streamreplay: @pytest.mark.streamreplay and pytest-recording's*"])
+    assert (inner.path / "cassettes" / "test_vcr" / "test_with_vcr.jsonl").exists()

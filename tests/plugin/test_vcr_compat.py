@@ -198,11 +198,22 @@ def test_uses_extra():
 @pytest.mark.vcr
 def test_own():
     get("/own")
+
+@pytest.mark.vcr("not-there.yaml")
+def test_missing_extra():
+    get("/gone")
 """
     )
     seen = len(origin.seen)
-    api.runpytest("test_more.py", "--record-mode=once").assert_outcomes(passed=2)
+    api.runpytest("test_more.py", "--record-mode=once", "-k", "not missing").assert_outcomes(
+        passed=2
+    )
     assert len(origin.seen) == seen + 1, "/seed comes from the extra cassette, not the network"
+    result = api.runpytest("test_more.py", "-k", "missing")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*refused: GET http://127.0.0.1:*/gone", "*extra cassette not found: *not-there.jsonl"]
+    )
     assert (api.path / "recorded" / "here" / "test_own.jsonl").exists()
     assert not (api.path / "recorded" / "here" / "test_uses_extra.jsonl").exists(), (
         "once mode with an existing (extra) cassette replays and records nothing"
@@ -237,6 +248,10 @@ def test_vcr_replays_through_the_proxy():
     assert len(origin.seen) == seen + 1, "only the allowed host went live"
     # --allowed-hosts on the command line lets everything through.
     result = api.runpytest("--block-network", "--allowed-hosts=127.0.0.1,localhost")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*test_unmarked_is_blocked*DID NOT RAISE*"])
+    # So does --allow-private-ips (loopback is private).
+    result = api.runpytest("--block-network", "--allow-private-ips")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*test_unmarked_is_blocked*DID NOT RAISE*"])
 
