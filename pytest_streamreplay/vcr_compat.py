@@ -79,8 +79,6 @@ _MATCHERS = {
     "body": "json_body",  # vcrpy decodes JSON and form bodies before comparing
 }
 
-_SUFFIXES = (".yaml", ".yml", ".json")
-
 
 @dataclass(frozen=True)
 class VcrSettings:
@@ -224,19 +222,14 @@ def apply_before_record(
 
 
 def cassette_file(directory: str | Path, name: str) -> Path:
-    """Where pytest-recording's cassette ``name`` in ``directory`` lives after migration.
+    """Where pytest-recording's cassette ``name`` in ``directory`` lives after migration:
+    the file pytest-recording would use (``x.yaml``, ``TestC.test_x.yaml``, long names cut as
+    it cuts them) with ``.jsonl`` for its suffix, as ``streamreplay migrate`` writes it."""
+    from .cassette.convert.vcr_tree import migrated_path, recording_cassette_name
 
-    ``x.yaml`` (or ``.yml``, ``.json``) becomes ``x.jsonl``; a name without one of those
-    suffixes (``TestClass.test_x``) gets ``.jsonl`` added, as pytest-recording adds ``.yaml``."""
-    from .cassette.storage import CASSETTE_SUFFIX
-
-    path = Path(directory) / name
-    for suffix in _SUFFIXES:
-        if path.name.lower().endswith(suffix):
-            return path.with_name(path.name[: -len(suffix)] + CASSETTE_SUFFIX)
-    if path.name.endswith(CASSETTE_SUFFIX):
-        return path
-    return path.with_name(path.name + CASSETTE_SUFFIX)
+    if name.endswith(".jsonl"):
+        return Path(directory) / name
+    return migrated_path(Path(directory) / recording_cassette_name(name))
 
 
 # -- which plugin owns pytest-recording's interface ------------------------------------------

@@ -232,9 +232,10 @@ class CassetteWriter:
     def __init__(self, path: str | os.PathLike[str], header: Header) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
+        # The temporary name is the target's plus ~14 bytes: a target near the 255-byte limit
+        # of a file name (pytest-recording's long names) gets a short one instead.
+        prefix = f".{self.path.name}." if len(self.path.name.encode()) <= 200 else ".cassette."
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.path.parent)
         self._tmp = Path(tmp)
         self._fh: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
         self._fh.write(_dumps(header.to_json()) + "\n")

@@ -294,3 +294,53 @@ def test_m():
         ["pytest-streamreplay: vcr_config match_on: vcrpy matcher 'json_rpc_id' has no *"]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_long_test_names_are_shortened_as_pytest_recording_does(api, origin) -> None:
+    """pytest-recording cuts a name past 255 bytes to ``prefix...md5`` + ``.yaml``; the .jsonl
+    twin of such a file (one byte longer) must still fit, and ``migrate`` must agree."""
+    import hashlib
+    import subprocess
+    import sys
+
+    from vcr.request import Request
+    from vcr.serialize import serialize
+    from vcr.serializers import yamlserializer
+
+    param = "p" * 300
+    api.makepyfile(
+        test_long=GET
+        + f"""
+@pytest.mark.parametrize("x", [1], ids=[{param!r}])
+@pytest.mark.vcr
+def test_x(x, vcr):
+    assert len(vcr.cassette_path.name.encode()) <= 255
+    assert get("/long").status_code == 200
+"""
+    )
+    api.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (recorded,) = (api.path / "cassettes" / "test_long").iterdir()
+    assert "..." in recorded.name and len(recorded.name) <= 255
+
+    # The file pytest-recording wrote for the same test, migrated: the same .jsonl name.
+    name = f"test_x[{param}]"
+    yaml_name = f"{name[: 255 - 5 - 32 - 3]}...{hashlib.md5(name.encode()).hexdigest()}.yaml"
+    assert len(yaml_name) == 255
+    folder = api.path / "from_yaml" / "cassettes" / "test_long"
+    folder.mkdir(parents=True)
+    data = {
+        "requests": [Request("GET", f"{origin.url}/long", None, {})],
+        "responses": [
+            {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b"{}"}}
+        ],
+    }
+    (folder / yaml_name).write_text(serialize(data, yamlserializer))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest_streamreplay.cli", "migrate", "from_yaml"],
+        cwd=api.path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted([yaml_name, recorded.name])

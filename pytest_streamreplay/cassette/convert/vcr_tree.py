@@ -21,16 +21,48 @@ from ..storage import CASSETTE_SUFFIX, CassetteWriter, new_header
 from ._common import ConvertError, SkipHandler, ignore_skip
 from .vcr_import import from_vcr
 
-__all__ = ["Migration", "find_vcr_cassettes", "migrate_cassette", "migrated_path"]
+__all__ = [
+    "Migration",
+    "find_vcr_cassettes",
+    "migrate_cassette",
+    "migrated_path",
+    "recording_cassette_name",
+]
 
 _SUFFIXES = (".yaml", ".yml", ".json")
+_MAX_NAME = 255  # bytes in a file name on common file systems
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "venv"})
 _SNIFF_BYTES = 4096
 
 
+def recording_cassette_name(name: str) -> str:
+    """The file name pytest-recording gives a cassette named ``name``: ``.yaml`` added when
+    missing; past 255 bytes, cut to ``<prefix>...<md5 of the name>.yaml``."""
+    if not name.lower().endswith(_SUFFIXES):
+        if len(name) + len(".yaml") > _MAX_NAME:
+            import hashlib
+
+            digest = hashlib.md5(name.encode()).hexdigest()
+            name = f"{name[: _MAX_NAME - len('.yaml') - len(digest) - 3]}...{digest}"
+        name += ".yaml"
+    return name
+
+
 def migrated_path(source: Path) -> Path:
-    """``x.yaml`` -> ``x.jsonl`` in the same folder (``TestC.test_x.yaml`` keeps its dot)."""
-    return source.with_name(source.name[: -len(source.suffix)] + CASSETTE_SUFFIX)
+    """``x.yaml`` -> ``x.jsonl`` in the same folder (``TestC.test_x.yaml`` keeps its dot).
+
+    ``.jsonl`` is a byte longer than ``.yaml``: a name that would pass 255 bytes loses bytes
+    from the end of its prefix (before pytest-recording's ``...<md5>``), never from the hash."""
+    lower = source.name.lower()
+    stem = next((source.name[: -len(s)] for s in _SUFFIXES if lower.endswith(s)), source.name)
+    excess = len((stem + CASSETTE_SUFFIX).encode()) - _MAX_NAME
+    if excess > 0:
+        cut = stem.rfind("...")
+        if cut < excess:
+            cut = len(stem)
+        prefix = stem[:cut].encode()[:-excess].decode("utf-8", "ignore")
+        stem = prefix + stem[cut:]
+    return source.with_name(stem + CASSETTE_SUFFIX)
 
 
 def _is_vcr_cassette(path: Path) -> bool:
