@@ -231,6 +231,12 @@ class CassetteSession:
         with self._lock:
             return list(self.seen)
 
+    @property
+    def play_count(self) -> int:
+        """Answers given from the cassette so far, repeats included (vcrpy's ``play_count``)."""
+        with self._lock:
+            return sum(r.plays for r in self._replayable)
+
     def unused(self) -> list[HttpInteraction]:
         """Recorded interactions that no request asked for (only meaningful when replaying)."""
         with self._lock:

@@ -28,7 +28,7 @@ from .vcr_compat import (
     translate_vcr_config,
 )
 
-__all__ = ["VcrConfigWarning"]
+__all__ = ["VcrConfigWarning", "VcrHandle"]
 
 _MARKERS = (
     "vcr(*extra_cassettes, **vcr_config): replay (or record) this test's HTTP traffic "
@@ -44,6 +44,26 @@ _WARNED = pytest.StashKey[set[str]]()
 
 class VcrConfigWarning(UserWarning):
     """A vcr_config key this plugin cannot honour (the warning says why)."""
+
+
+class VcrHandle:
+    """What the ``vcr`` fixture gives a test: the ``streamreplay`` handle, plus the parts of
+    vcrpy's ``Cassette`` that tests assert on (``play_count``, ``all_played``)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    @property
+    def play_count(self) -> int:
+        return int(self._handle.session.play_count)
+
+    @property
+    def all_played(self) -> bool:
+        """Every interaction of the cassette was replayed (while recording: always True)."""
+        return not self._handle.unused()
 
 
 # vcrpy's before_record_request/_response of the tests running now, by test id.
@@ -234,6 +254,7 @@ def vcr(
     if any(before):
         _BEFORE_RECORD[request.node.nodeid] = before
     try:
-        yield request.getfixturevalue("streamreplay")
+        handle = request.getfixturevalue("streamreplay")
+        yield VcrHandle(handle) if handle is not None else None
     finally:
         _BEFORE_RECORD.pop(request.node.nodeid, None)

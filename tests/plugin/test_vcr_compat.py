@@ -33,6 +33,10 @@ def test_vcr_mark_records_beside_the_test_and_replays_offline(api, origin) -> No
 def test_list(vcr):
     assert vcr.cassette_path.name == "test_list.jsonl"
     assert get("/users").status_code == 200
+    assert get("/users?page=2").status_code == 200
+    replaying = vcr.mode == "replay"
+    assert vcr.play_count == (2 if replaying else 0)
+    assert vcr.all_played or not replaying
 
 class TestProfile:
     @pytest.mark.vcr
@@ -55,7 +59,7 @@ def test_unmarked_is_untouched(request):
         "shared.jsonl",
         "test_list.jsonl",
     ]
-    assert len(origin.seen) == 3
+    assert len(origin.seen) == 4
     origin.stop()
     result = api.runpytest("-p", "no:randomly")
     result.assert_outcomes(passed=4)

@@ -194,5 +194,7 @@ def test_pytest_recording_project_passes_after_migrate(
         ],
         consecutive=False,
     )
+    # CI's strict replay on top of --block-network: nothing left unused, nothing live.
+    inner.runpytest_subprocess("--replay-strict", timeout=240).assert_outcomes(passed=5)
     assert _digest(inner.path) == before, "no test file was edited"
     assert "sk-test-0123456" not in "".join(p.read_text() for p in folder.rglob("*.jsonl"))
