@@ -40,8 +40,8 @@ __all__ = [
 HONOURED_KEYS: dict[str, str] = {
     "record_mode": "record mode (--record-mode on the command line still wins)",
     "match_on": "request matchers (vcrpy's names; raw_body and body compare the body)",
-    "filter_headers": "redacted (value replaced by REDACTED, in requests and responses)",
-    "filter_query_parameters": "redacted (value replaced by REDACTED)",
+    "filter_headers": "redacted (a REDACTED placeholder, in requests and responses)",
+    "filter_query_parameters": "redacted (a REDACTED placeholder)",
     "filter_post_data_parameters": "redacted (form fields and JSON body fields)",
     "allow_playback_repeats": "allow_repeats (default False, as in vcrpy)",
     "allowed_hosts": "hosts --block-network lets through",

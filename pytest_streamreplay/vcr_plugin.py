@@ -40,6 +40,7 @@ _MARKERS = (
 )
 _UNSAFE = r"<>?%*:|\"'/\\"
 _WARNED = pytest.StashKey[set[str]]()
+_CASSETTE = pytest.StashKey[Path]()
 
 
 class VcrConfigWarning(UserWarning):
@@ -81,6 +82,13 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in _MARKERS:
         config.addinivalue_line("markers", line)
     config.stash[_WARNED] = set()
+
+
+def pytest_streamreplay_cassette_path(item: pytest.Item, cassette_dir: Path) -> Path | None:
+    """A @pytest.mark.vcr test's cassette is where pytest-recording keeps it (the project's
+    ``vcr_cassette_dir``), which need not be inside the streamreplay cassette directory; a
+    ``conftest.py`` implementation of this hook still wins."""
+    return item.stash.get(_CASSETTE, None)
 
 
 def _merged_config(request: pytest.FixtureRequest, markers: list[pytest.Mark]) -> dict[str, Any]:
@@ -240,7 +248,7 @@ def vcr(
     name = request.getfixturevalue("default_cassette_name")
     kwargs = dict(settings.marker_kwargs)
     kwargs.setdefault("record_mode", record_mode)
-    kwargs["cassette"] = os.fspath(cassette_file(directory, name))
+    request.node.stash[_CASSETTE] = cassette_file(directory, name)
     kwargs["extra_cassettes"] = tuple(
         os.fspath(cassette_file(directory, str(extra)))
         for mark in vcr_markers

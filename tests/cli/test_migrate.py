@@ -111,7 +111,8 @@ def test_check_lists_then_migrate_converts_redacts_and_is_idempotent(
         assert secret not in text
     login, feed = read_cassette(login_cassette)[1]
     assert isinstance(login, HttpInteraction) and isinstance(feed, HttpInteraction)
-    assert login.response.json == {"access_token": "REDACTED", "user": "ada"}
+    assert login.response.json["access_token"].startswith("REDACTED")
+    assert login.response.json["user"] == "ada"
     assert feed.response.json == {"items": [1, 2, 3]}, "gzip body decoded"
     assert feed.response.header("content-encoding") == "gzip"
     header = json.loads(text.splitlines()[0])

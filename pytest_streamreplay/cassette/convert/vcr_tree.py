@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..records import HttpInteraction, Record
-from ..redaction import Redactor
+from ..redaction import Redactor, redact_records
 from ..storage import CASSETTE_SUFFIX, CassetteWriter, new_header
 from ._common import ConvertError, SkipHandler, ignore_skip
 from .vcr_import import from_vcr
@@ -121,15 +121,12 @@ def migrate_cassette(
     that cannot be read, and then nothing is written."""
     src = Path(source)
     dst = Path(target) if target is not None else migrated_path(src)
-    redactor = redactor if redactor is not None else Redactor()
-    records: list[Record] = []
-    redacted = 0
     # Everything is read before anything is written: a bad file writes nothing.
-    for interaction in from_vcr(src, on_skip=on_skip):
-        before = interaction.to_json()
-        redactor.record(interaction)
-        redacted += interaction.to_json() != before
-        records.append(interaction)
+    records: list[Record] = list(from_vcr(src, on_skip=on_skip))
+    before = [r.to_json() for r in records]
+    # The redaction every writer uses (two passes: a secret found late is scrubbed early too).
+    records = redact_records(records, redactor)
+    redacted = sum(r.to_json() != b for r, b in zip(records, before, strict=True))
     if dst.resolve() == src.resolve():
         raise ConvertError(src, "the cassette would overwrite its source")
     header = new_header(source={"format": "vcr", "file": src.name})
