@@ -19,6 +19,7 @@ from .records import (
 from .storage import (
     CASSETTE_SUFFIX,
     CassetteError,
+    CassetteWriteError,
     CassetteWriter,
     iter_records,
     new_header,
@@ -32,6 +33,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "CassetteError",
+    "CassetteWriteError",
     "CassetteWriter",
     "Chunk",
     "Event",

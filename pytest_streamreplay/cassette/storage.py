@@ -23,6 +23,7 @@ from .records import FORMAT, FORMAT_VERSION, HEADER_KEYS, Header, Record, record
 __all__ = [
     "CASSETTE_SUFFIX",
     "CassetteError",
+    "CassetteWriteError",
     "CassetteWriter",
     "iter_records",
     "new_header",
@@ -35,7 +36,7 @@ CASSETTE_SUFFIX = ".jsonl"
 
 
 class CassetteError(Exception):
-    """A cassette that cannot be read: names the file, the line and what to do."""
+    """A cassette that cannot be read (or written): names the file, the line and what to do."""
 
     def __init__(self, path: str | os.PathLike[str], line: int | None, message: str) -> None:
         self.path = str(path)
@@ -222,44 +223,81 @@ def read_cassette(path: str | os.PathLike[str]) -> tuple[Header, list[Record]]:
     return read_header(path), list(iter_records(path))
 
 
+class CassetteWriteError(CassetteError):
+    """A cassette that could not be written (disk full, file too large, no permission): the
+    temporary file is gone and the old cassette, if any, is untouched."""
+
+    def __init__(self, path: str | os.PathLike[str], exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        super().__init__(path, None, f"not written: {reason}; the old cassette is kept")
+        self.reason = reason
+
+
 class CassetteWriter:
     """Write records to a temporary file; ``close()`` renames it over ``path``.
 
     Leaving the ``with`` block through an exception discards the temporary file, so the old
-    cassette (or none) stays in place.
+    cassette (or none) stays in place. Any ``OSError`` on the way (a full disk shows up at
+    ``write``, ``flush`` or ``close``) discards it too and raises ``CassetteWriteError``.
     """
 
     def __init__(self, path: str | os.PathLike[str], header: Header) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # The temporary name is the target's plus ~14 bytes: a target near the 255-byte limit
-        # of a file name (pytest-recording's long names) gets a short one instead.
-        prefix = f".{self.path.name}." if len(self.path.name.encode()) <= 200 else ".cassette."
-        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.path.parent)
-        self._tmp = Path(tmp)
-        self._fh: IO[str] | None = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-        self._fh.write(_dumps(header.to_json()) + "\n")
+        self._fh: IO[str] | None = None
+        self._tmp: Path | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The temporary name is the target's plus ~14 bytes: a target near the 255-byte
+            # limit of a file name (pytest-recording's long names) gets a short one instead.
+            name = self.path.name
+            prefix = f".{name}." if len(name.encode()) <= 200 else ".cassette."
+            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.path.parent)
+            self._tmp = Path(tmp)
+            self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+            self._fh.write(_dumps(header.to_json()) + "\n")
+        except OSError as exc:
+            raise self._failed(exc) from exc
 
     def write(self, record: Record | dict[str, Any]) -> None:
-        assert self._fh is not None, "writer is closed"
+        if self._fh is None:
+            raise CassetteError(self.path, None, "writer is closed")
         obj = record if isinstance(record, dict) else record.to_json()
-        self._fh.write(_dumps(obj) + "\n")
+        try:
+            self._fh.write(_dumps(obj) + "\n")
+        except OSError as exc:
+            raise self._failed(exc) from exc
 
     def close(self) -> None:
         if self._fh is None:
             return
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self._fh = None
-        os.chmod(self._tmp, 0o644)
-        os.replace(self._tmp, self.path)
+        fh, self._fh = self._fh, None
+        assert self._tmp is not None
+        try:
+            try:
+                fh.flush()
+                os.fsync(fh.fileno())
+            finally:
+                fh.close()  # closes the descriptor even when its last flush fails
+            os.chmod(self._tmp, 0o644)
+            os.replace(self._tmp, self.path)
+        except OSError as exc:
+            raise self._failed(exc) from exc
 
     def abort(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
-        self._tmp.unlink(missing_ok=True)
+        """Drop the temporary file; never raises for a write that already failed."""
+        fh, self._fh = self._fh, None
+        try:
+            if fh is not None:
+                fh.close()
+        except OSError:
+            pass  # the buffered tail could not be written: it is being thrown away anyway
+        finally:
+            if self._tmp is not None:
+                self._tmp.unlink(missing_ok=True)
+
+    def _failed(self, exc: OSError) -> CassetteWriteError:
+        self.abort()
+        return CassetteWriteError(self.path, exc)
 
     def __enter__(self) -> CassetteWriter:
         return self
