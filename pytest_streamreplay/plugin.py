@@ -6,6 +6,9 @@ proxy (see ``harness.ProxyRuntime``).
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,13 +17,13 @@ import pytest
 
 from . import vcr_compat
 from .cassette.matching import MatcherSpecError, resolve_matchers
-from .cassette.records import HttpInteraction
+from .cassette.records import HttpInteraction, WsConnection
 from .cassette.redaction import Redactor
-from .cassette.storage import CassetteError
+from .cassette.storage import CassetteError, CassetteWriteError
 from .harness import StreamReplayHandle, bound, runtime
 from .netguard import NetworkGuard
 from .paths import ALLOW_OUTSIDE_INI, CassetteNameError, cassette_path_for
-from .report import CassetteOutcome, render_summary
+from .report import CassetteOutcome, judge_shared, render_summary
 from .session import CassetteSession
 from .settings import Settings, SettingsError, resolve_settings
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
@@ -35,9 +38,13 @@ MARKER = (
 
 
 class _PluginState:
-    def __init__(self) -> None:
+    def __init__(self, run_id: str) -> None:
         self.outcomes: list[CassetteOutcome] = []
         self.guard = NetworkGuard()
+        #: One id for the whole run (xdist workers get the controller's): see ``save_merged``.
+        self.run_id = run_id
+        #: How many collected tests use each cassette (absolute paths); 2+: shared.
+        self.users: Counter[Path] = Counter()
 
 
 _STATE = pytest.StashKey[_PluginState]()
@@ -149,7 +156,8 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
-    state = _PluginState()
+    workerinput = getattr(config, "workerinput", None) or {}
+    state = _PluginState(workerinput.get("streamreplay_session") or uuid.uuid4().hex)
     config.stash[_STATE] = state
     upstream_ca = config.getoption("upstream_ca") or config.getini("streamreplay_upstream_ca")
     runtime().configure(
@@ -159,6 +167,36 @@ def pytest_configure(config: pytest.Config) -> None:
     runtime().share_tls_contexts = bool(config.getini("streamreplay_share_tls_contexts"))
     if config.getoption("replay_strict"):
         state.guard.install()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller: its workers are one pytest run for shared cassettes."""
+    state = node.config.stash.get(_STATE, None)
+    if state is not None:
+        node.workerinput["streamreplay_session"] = state.run_id
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Count the tests using each cassette, before -k/-m deselect any: a cassette several
+    tests share is judged "unused" for the run, and only when all of them ran."""
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    for item in items:
+        marker = item.get_closest_marker("streamreplay")
+        if marker is None and "streamreplay" not in getattr(item, "fixturenames", ()):
+            continue
+        try:
+            path = _cassette_path(item, resolve_settings(config, marker))
+        except Exception:  # the test reports its bad settings when it runs
+            continue
+        state.users[_key(path)] += 1
+
+
+def _key(path: Path) -> Path:
+    return Path(os.path.abspath(path))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -194,7 +232,7 @@ def _custom_matchers(config: pytest.Config) -> dict[str, Any]:
     return merged
 
 
-def _open_session(item: pytest.Item) -> tuple[CassetteSession, Settings]:
+def _open_session(item: pytest.Item, state: _PluginState) -> tuple[CassetteSession, Settings]:
     config = item.config
     settings = resolve_settings(config, item.get_closest_marker("streamreplay"))
     path = _cassette_path(item, settings)
@@ -215,6 +253,8 @@ def _open_session(item: pytest.Item) -> tuple[CassetteSession, Settings]:
         speed=settings.speed,
         message_ignore=settings.message_ignore,
         extra=[path.parent / extra for extra in settings.extra_cassettes],
+        pytest_session=state.run_id,
+        shared=state.users[_key(path)] > 1,
     )
     return session, settings
 
@@ -232,7 +272,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
     item = request.node
     state = request.config.stash[_STATE]
     try:
-        session, settings = _open_session(item)
+        session, settings = _open_session(item, state)
     except (SettingsError, MatcherSpecError, CassetteError, CassetteNameError) as exc:
         # Reported as the test's failure (not a setup error), before its body runs.
         state.outcomes.append(CassetteOutcome(item.nodeid, "", "error"))
@@ -245,6 +285,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
         yield handle
 
     failed = item.stash.get(_CALL_FAILED, False)
+    path = _display(session.path, request.config)
     action = "replayed"
     interactions = len(session.interactions)
     if session.missing:  # no cassette: each request was refused; a test without any passes
@@ -254,25 +295,42 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
             action = "kept"
         else:
             try:
-                written = session.save(note=handle.note, metadata=handle.metadata)
-            except ValueError as exc:  # metadata a test set that cannot go into a header
-                path = _display(session.path, request.config)
+                saved = session.save(note=handle.note, metadata=handle.metadata)
+            except (ValueError, CassetteError) as exc:
+                # ValueError: metadata a test set that cannot go into a header.
                 state.outcomes.append(CassetteOutcome(item.nodeid, path, "error"))
-                pytest.fail(f"pytest-streamreplay: {path} not written: {exc}", pytrace=False)
-            if written is not None:
+                pytest.fail(_not_written(path, exc), pytrace=False)
+            if saved is not None:
                 # Count what is on disk, not what passed the proxy.
                 action = "recorded"
                 interactions = sum(isinstance(r, HttpInteraction) for r in session.written or ())
+    users = state.users[_key(session.path)]
+    judged_for_the_run = users > 1 and session.can_replay and not session.can_record
+    unused_http, unused_ws = session.unused_lines() if judged_for_the_run else (None, None)
     state.outcomes.append(
         CassetteOutcome(
             test=item.nodeid,
-            path=_display(session.path, request.config),
+            path=path,
             action=action,
             interactions=interactions,
             unmatched=len(session.unmatched),
-            unused=len(session.unused()) if session.can_replay else 0,
+            unused=len(session.unused()) if session.can_replay and users < 2 else 0,
+            written=sum(
+                isinstance(r, HttpInteraction | WsConnection) for r in session.written or ()
+            ),
+            shared=users,
+            unused_http=unused_http,
+            unused_ws=unused_ws,
         )
     )
+
+
+def _not_written(path: str, exc: Exception) -> str:
+    if isinstance(exc, CassetteWriteError):
+        return f"pytest-streamreplay: {path} not written: {exc.reason}; {exc.kept}"
+    if isinstance(exc, CassetteError):  # what is on disk cannot be read back to add to it
+        return f"pytest-streamreplay: {exc}; not written"
+    return f"pytest-streamreplay: {path} not written: {exc}"
 
 
 @pytest.fixture(autouse=True)
@@ -307,6 +365,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
+    """After every test (and xdist worker) is done: a shared cassette that no test of the run
+    used all of fails a --replay-strict run (the summary says which interactions)."""
+    result = yield
+    state = session.config.stash.get(_STATE, None)
+    if state is None or hasattr(session.config, "workerinput"):
+        return result
+    if session.config.getoption("replay_strict") and any(
+        v.unused for v in judge_shared(state.outcomes)
+    ):
+        session.testsfailed += 1
+    return result
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
     state = session.config.stash.get(_STATE, None)
@@ -333,5 +406,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             verbose=config.get_verbosity() > 0,
             color=bool(getattr(terminalreporter, "hasmarkup", False)),
             width=terminalreporter._tw.fullwidth,
+            strict=bool(config.getoption("replay_strict")),
         )
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CassetteOutcome", "render_summary"]
+__all__ = ["CassetteOutcome", "SharedVerdict", "judge_shared", "render_summary"]
 
 
 @dataclass
@@ -21,7 +21,15 @@ class CassetteOutcome:
     action: str
     interactions: int = 0
     unmatched: int = 0
-    unused: int = 0
+    unused: int = 0  # not counted here for a shared cassette: see ``judge_shared``
+    #: HTTP interactions and WebSocket connections this test's save put on disk.
+    written: int = 0
+    #: Tests of the run (as collected) that use this cassette; 2 or more: a shared cassette.
+    shared: int = 0
+    #: Shared cassettes replayed without recording: the ``#id ...`` lines of the recorded
+    #: interactions and WebSocket connections this test did not use; None otherwise.
+    unused_http: list[str] | None = None
+    unused_ws: list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -29,6 +37,66 @@ class CassetteOutcome:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> CassetteOutcome:
         return cls(**obj)
+
+
+@dataclass
+class SharedVerdict:
+    """What the tests of a run that share a cassette left unused, judged once for the run."""
+
+    path: str
+    sharers: int  # tests of the run that use the cassette
+    ran: int  # of those, tests that replayed it
+    unused_http: list[str] = field(default_factory=list)
+    unused_ws: list[str] = field(default_factory=list)
+
+    @property
+    def judged(self) -> bool:
+        """Only when every test sharing it replayed it: the others might use the rest."""
+        return self.ran >= self.sharers
+
+    @property
+    def unused(self) -> int:
+        return len(self.unused_http) + len(self.unused_ws) if self.judged else 0
+
+    def problems(self, strict: bool) -> list[str]:
+        if not self.unused:
+            return []
+        suffix = " (--replay-strict)" if strict else ""
+        where = f"{self.path} (shared by {self.sharers} tests)"
+        out = []
+        for items, what, verb in (
+            (self.unused_http, "interaction(s)", "requested"),
+            (self.unused_ws, "WebSocket connection(s)", "opened"),
+        ):
+            if items:
+                out.append(
+                    f"{where}: {len(items)} recorded {what} were never {verb}{suffix}:\n"
+                    + "\n".join(f"  {line}" for line in items)
+                )
+        return out
+
+
+def judge_shared(outcomes: list[CassetteOutcome]) -> list[SharedVerdict]:
+    """For each shared cassette replayed in the run: what none of its tests used (what each
+    used is known from what it left unused)."""
+    verdicts: dict[str, SharedVerdict] = {}
+    tests: dict[str, set[str]] = {}
+    for o in outcomes:
+        if o.shared < 2 or o.unused_http is None:
+            continue
+        unused_ws = o.unused_ws or []
+        verdict = verdicts.get(o.path)
+        if verdict is None:
+            verdicts[o.path] = SharedVerdict(o.path, o.shared, 0, o.unused_http, unused_ws)
+            tests[o.path] = set()
+        else:
+            verdict.unused_http = [x for x in verdict.unused_http if x in set(o.unused_http)]
+            verdict.unused_ws = [x for x in verdict.unused_ws if x in set(unused_ws)]
+            verdict.sharers = max(verdict.sharers, o.shared)
+        tests[o.path].add(o.test)
+    for path, verdict in verdicts.items():
+        verdict.ran = len(tests[path])
+    return sorted(verdicts.values(), key=lambda v: v.path)
 
 
 _ACTION_STYLE = {
@@ -42,14 +110,27 @@ _ACTION_STYLE = {
 
 
 def render_summary(
-    outcomes: list[CassetteOutcome], *, verbose: bool, color: bool, width: int = 100
+    outcomes: list[CassetteOutcome],
+    *,
+    verbose: bool,
+    color: bool,
+    width: int = 100,
+    strict: bool = False,
 ) -> str:
-    """One line of totals; with ``verbose``, one line per test (never wrapped, so it greps)."""
+    """One line of totals, then what shared cassettes left unused; with ``verbose``, one line
+    per test (never wrapped, so it greps).
+
+    "recorded" and "replayed" count cassette files: those written, and those only read.
+    """
     from rich.console import Console
 
     counts = Counter(o.action for o in outcomes)
+    written_paths = {o.path for o in outcomes if o.action == "recorded"}
+    replayed_paths = {o.path for o in outcomes if o.action == "replayed"} - written_paths
+    written = sum(o.written for o in outcomes)
+    verdicts = judge_shared(outcomes)
     unmatched = sum(o.unmatched for o in outcomes)
-    unused = sum(o.unused for o in outcomes)
+    unused = sum(o.unused for o in outcomes) + sum(v.unused for v in verdicts)
     buf = io.StringIO()
     console = Console(
         file=buf,
@@ -58,7 +139,9 @@ def render_summary(
         width=width,
         highlight=False,
     )
-    parts = [f"{counts.get('recorded', 0)} recorded", f"{counts.get('replayed', 0)} replayed"]
+    parts = [f"{len(written_paths)} recorded", f"{len(replayed_paths)} replayed"]
+    if written_paths:
+        parts.append(f"{written} interactions written")
     if counts.get("kept"):
         parts.append(f"{counts['kept']} not saved (test failed)")
     for action in ("missing", "error"):
@@ -67,14 +150,26 @@ def render_summary(
     if counts.get("absent"):
         parts.append(f"{counts['absent']} without a cassette (made no requests)")
     parts += [f"{unmatched} unmatched requests", f"{unused} unused interactions"]
-    bad = unmatched or counts.get("missing") or counts.get("error")
+    bad = unmatched or counts.get("missing") or counts.get("error") or (strict and unused)
     style = "red" if bad else ("yellow" if unused else "green")
     console.print(f"[{style}]cassettes: " + ", ".join(parts) + f"[/{style}]", soft_wrap=True)
+    for verdict in verdicts:
+        style = "red" if strict else "yellow"
+        if not verdict.judged:
+            console.print(
+                f"[yellow]{verdict.path}: unused interactions not judged: {verdict.ran} of the "
+                f"{verdict.sharers} tests that share it ran[/yellow]",
+                soft_wrap=True,
+            )
+        for problem in verdict.problems(strict):
+            console.print(problem, style=style, soft_wrap=True, markup=False)
     if verbose:
         for o in sorted(outcomes, key=lambda o: o.test):
             extra = f" ({o.interactions} http"
+            extra += f", {o.written} written" if o.action == "recorded" else ""
             extra += f", {o.unmatched} unmatched" if o.unmatched else ""
             extra += f", {o.unused} unused" if o.unused else ""
+            extra += f", shared by {o.shared} tests" if o.shared > 1 else ""
             style = _ACTION_STYLE.get(o.action, "")
             console.print(
                 f"  [{style}]{o.action:<8}[/{style}] {o.test} -> {o.path or '-'}{extra})",

@@ -27,7 +27,8 @@ from .cassette.records import (
     WsMessage,
 )
 from .cassette.redaction import Redactor, normalize_placeholders
-from .cassette.storage import CassetteWriter, new_header, read_cassette
+from .cassette.shared import save_merged
+from .cassette.storage import CassetteError, new_header, read_cassette, read_header
 from .proxy.conversation import ConversationReport, Speed, WsScript
 
 __all__ = [
@@ -110,6 +111,10 @@ class CassetteSession:
     routes: list[tuple[str, str]] = field(default_factory=list)
     #: More cassettes to replay from (never written): pytest-recording's ``vcr("extra.yaml")``.
     extra: Sequence[Path] = ()
+    #: The pytest run this test belongs to (one id for all its xdist workers); see ``save``.
+    pytest_session: str | None = None
+    #: Other tests use this cassette too: "unused" is judged for the run, not by this test.
+    shared: bool = False
 
     existed: bool = field(init=False, default=False)
     can_replay: bool = field(init=False, default=False)
@@ -118,7 +123,7 @@ class CassetteSession:
     new_records: list[Record] = field(init=False, default_factory=list)
     seen: list[HttpInteraction] = field(init=False, default_factory=list)
     unmatched: list[Unmatched] = field(init=False, default_factory=list)
-    #: What the last ``save`` wrote to disk (None: nothing written).
+    #: What the last ``save`` added to the cassette (None: nothing written).
     written: list[Record] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -141,8 +146,10 @@ class CassetteSession:
             self.can_record = True
             self.can_replay = has_recordings
         elif mode is RecordMode.ONCE:
-            self.can_replay = has_recordings
-            self.can_record = not has_recordings
+            # A cassette this run started is still being recorded by the tests sharing it.
+            new = not has_recordings or self._started_by_this_run()
+            self.can_replay = not new
+            self.can_record = new
         else:
             # A missing cassette fails each request or connection, not the test: a test that
             # makes none passes, as with vcrpy's mode none.
@@ -260,18 +267,24 @@ class CassetteSession:
             out += report.mismatches + report.extra
             if report.tail:
                 out.append(report.tail)
+        if not self.shared:  # a shared cassette is judged once for the run (plugin, report)
+            out += _unused_problems(str(self.path), *self.unused_lines())
+        return out
+
+    def unused_lines(self) -> tuple[list[str], list[str]]:
+        """The recorded interactions and WebSocket connections this test did not use, one line
+        each (``#id METHOD url``, ``#id url``): what strict replay reports."""
         unused = [f"#{i.id} {i.request.method} {i.request.url}" for i in self.unused()]
         idle = [f"#{c.id} {c.url}" for c in self.unused_connections()]
-        for items, what, verb in (
-            (unused, "interaction(s)", "requested"),
-            (idle, "WebSocket connection(s)", "opened"),
-        ):
-            if items:
-                out.append(
-                    f"{len(items)} recorded {what} in {self.path} were never {verb} "
-                    "(--replay-strict):\n" + "\n".join(f"  {line}" for line in items)
-                )
-        return out
+        return unused, idle
+
+    def _started_by_this_run(self) -> bool:
+        if self.pytest_session is None:
+            return False
+        try:
+            return read_header(self.path).pytest_session == self.pytest_session
+        except CassetteError:
+            return False  # replaying it reports what is wrong with it
 
     # -- connections in flight -------------------------------------------------------------
     def opened(self) -> None:
@@ -438,30 +451,49 @@ class CassetteSession:
 
     # -- saving ----------------------------------------------------------------------------
     def records_to_save(self) -> list[Record] | None:
-        """The full cassette to write, or None when nothing should be written."""
+        """What this test adds to the cassette, or None when nothing should be written."""
         if not self.can_record:
             return None
         self.settle()  # flows the test started are finished or cut off, then written
         with self._lock:
-            if self.effective_mode is RecordMode.NEW_EPISODES and self.existed:
-                if not self.new_records:
-                    return None
-                return [*self.cassette_records, *self.new_records]
+            nothing_new = not self.new_records and self.existed
+            if nothing_new and self.effective_mode is RecordMode.NEW_EPISODES:
+                return None
             return list(self.new_records)
 
     def save(
         self, note: str | None = None, metadata: Mapping[str, Any] | None = None
     ) -> Path | None:
+        """Write what this test recorded into the cassette, under its lock and merged with what
+        other tests sharing it saved (see ``cassette.shared``). ``all`` and ``rewrite`` start
+        the cassette afresh unless this pytest run (``pytest_session``) already wrote it.
+        Sets ``written``: the records added, with their ids in the cassette."""
         records = self.records_to_save()
         if records is None:
             return None
         self.redactor.finish(records)  # secrets learned late, out of records made before
         header = new_header(test=self.test_id, note=note, **(metadata or {}))
-        with CassetteWriter(self.path, header) as writer:
-            for record in records:
-                writer.write(record)
-        self.written = records
+        header.pytest_session = self.pytest_session
+        fresh = self.effective_mode in (RecordMode.ALL, RecordMode.REWRITE)
+        self.written = save_merged(
+            self.path, header, records, fresh=fresh, scrub=self.redactor.finish
+        )
         return self.path
+
+
+def _unused_problems(where: str, unused: list[str], idle: list[str]) -> list[str]:
+    """--replay-strict's complaints about recordings nothing used, one per kind."""
+    out = []
+    for items, what, verb in (
+        (unused, "interaction(s)", "requested"),
+        (idle, "WebSocket connection(s)", "opened"),
+    ):
+        if items:
+            out.append(
+                f"{len(items)} recorded {what} in {where} were never {verb} "
+                "(--replay-strict):\n" + "\n".join(f"  {line}" for line in items)
+            )
+    return out
 
 
 def _ws_key(url: str) -> tuple[str, str, int, str, tuple[tuple[str, str], ...]]:

@@ -81,7 +81,9 @@ def header_value(headers: Headers, name: str) -> str | None:
 
 
 #: The header's own keys; any others are the recorder's metadata (``Header.extra``).
-HEADER_KEYS = frozenset({"kind", "format", "version", "recorded_by", "recorded_at", "test", "note"})
+HEADER_KEYS = frozenset(
+    {"kind", "format", "version", "recorded_by", "recorded_at", "test", "note", "pytest_session"}
+)
 
 
 @dataclass
@@ -94,6 +96,9 @@ class Header:
     test: str | None = None
     note: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The pytest run (all its xdist workers) that last wrote the cassette: tests of one run
+    #: add to a shared cassette, the first test of a new run under ``all`` starts it afresh.
+    pytest_session: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -107,6 +112,8 @@ class Header:
             out["test"] = self.test
         if self.note is not None:
             out["note"] = self.note
+        if self.pytest_session is not None:
+            out["pytest_session"] = self.pytest_session
         out.update(self.extra)
         return out
 
@@ -120,6 +127,7 @@ class Header:
             test=obj.get("test"),
             note=obj.get("note"),
             extra={k: v for k, v in obj.items() if k not in known},
+            pytest_session=obj.get("pytest_session"),
         )
 
 

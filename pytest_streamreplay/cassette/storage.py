@@ -228,9 +228,11 @@ class CassetteWriteError(CassetteError):
     temporary file is gone and the old cassette, if any, is untouched."""
 
     def __init__(self, path: str | os.PathLike[str], exc: OSError) -> None:
-        reason = exc.strerror or str(exc)
-        super().__init__(path, None, f"not written: {reason}; the old cassette is kept")
-        self.reason = reason
+        self.reason = exc.strerror or str(exc)
+        self.kept = (
+            "the old cassette is kept" if os.path.exists(path) else "no cassette was created"
+        )
+        super().__init__(path, None, f"not written: {self.reason}; {self.kept}")
 
 
 class CassetteWriter:

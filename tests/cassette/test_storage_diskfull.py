@@ -59,7 +59,9 @@ def test_rewrite_on_a_full_disk_keeps_the_old_cassette_and_frees_the_space(full_
 def test_a_first_recording_on_a_full_disk_leaves_no_file(full_dir) -> None:
     cassette = full_dir / "new.jsonl"
     with (
-        pytest.raises(CassetteWriteError, match=r"new\.jsonl"),
+        pytest.raises(
+            CassetteWriteError, match=r"new\.jsonl: not written: .*no cassette was created"
+        ),
         CassetteWriter(cassette, new_header()) as writer,
     ):
         for i in range(40):
@@ -112,3 +114,13 @@ def test_file_size_limit_is_reported_the_same_way(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["limited.jsonl"]
     header, records = read_cassette(cassette)
     assert header.test == "old" and len(records) == 1
+
+
+def test_mitmproxy_export_on_a_full_disk_names_the_file_and_cleans_up(full_dir) -> None:
+    """The other writer of the package (``streamreplay convert --to mitm``) behaves the same."""
+    from pytest_streamreplay.cassette.convert import to_mitm
+
+    out = full_dir / "flows.mitm"
+    with pytest.raises(CassetteWriteError, match=r"flows\.mitm: not written: No space left"):
+        to_mitm([_big(i) for i in range(40)], out)
+    assert list(full_dir.iterdir()) == []

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..records import Event, Header, HttpInteraction, Record, WsClose, WsConnection, WsMessage
+from ..storage import CassetteWriteError
 from ._common import encode_content
 from .mitm_import import METADATA_KEY
 
@@ -211,8 +212,11 @@ def _ws_flow(record: WsConnection, base: float) -> http.HTTPFlow:
 def _write(path: Path, flows: Iterable[http.HTTPFlow]) -> None:
     from mitmproxy import io as mitmio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise CassetteWriteError(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             writer = mitmio.FlowWriter(fh)
@@ -220,8 +224,10 @@ def _write(path: Path, flows: Iterable[http.HTTPFlow]) -> None:
                 writer.add(flow)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # disk full, file too large: say which file, once
+            raise CassetteWriteError(path, exc) from exc
         raise
 
 

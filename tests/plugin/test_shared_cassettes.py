@@ -1,0 +1,177 @@
+"""Tests that share one cassette (``@pytest.mark.streamreplay(cassette="shared.jsonl")``): every
+test's interactions end up in it, whatever runs them at once (xdist workers, two pytest
+processes), and --replay-strict judges "unused" once for the cassette, at the end of the run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pytester_helpers import cassette_lines
+
+SHARED = """
+import os, pathlib, time, httpx, pytest
+
+def rendezvous(i):
+    # Two pytest processes (PARTY a: even i, b: odd i) run their k-th tests at the same moment,
+    # so both load the cassette before either saves it.
+    party = os.environ.get("PARTY")
+    if not party:
+        return
+    i //= 2
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"{party}-{i}").write_text("1")
+    other = "b" if party == "a" else "a"
+    deadline = time.monotonic() + 60
+    while not (out / f"{other}-{i}").exists():
+        assert time.monotonic() < deadline, "the other process never got here"
+        time.sleep(0.01)
+
+@pytest.mark.parametrize("i", range(12))
+@pytest.mark.streamreplay(cassette="shared.jsonl")
+def test_x(i):
+    rendezvous(i)
+    if i in [int(s) for s in os.environ.get("SKIP_REQUEST", "").split(",") if s]:
+        return
+    assert httpx.get(os.environ["ORIGIN"] + f"/item/{i}").json()["path"] == f"/item/{i}"
+"""
+
+
+@pytest.fixture
+def shared(inner, origin, monkeypatch):
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(test_a=SHARED)
+    return inner
+
+
+def _cassette(pytester: pytest.Pytester) -> Path:
+    return pytester.path / "cassettes" / "test_a" / "shared.jsonl"
+
+
+def _items(pytester: pytest.Pytester) -> list[int]:
+    """The item numbers recorded in the shared cassette, checking ids are unique."""
+    records = cassette_lines(_cassette(pytester))[1:]
+    ids = [r["id"] for r in records]
+    assert len(ids) == len(set(ids)), f"duplicate ids {ids}"
+    return sorted(int(r["request"]["url"].rsplit("/", 1)[1]) for r in records)
+
+
+def test_all_keeps_every_test_of_a_shared_cassette(shared, origin) -> None:
+    result = shared.runpytest("--record-mode=all")
+    result.assert_outcomes(passed=12)
+    assert _items(shared) == list(range(12))
+    result.stdout.fnmatch_lines(["*cassettes: 1 recorded, 0 replayed, 12 interactions written*"])
+    first = _cassette(shared).read_text()
+
+    # The next run starts the cassette afresh (its first test replaces it), then adds to it.
+    shared.runpytest("--record-mode=all").assert_outcomes(passed=12)
+    assert _items(shared) == list(range(12))
+    assert _cassette(shared).read_text() != first, "all records again"
+    assert len(origin.seen) == 24
+
+
+def test_rewrite_drops_what_no_test_asks_for_any_more(shared, monkeypatch) -> None:
+    shared.runpytest("--record-mode=once").assert_outcomes(passed=12)
+    assert _items(shared) == list(range(12)), "once records every test of a new shared cassette"
+    monkeypatch.setenv("SKIP_REQUEST", "3,4")
+    shared.runpytest("--record-mode=rewrite").assert_outcomes(passed=12)
+    assert _items(shared) == [i for i in range(12) if i not in (3, 4)]
+
+
+def test_xdist_workers_add_to_a_shared_cassette(shared) -> None:
+    result = shared.runpytest_subprocess("-n", "4", "--record-mode=new_episodes")
+    result.assert_outcomes(passed=12)
+    assert _items(shared) == list(range(12))
+    result.stdout.fnmatch_lines(["*cassettes: 1 recorded, 0 replayed, 12 interactions written*"])
+
+
+def test_two_pytest_processes_at_once_add_to_a_shared_cassette(shared) -> None:
+    """Each process runs six of the twelve tests; test k of one runs while test k of the other
+    does, so both have loaded the cassette before either saves."""
+    env = {**os.environ}
+    procs = []
+    for party, numbers in (("a", range(0, 12, 2)), ("b", range(1, 12, 2))):
+        args = [f"test_a.py::test_x[{i}]" for i in numbers]
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-p",
+                    "no:randomly",
+                    "--record-mode=new_episodes",
+                    *args,
+                ],
+                cwd=shared.path,
+                env={**env, "PARTY": party},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    for proc in procs:
+        out, _ = proc.communicate(timeout=240)
+        assert proc.returncode == 0, out
+    assert _items(shared) == list(range(12))
+    assert not list(_cassette(shared).parent.glob(".*")), "no lock or temp file left behind"
+
+
+def test_strict_replay_judges_a_shared_cassette_once_for_the_run(shared, origin, monkeypatch):
+    shared.runpytest("--record-mode=once").assert_outcomes(passed=12)
+    origin.stop()
+    result = shared.runpytest("--replay-strict")
+    result.assert_outcomes(passed=12)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["*cassettes: 0 recorded, 1 replayed, 0 unmatched requests, 0 unused*"]
+    )
+
+    # An interaction no test of the run asks for any more fails the run, once, by name.
+    monkeypatch.setenv("SKIP_REQUEST", "7")
+    result = shared.runpytest("--replay-strict")
+    result.assert_outcomes(passed=12)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*1 unused interactions*",
+            "*cassettes/test_a/shared.jsonl (shared by 12 tests): 1 recorded interaction(s) "
+            "were never requested (--replay-strict)*",
+            "*#7 GET http://127.0.0.1:*/item/7*",
+        ]
+    )
+    assert result.stdout.str().count("/item/7") == 1
+
+    # Not strict: reported, the run passes.
+    result = shared.runpytest()
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*1 unused interactions*", "*#7 GET*/item/7*"])
+
+
+def test_strict_with_xdist_aggregates_use_across_workers(shared, origin, monkeypatch):
+    shared.runpytest("--record-mode=once").assert_outcomes(passed=12)
+    origin.stop()
+    result = shared.runpytest_subprocess("-n", "2", "--replay-strict")
+    result.assert_outcomes(passed=12)
+    assert result.ret == 0
+    monkeypatch.setenv("SKIP_REQUEST", "5")
+    result = shared.runpytest_subprocess("-n", "2", "--replay-strict")
+    result.assert_outcomes(passed=12)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*shared.jsonl (shared by 12 tests)*never requested*", "*#5 GET*"])
+
+
+def test_strict_run_of_some_sharing_tests_does_not_judge_unused(shared, origin):
+    """Running three of the twelve tests cannot tell what the other nine would use."""
+    shared.runpytest("--record-mode=once").assert_outcomes(passed=12)
+    origin.stop()
+    result = shared.runpytest("--replay-strict", "-k", "test_x[1] or test_x[2] or test_x[3]")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["*shared.jsonl: unused interactions not judged: 3 of the 12 tests that share it ran*"]
+    )
