@@ -67,8 +67,15 @@ def test_all_keeps_every_test_of_a_shared_cassette(shared, origin) -> None:
     first = _cassette(shared).read_text()
 
     # The next run starts the cassette afresh (its first test replaces it), then adds to it.
-    shared.runpytest("--record-mode=all").assert_outcomes(passed=12)
+    result = shared.runpytest("--record-mode=all", "-v")
+    result.assert_outcomes(passed=12)
     assert _items(shared) == list(range(12))
+    result.stdout.fnmatch_lines(
+        [
+            "*recorded test_a.py::test_x[[]5] -> cassettes/test_a/shared.jsonl "
+            "(1 http, 1 written, shared by 12 tests)"
+        ]
+    )
     assert _cassette(shared).read_text() != first, "all records again"
     assert len(origin.seen) == 24
 
@@ -79,6 +86,13 @@ def test_rewrite_drops_what_no_test_asks_for_any_more(shared, monkeypatch) -> No
     monkeypatch.setenv("SKIP_REQUEST", "3,4")
     shared.runpytest("--record-mode=rewrite").assert_outcomes(passed=12)
     assert _items(shared) == [i for i in range(12) if i not in (3, 4)]
+    before = _cassette(shared).read_bytes()
+
+    # Nothing new: nothing written, and the summary does not claim otherwise.
+    result = shared.runpytest("--record-mode=new_episodes")
+    result.assert_outcomes(passed=12)
+    result.stdout.fnmatch_lines(["*cassettes: 0 recorded, 1 replayed, 0 unmatched*"])
+    assert _cassette(shared).read_bytes() == before
 
 
 def test_xdist_workers_add_to_a_shared_cassette(shared) -> None:
