@@ -367,8 +367,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Iterator[None]:
-    """After every test (and xdist worker) is done: a shared cassette that no test of the run
-    used all of fails a --replay-strict run (the summary says which interactions)."""
+    """After every test (and xdist worker) is done: recorded interactions of a shared cassette
+    that no test of the run used fail a --replay-strict run (the summary names them)."""
     result = yield
     state = session.config.stash.get(_STATE, None)
     if state is None or hasattr(session.config, "workerinput"):
