@@ -188,3 +188,54 @@ def test_strict_run_of_some_sharing_tests_does_not_judge_unused(shared, origin):
     result.stdout.fnmatch_lines(
         ["*shared.jsonl: unused interactions not judged: 3 of the 12 tests that share it ran*"]
     )
+
+
+WS_SHARED = """
+import os, json, pytest, websocket
+
+@pytest.mark.parametrize("i", range(3))
+@pytest.mark.streamreplay(cassette="ws_shared.jsonl")
+def test_ws(i):
+    if str(i) in os.environ.get("SKIP_WS", "").split(","):
+        return
+    ws = websocket.create_connection(os.environ["WS"] + f"/echo?i={i}", timeout=20)
+    try:
+        ws.send(json.dumps({"i": i}))
+        assert json.loads(ws.recv()) == {"i": i}
+    finally:
+        ws.close()
+"""
+
+
+def test_websocket_connections_of_a_shared_cassette_keep_their_messages(inner, monkeypatch) -> None:
+    from stream_servers import start_stream_origin
+
+    server = start_stream_origin()
+    monkeypatch.setenv("WS", server.ws_url)
+    inner.makepyfile(test_a=WS_SHARED)
+    try:
+        inner.runpytest("--record-mode=all").assert_outcomes(passed=3)
+    finally:
+        server.stop()
+    records = cassette_lines(inner.path / "cassettes" / "test_a" / "ws_shared.jsonl")[1:]
+    conns = {r["id"]: r["url"] for r in records if r["kind"] == "ws"}
+    assert len(conns) == 3 and sorted(conns.values()) == sorted(
+        f"{server.ws_url}/echo?i={i}" for i in range(3)
+    )
+    for r in records:
+        if r["kind"] == "ws_msg":  # each message sits under its own test's connection
+            assert conns[r["conn"]].endswith(f"?i={r['json']['i']}")
+    assert sum(r["kind"] == "ws_msg" for r in records) == 6
+
+    inner.runpytest("--replay-strict").assert_outcomes(passed=3)
+    monkeypatch.setenv("SKIP_WS", "1")
+    result = inner.runpytest("--replay-strict")
+    result.assert_outcomes(passed=3)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "*ws_shared.jsonl (shared by 3 tests): 1 recorded WebSocket connection(s) were "
+            "never opened (--replay-strict)*",
+            "*/echo?i=1",
+        ]
+    )
