@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .records import Header, HttpInteraction, Record, WsClose, WsConnection, WsMessage
-from .storage import CassetteError, CassetteWriter, iter_records, read_header
+from .storage import CassetteError, CassetteWriteError, CassetteWriter, iter_records, read_header
 
 __all__ = ["CassetteLockTimeoutError", "cassette_lock", "save_merged"]
 
@@ -46,11 +46,14 @@ def cassette_lock(path: str | os.PathLike[str], timeout: float = LOCK_TIMEOUT) -
     complete file, but two at once may lose one's records).
     """
     target = lock_path(Path(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout
     pause = 0.005
     while True:
-        fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # no folder, no permission, no inode left: nothing written
+            raise CassetteWriteError(path, exc) from exc
         try:
             if _try_lock(fd):
                 if _still_there(fd, target):

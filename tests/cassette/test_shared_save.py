@@ -9,6 +9,7 @@ import pytest
 
 from pytest_streamreplay.cassette import (
     CassetteError,
+    CassetteWriteError,
     HttpInteraction,
     HttpRequest,
     HttpResponse,
@@ -125,3 +126,14 @@ def test_lock_excludes_and_times_out_naming_the_lock_file(tmp_path: Path) -> Non
     assert not lock_path(cassette).exists()
     with cassette_lock(cassette):  # free again
         pass
+
+
+def test_a_lock_that_cannot_be_created_is_a_write_error_naming_the_cassette(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cassette folder should be")
+    cassette = blocker / "c.jsonl"
+    with pytest.raises(CassetteWriteError, match=r"not-a-folder/c\.jsonl: not written: "):
+        save_merged(cassette, _header("run"), [_http(0, "a")])
+    assert blocker.read_text().startswith("a file")
