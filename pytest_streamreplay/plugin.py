@@ -303,7 +303,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
             if saved is not None:
                 # Count what is on disk, not what passed the proxy.
                 action = "recorded"
-                interactions = sum(isinstance(r, HttpInteraction) for r in session.written or ())
+                interactions = session.cassette_http
     users = state.users[_key(session.path)]
     judged_for_the_run = users > 1 and session.can_replay and not session.can_record
     unused_http, unused_ws = session.unused_lines() if judged_for_the_run else (None, None)

@@ -125,6 +125,8 @@ class CassetteSession:
     unmatched: list[Unmatched] = field(init=False, default_factory=list)
     #: What the last ``save`` added to the cassette (None: nothing written).
     written: list[Record] | None = field(init=False, default=None)
+    #: HTTP interactions in the cassette after that save (other tests' and earlier ones too).
+    cassette_http: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -467,7 +469,8 @@ class CassetteSession:
         """Write what this test recorded into the cassette, under its lock and merged with what
         other tests sharing it saved (see ``cassette.shared``). ``all`` and ``rewrite`` start
         the cassette afresh unless this pytest run (``pytest_session``) already wrote it.
-        Sets ``written``: the records added, with their ids in the cassette."""
+        Sets ``written`` (the records added, with their ids in the cassette) and
+        ``cassette_http``."""
         records = self.records_to_save()
         if records is None:
             return None
@@ -475,9 +478,8 @@ class CassetteSession:
         header = new_header(test=self.test_id, note=note, **(metadata or {}))
         header.pytest_session = self.pytest_session
         fresh = self.effective_mode in (RecordMode.ALL, RecordMode.REWRITE)
-        self.written = save_merged(
-            self.path, header, records, fresh=fresh, scrub=self.redactor.finish
-        )
+        merged = save_merged(self.path, header, records, fresh=fresh, scrub=self.redactor.finish)
+        self.written, self.cassette_http = merged.added, merged.http_total
         return self.path
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from .records import Header, HttpInteraction, Record, WsClose, WsConnection, WsMessage
 from .storage import CassetteError, CassetteWriteError, CassetteWriter, iter_records, read_header
 
-__all__ = ["CassetteLockTimeoutError", "cassette_lock", "save_merged"]
+__all__ = ["CassetteLockTimeoutError", "Merged", "cassette_lock", "save_merged"]
 
 #: How long a save waits for another one to finish; saves hold the lock for one file write.
 LOCK_TIMEOUT = 120.0
@@ -128,6 +128,15 @@ else:
         return (mine.st_dev, mine.st_ino) == (on_disk.st_dev, on_disk.st_ino)
 
 
+@dataclasses.dataclass(frozen=True)
+class Merged:
+    """What ``save_merged`` did: the records it added (ids as written) and the cassette's HTTP
+    interactions after it (the earlier tests' included)."""
+
+    added: list[Record]
+    http_total: int
+
+
 def _same_run(path: Path, header: Header) -> bool:
     """Whether the cassette on disk was last written by the pytest run writing ``header``."""
     if header.pytest_session is None:
@@ -145,10 +154,11 @@ def save_merged(
     *,
     fresh: bool = False,
     scrub: Callable[[list[Record]], None] | None = None,
-) -> list[Record]:
+) -> Merged:
     """Add ``records`` to the cassette at ``path`` under its lock; returns them as written
-    (renumbered copies). ``scrub`` sees each record already in the cassette before it is
-    written back (the session removes secrets it learned late from them too).
+    (renumbered copies) and how many HTTP interactions the cassette now holds. ``scrub`` sees
+    each record already in the cassette before it is written back (the session removes
+    secrets it learned late from them too).
 
     With ``fresh`` (record modes ``all`` and ``rewrite``) the cassette is replaced, unless the
     same pytest run (``header.pytest_session``) already wrote it: then the earlier tests' records
@@ -168,6 +178,7 @@ def save_merged(
                 extra={**old.extra, **header.extra},
                 pytest_session=header.pytest_session,
             )
+        http = 0
         with CassetteWriter(target, header) as writer:
             next_id = 0
             if keep:
@@ -177,10 +188,11 @@ def save_merged(
                     writer.write(record)
                     if isinstance(record, HttpInteraction | WsConnection):
                         next_id = max(next_id, record.id + 1)
+                        http += isinstance(record, HttpInteraction)
             added = renumber(records, next_id)
             for record in added:
                 writer.write(record)
-    return added
+    return Merged(added, http + sum(isinstance(r, HttpInteraction) for r in added))
 
 
 def renumber(records: Sequence[Record], start: int) -> list[Record]:

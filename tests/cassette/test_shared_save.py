@@ -49,10 +49,11 @@ def _header(run: str | None, **extra):
 def test_merge_renumbers_ids_and_keeps_messages_with_their_connection(tmp_path: Path) -> None:
     cassette = tmp_path / "c.jsonl"
     save_merged(cassette, _header("run1"), [_http(0, "a"), *_ws(1, "wss://x.test/one")])
-    written = save_merged(
+    merged = save_merged(
         cassette, _header("run1"), [*_ws(0, "wss://x.test/two"), _http(1, "b")], fresh=True
     )
-    assert written == 2
+    assert [getattr(r, "id", None) for r in merged.added] == [2, None, None, 3]
+    assert merged.http_total == 2
     _, records = read_cassette(cassette)
     ids = [r.id for r in records if isinstance(r, HttpInteraction | WsConnection)]
     assert ids == [0, 1, 2, 3]

@@ -134,7 +134,9 @@ def test_summary_counts_what_was_written(api) -> None:
         test_a=FETCH + "@pytest.mark.streamreplay\ndef test_x():\n    get('/a')\n    get('/b')\n"
     )
     result = api.runpytest("--record-mode=new_episodes", "-v")
-    result.stdout.fnmatch_lines(["*cassettes: 1 recorded, 0 replayed*", "*recorded*(2 http)*"])
+    result.stdout.fnmatch_lines(
+        ["*cassettes: 1 recorded, 0 replayed*", "*recorded*(2 http, 1 written)*"]
+    )
     assert len(cassette_lines(cassette)) == 3
 
 

@@ -67,13 +67,13 @@ def test_all_keeps_every_test_of_a_shared_cassette(shared, origin) -> None:
     first = _cassette(shared).read_text()
 
     # The next run starts the cassette afresh (its first test replaces it), then adds to it.
-    result = shared.runpytest("--record-mode=all", "-v")
+    result = shared.runpytest("--record-mode=all", "-v", "-p", "no:randomly")
     result.assert_outcomes(passed=12)
     assert _items(shared) == list(range(12))
     result.stdout.fnmatch_lines(
         [
             "*recorded test_a.py::test_x[[]5] -> cassettes/test_a/shared.jsonl "
-            "(1 http, 1 written, shared by 12 tests)"
+            "(6 http, 1 written, shared by 12 tests)"
         ]
     )
     assert _cassette(shared).read_text() != first, "all records again"
