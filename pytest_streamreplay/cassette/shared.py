@@ -41,7 +41,8 @@ def cassette_lock(path: str | os.PathLike[str], timeout: float = LOCK_TIMEOUT) -
 
     POSIX: ``flock`` on the lock file, which the holder deletes before letting go; a process
     that locked a file meanwhile deleted sees it is no longer at the path and tries again, so
-    the file never outlives the save (and a killed process's lock dies with it). Windows:
+    the file does not outlive the save. A process killed mid-save leaves a file nobody holds
+    (the kernel drops the lock): the next save takes it and removes it. Windows:
     ``msvcrt.locking`` on a lock file that stays. Elsewhere: no lock (saves still rename a
     complete file, but two at once may lose one's records).
     """
