@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
 import sys
 import time
@@ -31,8 +32,12 @@ class CassetteLockTimeoutError(CassetteError):
 
 
 def lock_path(path: Path) -> Path:
-    """``.<name>.lock`` beside the cassette: hidden, and gone when no save is running."""
-    return path.parent / f".{path.name}.lock"
+    """``.<name>.lock`` beside the cassette: hidden, and gone when no save is running. A name
+    near the 255-byte limit (pytest-recording's long names) gets a short one from its hash."""
+    name = path.name
+    if len(name.encode()) > 200:
+        name = "cassette-" + hashlib.sha1(name.encode()).hexdigest()[:16]
+    return path.parent / f".{name}.lock"
 
 
 @contextlib.contextmanager

@@ -138,3 +138,11 @@ def test_a_lock_that_cannot_be_created_is_a_write_error_naming_the_cassette(
     with pytest.raises(CassetteWriteError, match=r"not-a-folder/c\.jsonl: not written: "):
         save_merged(cassette, _header("run"), [_http(0, "a")])
     assert blocker.read_text().startswith("a file")
+
+
+def test_a_name_near_the_file_name_limit_still_saves(tmp_path: Path) -> None:
+    cassette = tmp_path / ("x" * 244 + ".jsonl")  # 250 bytes: the lock's name must be shorter
+    save_merged(cassette, _header("run"), [_http(0, "a")])
+    save_merged(cassette, _header("run"), [_http(0, "b")])
+    assert [r.request.path for r in read_cassette(cassette)[1]] == ["/a", "/b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [cassette.name]
