@@ -18,6 +18,7 @@ from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
 from .proxy.binding import SessionBinding
+from .proxy.compat import aiohttp_trusts_env
 from .proxy.conversation import Speed
 from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
 from .session import CassetteSession, RecordMode
@@ -183,7 +184,7 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
     session.start_clock()  # the proxy's start-up is not part of the recording
     rt.binding.bind(session)
     try:
-        with patched_environ(env), _tls_sharing(rt.share_tls_contexts):
+        with patched_environ(env), _tls_sharing(rt.share_tls_contexts), aiohttp_trusts_env():
             reset_cached_openers()
             yield handle
     finally:

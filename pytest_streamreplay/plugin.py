@@ -20,7 +20,7 @@ from .cassette.storage import CassetteError
 from .harness import StreamReplayHandle, bound, runtime
 from .netguard import NetworkGuard
 from .paths import ALLOW_OUTSIDE_INI, CassetteNameError, cassette_path_for
-from .report import CassetteOutcome, render_summary
+from .report import NO_TRAFFIC, NO_TRAFFIC_CLIENTS, CassetteOutcome, render_summary
 from .session import CassetteSession
 from .settings import Settings, SettingsError, resolve_settings
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
@@ -37,7 +37,21 @@ MARKER = (
 class _PluginState:
     def __init__(self) -> None:
         self.outcomes: list[CassetteOutcome] = []
-        self.guard = NetworkGuard()
+        self.guard = NetworkGuard(advice=_bypass_advice)
+
+
+def _bypass_advice() -> str | None:
+    """Under --replay-strict a bound test's cassette exists and every proxied client connects
+    to loopback: a blocked attempt then comes from a client that ignored the proxy."""
+    session = runtime().binding.session
+    if session is None or not session.existed:
+        return None
+    return (
+        f"The cassette {session.path} exists and this test is bound to the proxy: this "
+        f"connection bypassed it ({NO_TRAFFIC}; known: {NO_TRAFFIC_CLIENTS}). "
+        "Make the client use the proxy (docs/configuration.md, 'Clients that bypass the "
+        "proxy'), then record again with --record-mode=rewrite."
+    )
 
 
 _STATE = pytest.StashKey[_PluginState]()
@@ -271,6 +285,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
             interactions=interactions,
             unmatched=len(session.unmatched),
             unused=len(session.unused()) if session.can_replay else 0,
+            reached_proxy=session.traffic > 0,
         )
     )
 

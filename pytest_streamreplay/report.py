@@ -7,7 +7,16 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["CassetteOutcome", "render_summary"]
+__all__ = ["NO_TRAFFIC", "NO_TRAFFIC_CLIENTS", "CassetteOutcome", "render_summary"]
+
+NO_TRAFFIC = "no traffic reached the proxy: a client may ignore proxy settings"
+#: Clients measured to ignore the proxy variables the plugin sets (docs/configuration.md).
+NO_TRAFFIC_CLIENTS = (
+    "aiohttp ClientSession(trust_env=False), Node's fetch and http before Node 24 (Node 20 "
+    "ignores NODE_USE_ENV_PROXY), the npm ws package, any client given proxy=None or "
+    "trust_env=False"
+)
+_LISTED = 10
 
 
 @dataclass
@@ -22,6 +31,7 @@ class CassetteOutcome:
     interactions: int = 0
     unmatched: int = 0
     unused: int = 0
+    reached_proxy: bool = True  # False: the test ran bound and no client connection arrived
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,11 +80,22 @@ def render_summary(
     bad = unmatched or counts.get("missing") or counts.get("error")
     style = "red" if bad else ("yellow" if unused else "green")
     console.print(f"[{style}]cassettes: " + ", ".join(parts) + f"[/{style}]", soft_wrap=True)
+    silent = sorted((o for o in outcomes if not o.reached_proxy), key=lambda o: o.test)
+    if silent:
+        console.print(
+            f"[yellow]{len(silent)} test(s): {NO_TRAFFIC} (known: {NO_TRAFFIC_CLIENTS})[/yellow]",
+            soft_wrap=True,
+        )
+        for o in silent[:_LISTED]:
+            console.print(f"  {o.test} -> {o.path or '-'} ({o.action})", soft_wrap=True)
+        if len(silent) > _LISTED:
+            console.print(f"  ... and {len(silent) - _LISTED} more (-v lists every test)")
     if verbose:
         for o in sorted(outcomes, key=lambda o: o.test):
             extra = f" ({o.interactions} http"
             extra += f", {o.unmatched} unmatched" if o.unmatched else ""
             extra += f", {o.unused} unused" if o.unused else ""
+            extra += ", no traffic" if not o.reached_proxy else ""
             style = _ACTION_STYLE.get(o.action, "")
             console.print(
                 f"  [{style}]{o.action:<8}[/{style}] {o.test} -> {o.path or '-'}{extra})",

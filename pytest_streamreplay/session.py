@@ -120,6 +120,9 @@ class CassetteSession:
     unmatched: list[Unmatched] = field(init=False, default_factory=list)
     #: What the last ``save`` wrote to disk (None: nothing written).
     written: list[Record] | None = field(init=False, default=None)
+    #: Connections and requests that reached the proxy while bound; 0 after a test that made
+    #: requests means its client ignored the proxy settings.
+    traffic: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -273,6 +276,11 @@ class CassetteSession:
                 )
         return out
 
+    def note_traffic(self) -> None:
+        """A client connection or request reached the proxy for this session."""
+        with self._lock:
+            self.traffic += 1
+
     # -- connections in flight -------------------------------------------------------------
     def opened(self) -> None:
         with self._lock:
@@ -324,6 +332,7 @@ class CassetteSession:
         k-th recorded connection to it."""
         live = _ws_key(self.redactor.request(HttpRequest("GET", url)).url)
         with self._lock:
+            self.traffic += 1
             if self.can_replay:
                 for script in self._ws_scripts:
                     if not script.used and _ws_key(script.conn.url) == live:
@@ -367,6 +376,7 @@ class CassetteSession:
         first message)."""
         live = self.redactor.request(live)
         with self._lock:
+            self.traffic += 1
             if self.can_replay:
                 matching = [
                     r
