@@ -19,6 +19,7 @@ from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
 from .proxy.binding import SessionBinding
 from .proxy.compat import aiohttp_trusts_env
+from .proxy.contained_warnings import contained
 from .proxy.conversation import Speed
 from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
 from .session import CassetteSession, RecordMode
@@ -60,12 +61,13 @@ class ProxyRuntime:
     def proxy(self) -> Any:
         with self._lock:
             if self._proxy is None or not self._proxy.running:
-                from .proxy.h2_origin import H2OriginLifecycle, H2ReplayOrigin
-                from .proxy.http2 import Http2Negotiation
-                from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
-                from .proxy.origins import ReplayOrigins
-                from .proxy.server import ProxyServer
-                from .proxy.ws_addon import WebSocketRecordReplay
+                with contained():
+                    from .proxy.h2_origin import H2OriginLifecycle, H2ReplayOrigin
+                    from .proxy.http2 import Http2Negotiation
+                    from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
+                    from .proxy.origins import ReplayOrigins
+                    from .proxy.server import ProxyServer
+                    from .proxy.ws_addon import WebSocketRecordReplay
 
                 origins = ReplayOrigins()
                 h2 = H2ReplayOrigin()
