@@ -83,6 +83,7 @@ class ProxyRuntime:
                     upstream_ca=upstream_ca,
                     upstream_insecure=insecure,
                 ).start()
+                _skip_final_gc_at_exit()
             self._proxy.claim_context()
             return self._proxy
 
@@ -106,6 +107,24 @@ class ProxyRuntime:
 
 
 _RUNTIME = ProxyRuntime()
+_EXIT_HOOK: list[bool] = []
+
+
+def _skip_final_gc_at_exit() -> None:
+    """Freeze the garbage collector when the interpreter exits (registered once a proxy ran).
+
+    The last full collection at shutdown walks every object mitmproxy's modules created: 0.6-0.9 s
+    measured after the summary on a loaded 2-core box, against 0.04-0.1 s frozen. Objects are
+    still freed by reference counting; only cycles left at exit go uncollected, which Python does
+    not promise to finalise anyway. ``STREAMREPLAY_EXIT_GC=1`` keeps the collection.
+    """
+    if _EXIT_HOOK or os.environ.get("STREAMREPLAY_EXIT_GC") == "1":
+        return
+    import atexit
+    import gc
+
+    _EXIT_HOOK.append(True)
+    atexit.register(gc.freeze)
 
 
 def runtime() -> ProxyRuntime:

@@ -1,29 +1,33 @@
 """pytest glue: options, marker, fixtures, reporting. Everything else lives in the library.
 
-Importing this module must stay cheap: mitmproxy is imported only when a test first needs the
-proxy (see ``harness.ProxyRuntime``).
+Importing this module must stay cheap (a run where no test uses the plugin pays < 50 ms, see
+docs/benchmarks.md): the library is imported when a test first uses it, and mitmproxy's import
+starts on a background thread as soon as collection finds a test that will need the proxy.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import vcr_compat
-from .cassette.matching import MatcherSpecError, resolve_matchers
-from .cassette.records import HttpInteraction
-from .cassette.redaction import Redactor
-from .cassette.storage import CassetteError
-from .harness import StreamReplayHandle, bound, runtime
 from .netguard import NetworkGuard
-from .paths import ALLOW_OUTSIDE_INI, CassetteNameError, cassette_path_for
 from .report import NO_TRAFFIC, NO_TRAFFIC_CLIENTS, CassetteOutcome, render_summary
-from .session import CassetteSession
-from .settings import Settings, SettingsError, resolve_settings
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
+
+if TYPE_CHECKING:
+    from .harness import ProxyRuntime, StreamReplayHandle
+    from .session import CassetteSession
+    from .settings import Settings
+
+# paths.ALLOW_OUTSIDE_INI, spelled out so that start-up does not import the cassette format
+# (tests/plugin/test_paths_and_import.py checks they agree).
+ALLOW_OUTSIDE_INI = "streamreplay_allow_cassette_outside"
 
 __all__ = ["streamreplay"]
 
@@ -38,12 +42,28 @@ class _PluginState:
     def __init__(self) -> None:
         self.outcomes: list[CassetteOutcome] = []
         self.guard = NetworkGuard(advice=_bypass_advice)
+        self.upstream_ca: Path | None = None
+        self.upstream_insecure = False
+        self.share_tls_contexts = True
+        self.warming: threading.Thread | None = None
+
+
+def _runtime(config: pytest.Config) -> ProxyRuntime:
+    """The library's proxy runtime, imported on first use and set up from this run's options."""
+    from .harness import runtime
+
+    state = config.stash[_STATE]
+    rt = runtime()
+    rt.configure(upstream_ca=state.upstream_ca, upstream_insecure=state.upstream_insecure)
+    rt.share_tls_contexts = state.share_tls_contexts
+    return rt
 
 
 def _bypass_advice() -> str | None:
     """Under --replay-strict a bound test's cassette exists and every proxied client connects
     to loopback: a blocked attempt then comes from a client that ignored the proxy."""
-    session = runtime().binding.session
+    harness = sys.modules.get(f"{__package__}.harness")
+    session = harness.runtime().binding.session if harness is not None else None
     if session is None or not session.existed:
         return None
     return (
@@ -55,7 +75,7 @@ def _bypass_advice() -> str | None:
 
 
 _STATE = pytest.StashKey[_PluginState]()
-_HANDLE = pytest.StashKey[StreamReplayHandle]()
+_HANDLE = pytest.StashKey["StreamReplayHandle"]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _SETUP_PROBLEM = pytest.StashKey[str]()
 
@@ -166,11 +186,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _PluginState()
     config.stash[_STATE] = state
     upstream_ca = config.getoption("upstream_ca") or config.getini("streamreplay_upstream_ca")
-    runtime().configure(
-        upstream_ca=Path(upstream_ca).resolve() if upstream_ca else None,
-        upstream_insecure=bool(config.getoption("upstream_insecure")),
-    )
-    runtime().share_tls_contexts = bool(config.getini("streamreplay_share_tls_contexts"))
+    state.upstream_ca = Path(upstream_ca).resolve() if upstream_ca else None
+    state.upstream_insecure = bool(config.getoption("upstream_insecure"))
+    state.share_tls_contexts = bool(config.getini("streamreplay_share_tls_contexts"))
     if config.getoption("replay_strict"):
         state.guard.install()
 
@@ -179,11 +197,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None:
         state.guard.uninstall()
-    runtime().stop()
-    runtime().configure()  # this session's upstream settings must not outlive it
+        if state.warming is not None:
+            state.warming.join()  # it may be starting the proxy: let it finish, then stop it
+    harness = sys.modules.get(f"{__package__}.harness")
+    if harness is not None:
+        harness.runtime().stop()
+        harness.runtime().configure()  # this session's upstream settings must not outlive it
+
+
+def _uses_proxy(item: pytest.Item) -> bool:
+    if item.get_closest_marker("streamreplay") is not None:
+        return True
+    return "streamreplay" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the proxy (mitmproxy's import is most of it) on a background thread as soon as
+    collection shows a test will need it, so the first such test does not wait for all of it."""
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None or state.warming is not None or config.option.collectonly:
+        return
+    if not any(_uses_proxy(item) for item in session.items):
+        return
+
+    def warm() -> None:
+        try:
+            _runtime(config).proxy()
+        except Exception:  # the first test starts it again and reports the error
+            pass
+
+    state.warming = threading.Thread(target=warm, name="streamreplay-warm-up", daemon=True)
+    state.warming.start()
 
 
 def _cassette_path(item: pytest.Item, settings: Settings) -> Path:
+    from .paths import cassette_path_for
+
     hooked = item.config.hook.pytest_streamreplay_cassette_path(
         item=item, cassette_dir=settings.cassette_dir
     )
@@ -209,6 +259,11 @@ def _custom_matchers(config: pytest.Config) -> dict[str, Any]:
 
 
 def _open_session(item: pytest.Item) -> tuple[CassetteSession, Settings]:
+    from .cassette.matching import resolve_matchers
+    from .cassette.redaction import Redactor
+    from .session import CassetteSession
+    from .settings import resolve_settings
+
     config = item.config
     settings = resolve_settings(config, item.get_closest_marker("streamreplay"))
     path = _cassette_path(item, settings)
@@ -243,6 +298,13 @@ def _display(path: Path, config: pytest.Config) -> str:
 @pytest.fixture
 def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle | None]:
     """Bind this test's cassette to the proxy and route every client through it."""
+    from .cassette.matching import MatcherSpecError
+    from .cassette.records import HttpInteraction
+    from .cassette.storage import CassetteError
+    from .harness import bound
+    from .paths import CassetteNameError
+    from .settings import SettingsError
+
     item = request.node
     state = request.config.stash[_STATE]
     try:
@@ -254,7 +316,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
         yield None
         return
 
-    with bound(session) as handle:
+    with bound(session, _runtime(request.config)) as handle:
         item.stash[_HANDLE] = handle
         yield handle
 

@@ -187,6 +187,10 @@ class ProxyServer:
         return opts
 
     async def _main(self) -> None:
+        from .mitm_imports import import_proxy_modules
+
+        import_proxy_modules()  # before the imports below: they would load every addon
+
         from mitmproxy import options
         from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
         from mitmproxy.master import Master
