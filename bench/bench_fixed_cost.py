@@ -24,6 +24,7 @@ import http.server
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,8 +68,15 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def timed_run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall time of the process, time from its last output line to its exit, and stdout."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed_run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, float, str]:
+    """Wall time of the process, time from its last output line to its exit, its CPU time (user
+    + system: what the wall time would be on an idle machine, give or take overlap), stdout."""
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -81,7 +89,7 @@ def timed_run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, fl
     out = "".join(lines)
     if rc != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({rc}):\n{out}")
-    return end - t0, end - last, out
+    return end - t0, end - last, _children_cpu() - cpu0, out
 
 
 def med(xs: list[float], nd: int = 3) -> float:
@@ -146,16 +154,19 @@ def suite(n_plain: int, n_marked: int, rounds: int, origin: str, cache: Path) ->
         env = child_env(BENCH_ORIGIN=origin, STREAMREPLAY_CACHE_DIR=str(cache))
         cmd = [PY, "-m", "pytest", *BASE, *OFF]
         timed_run([*cmd, "--record-mode=once"], d, env)
+        timed_run([*cmd, "-p", "no:streamreplay"], d, env)  # bytecode written before timing
         variants = {
             "plugin": [*cmd, "--replay-strict"],
             "off": [*cmd, "-p", "no:streamreplay"],
         }
         walls: dict[str, list[float]] = {k: [] for k in variants}
+        cpus: dict[str, list[float]] = {k: [] for k in variants}
         exits: dict[str, list[float]] = {k: [] for k in variants}
         for _ in range(rounds):
             for name, argv in variants.items():
-                wall, exit_lag, out = timed_run(argv, d, env)
+                wall, exit_lag, cpu, out = timed_run(argv, d, env)
                 walls[name].append(wall)
+                cpus[name].append(cpu)
                 exits[name].append(exit_lag)
                 if name == "plugin":
                     assert f"{n_marked} replayed" in out, out
@@ -165,6 +176,8 @@ def suite(n_plain: int, n_marked: int, rounds: int, origin: str, cache: Path) ->
             "wall_s": {k: med(v) for k, v in walls.items()},
             "wall_s_all": {k: [round(x, 3) for x in v] for k, v in walls.items()},
             "exit_after_last_line_s": {k: med(v) for k, v in exits.items()},
+            "cpu_s": {k: med(v) for k, v in cpus.items()},
+            "cpu_plugin_minus_off_s": round(med(cpus["plugin"]) - med(cpus["off"]), 3),
             "plugin_minus_off_s": round(med(walls["plugin"]) - med(walls["off"]), 3),
             "paired_diffs_s": [
                 round(a - b, 3) for a, b in zip(walls["plugin"], walls["off"], strict=True)
@@ -196,6 +209,8 @@ def main() -> None:
         many = suite(args.tests - args.marked, args.marked, args.rounds, origin, Path(cache))
         extra = (many["plugin_minus_off_s"] - one["plugin_minus_off_s"]) / (args.marked - 1)
         many["per_replayed_test_ms"] = round(extra * 1000, 2)
+        cpu_extra = many["cpu_plugin_minus_off_s"] - one["cpu_plugin_minus_off_s"]
+        many["per_replayed_test_cpu_ms"] = round(cpu_extra / (args.marked - 1) * 1000, 2)
         many["target_ms"] = 5
         result["per_test"] = many
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
