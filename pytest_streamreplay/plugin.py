@@ -62,8 +62,10 @@ def _runtime(config: pytest.Config) -> ProxyRuntime:
 def _bypass_advice() -> str | None:
     """Under --replay-strict a bound test's cassette exists and every proxied client connects
     to loopback: a blocked attempt then comes from a client that ignored the proxy."""
-    harness = sys.modules.get(f"{__package__}.harness")
-    session = harness.runtime().binding.session if harness is not None else None
+    # Never import it here; the warm-up thread may be importing it right now (then it has no
+    # ``runtime`` yet, and no test is bound).
+    runtime = getattr(sys.modules.get(f"{__package__}.harness"), "runtime", None)
+    session = runtime().binding.session if runtime is not None else None
     if session is None or not session.existed:
         return None
     return (
@@ -199,10 +201,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.guard.uninstall()
         if state.warming is not None:
             state.warming.join()  # it may be starting the proxy: let it finish, then stop it
-    harness = sys.modules.get(f"{__package__}.harness")
-    if harness is not None:
-        harness.runtime().stop()
-        harness.runtime().configure()  # this session's upstream settings must not outlive it
+    runtime = getattr(sys.modules.get(f"{__package__}.harness"), "runtime", None)
+    if runtime is not None:
+        runtime().stop()
+        runtime().configure()  # this session's upstream settings must not outlive it
 
 
 def _uses_proxy(item: pytest.Item) -> bool:

@@ -177,3 +177,16 @@ def test_after():
 """
     )
     inner.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_strict_advice_while_the_library_is_still_being_imported(monkeypatch) -> None:
+    """The warm-up thread may be importing the harness when the guard blocks something: the
+    advice must not touch the half-made module (it raised AttributeError in a test's DNS call)."""
+    import sys
+    import types
+
+    from pytest_streamreplay import plugin
+
+    half = types.ModuleType("pytest_streamreplay.harness")  # no ``runtime`` yet
+    monkeypatch.setitem(sys.modules, "pytest_streamreplay.harness", half)
+    assert plugin._bypass_advice() is None

@@ -9,6 +9,10 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test starts a proxy in a fresh interpreter
+
 
 def _fresh(code: str, **env: str) -> list[str]:
     out = subprocess.run(
