@@ -21,7 +21,7 @@ def test_tls():
 INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 
 
-@pytest.mark.parametrize("how", ["ini", "-W error", "default"])
+@pytest.mark.parametrize("how", ["ini", "-W error", "PYTHONWARNINGS", "default"])
 def test_warnings_as_errors_and_no_third_party_warnings(
     inner, tls_origin, origin_cert, monkeypatch, how
 ) -> None:
@@ -31,6 +31,8 @@ def test_warnings_as_errors_and_no_third_party_warnings(
     inner.makefile(".ini", pytest=INI + ("filterwarnings =\n    error\n" if how == "ini" else ""))
     if how == "-W error":
         args = ["-W", "error"]
+    elif how == "PYTHONWARNINGS":  # the interpreter's own filters, from its start
+        monkeypatch.setenv("PYTHONWARNINGS", "error")
 
     recorded = inner.runpytest_subprocess(
         *args, "--record-mode=once", f"--upstream-ca={origin_cert[0]}"
