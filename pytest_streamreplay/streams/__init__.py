@@ -7,6 +7,8 @@ the stream fixtures without importing them.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -110,6 +112,21 @@ __all__ = [
     "render_timeline",
     "verify",
 ]
+
+
+class _StreamsPackage(types.ModuleType):
+    """The import system binds each loaded submodule on its package; ``collect`` and
+    ``cassette_stream`` are named like the function they define, which must win (as it did when
+    this file imported them eagerly)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        submodule = isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}"
+        if submodule and name in _SOURCES:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _StreamsPackage
 
 
 def __getattr__(name: str) -> Any:

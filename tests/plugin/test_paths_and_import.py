@@ -85,6 +85,19 @@ def test_the_stream_names_still_import_on_use() -> None:
     ]
 
 
+def test_functions_named_like_their_module_stay_functions() -> None:
+    """``collect`` and ``cassette_stream`` live in modules of the same name; importing those
+    modules first (as other stream modules do) must not replace the functions."""
+    code = (
+        "import pytest_streamreplay.streams.events, pytest_streamreplay.streams.collect\n"
+        "import pytest_streamreplay.streams.cassette_stream\n"
+        "from pytest_streamreplay.streams import collect, cassette_stream\n"
+        "import pytest_streamreplay as sr\n"
+        "print(callable(collect), callable(cassette_stream), callable(sr.collect))\n"
+    )
+    assert _fresh(code) == "True True True"
+
+
 def test_record_mode_choices_match_the_library() -> None:
     from pytest_streamreplay.session import RecordMode
     from pytest_streamreplay.vcr_compat import RECORD_MODES
