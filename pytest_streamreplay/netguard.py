@@ -45,8 +45,15 @@ def _is_numeric(host: Any) -> bool:
 
 
 class NetworkGuard:
-    def __init__(self) -> None:
+    """``advice`` says what to do about a blocked attempt at the moment it happens (None: the
+    default advice to record); the plugin names a proxy-ignoring client while a test is bound."""
+
+    def __init__(self, advice: Callable[[], str | None] | None = None) -> None:
         self._saved: dict[str, Callable[..., Any]] = {}
+        self._advice = advice
+
+    def _hint(self) -> str:
+        return (self._advice() if self._advice is not None else None) or _HINT
 
     @property
     def active(self) -> bool:
@@ -68,7 +75,7 @@ class NetworkGuard:
             if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local_host(address[0]):
                 raise NetworkBlockedError(
                     f"pytest-streamreplay --replay-strict blocked a connection to "
-                    f"{address[0]}:{address[1]}; only loopback is allowed. {_HINT}"
+                    f"{address[0]}:{address[1]}; only loopback is allowed. {self._hint()}"
                 )
 
         def connect(sock: socket.socket, address: Any) -> None:
@@ -84,7 +91,7 @@ class NetworkGuard:
                 raise socket.gaierror(
                     socket.EAI_NONAME,
                     "pytest-streamreplay --replay-strict blocked a DNS look-up of "
-                    f"{host!r}. {_HINT}",
+                    f"{host!r}. {self._hint()}",
                 )
             return real_getaddrinfo(host, *args, **kwargs)
 

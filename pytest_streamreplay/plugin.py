@@ -1,32 +1,42 @@
 """pytest glue: options, marker, fixtures, reporting. Everything else lives in the library.
 
-Importing this module must stay cheap: mitmproxy is imported only when a test first needs the
-proxy (see ``harness.ProxyRuntime``).
+Importing this module must stay cheap (a run where no test uses the plugin pays < 50 ms, see
+docs/benchmarks.md): the library is imported when a test first uses it, and mitmproxy's import
+starts on a background thread as soon as collection finds a test that will need the proxy.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from . import vcr_compat
-from .cassette.matching import MatcherSpecError, resolve_matchers
-from .cassette.records import HttpInteraction, WsConnection
-from .cassette.redaction import Redactor
-from .cassette.storage import CassetteError, CassetteWriteError
-from .harness import StreamReplayHandle, bound, runtime
 from .netguard import NetworkGuard
-from .paths import ALLOW_OUTSIDE_INI, CassetteNameError, cassette_path_for
-from .report import CassetteOutcome, judge_shared, render_summary
-from .session import CassetteSession
-from .settings import Settings, SettingsError, resolve_settings
+from .report import (
+    NO_TRAFFIC,
+    NO_TRAFFIC_CLIENTS,
+    CassetteOutcome,
+    judge_shared,
+    render_summary,
+)
 from .streams.fixtures import *  # noqa: F403  (marbles, stream_snapshot, ...)
+
+if TYPE_CHECKING:
+    from .harness import ProxyRuntime, StreamReplayHandle
+    from .session import CassetteSession
+    from .settings import Settings
+
+# paths.ALLOW_OUTSIDE_INI, spelled out so that start-up does not import the cassette format
+# (tests/plugin/test_paths_and_import.py checks they agree).
+ALLOW_OUTSIDE_INI = "streamreplay_allow_cassette_outside"
 
 __all__ = ["streamreplay"]
 
@@ -40,15 +50,47 @@ MARKER = (
 class _PluginState:
     def __init__(self, run_id: str) -> None:
         self.outcomes: list[CassetteOutcome] = []
-        self.guard = NetworkGuard()
+        self.guard = NetworkGuard(advice=_bypass_advice)
         #: One id for the whole run (xdist workers get the controller's): see ``save_merged``.
         self.run_id = run_id
         #: How many collected tests use each cassette (absolute paths); 2+: shared.
         self.users: Counter[Path] = Counter()
+        self.upstream_ca: Path | None = None
+        self.upstream_insecure = False
+        self.share_tls_contexts = True
+        self.warming: threading.Thread | None = None
+
+
+def _runtime(config: pytest.Config) -> ProxyRuntime:
+    """The library's proxy runtime, imported on first use and set up from this run's options."""
+    from .harness import runtime
+
+    state = config.stash[_STATE]
+    rt = runtime()
+    rt.configure(upstream_ca=state.upstream_ca, upstream_insecure=state.upstream_insecure)
+    rt.share_tls_contexts = state.share_tls_contexts
+    return rt
+
+
+def _bypass_advice() -> str | None:
+    """Under --replay-strict a bound test's cassette exists and every proxied client connects
+    to loopback: a blocked attempt then comes from a client that ignored the proxy."""
+    # Never import it here; the warm-up thread may be importing it right now (then it has no
+    # ``runtime`` yet, and no test is bound).
+    runtime = getattr(sys.modules.get(f"{__package__}.harness"), "runtime", None)
+    session = runtime().binding.session if runtime is not None else None
+    if session is None or not session.existed:
+        return None
+    return (
+        f"The cassette {session.path} exists and this test is bound to the proxy: this "
+        f"connection bypassed it ({NO_TRAFFIC}; known: {NO_TRAFFIC_CLIENTS}). "
+        "Make the client use the proxy (docs/configuration.md, 'Clients that bypass the "
+        "proxy'), then record again with --record-mode=rewrite."
+    )
 
 
 _STATE = pytest.StashKey[_PluginState]()
-_HANDLE = pytest.StashKey[StreamReplayHandle]()
+_HANDLE = pytest.StashKey["StreamReplayHandle"]()
 _CALL_FAILED = pytest.StashKey[bool]()
 _SETUP_PROBLEM = pytest.StashKey[str]()
 
@@ -160,11 +202,9 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _PluginState(workerinput.get("streamreplay_session") or uuid.uuid4().hex)
     config.stash[_STATE] = state
     upstream_ca = config.getoption("upstream_ca") or config.getini("streamreplay_upstream_ca")
-    runtime().configure(
-        upstream_ca=Path(upstream_ca).resolve() if upstream_ca else None,
-        upstream_insecure=bool(config.getoption("upstream_insecure")),
-    )
-    runtime().share_tls_contexts = bool(config.getini("streamreplay_share_tls_contexts"))
+    state.upstream_ca = Path(upstream_ca).resolve() if upstream_ca else None
+    state.upstream_insecure = bool(config.getoption("upstream_insecure"))
+    state.share_tls_contexts = bool(config.getini("streamreplay_share_tls_contexts"))
     if config.getoption("replay_strict"):
         state.guard.install()
 
@@ -188,6 +228,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = item.get_closest_marker("streamreplay")
         if marker is None and "streamreplay" not in getattr(item, "fixturenames", ()):
             continue
+        from .settings import resolve_settings  # only once a test uses the plugin
+
         try:
             path = _cassette_path(item, resolve_settings(config, marker))
         except Exception:  # the test reports its bad settings when it runs
@@ -203,11 +245,43 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(_STATE, None)
     if state is not None:
         state.guard.uninstall()
-    runtime().stop()
-    runtime().configure()  # this session's upstream settings must not outlive it
+        if state.warming is not None:
+            state.warming.join()  # it may be starting the proxy: let it finish, then stop it
+    runtime = getattr(sys.modules.get(f"{__package__}.harness"), "runtime", None)
+    if runtime is not None:
+        runtime().stop()
+        runtime().configure()  # this session's upstream settings must not outlive it
+
+
+def _uses_proxy(item: pytest.Item) -> bool:
+    if item.get_closest_marker("streamreplay") is not None:
+        return True
+    return "streamreplay" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the proxy (mitmproxy's import is most of it) on a background thread as soon as
+    collection shows a test will need it, so the first such test does not wait for all of it."""
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None or state.warming is not None or config.option.collectonly:
+        return
+    if not any(_uses_proxy(item) for item in session.items):
+        return
+
+    def warm() -> None:
+        try:
+            _runtime(config).proxy()
+        except Exception:  # the first test starts it again and reports the error
+            pass
+
+    state.warming = threading.Thread(target=warm, name="streamreplay-warm-up", daemon=True)
+    state.warming.start()
 
 
 def _cassette_path(item: pytest.Item, settings: Settings) -> Path:
+    from .paths import cassette_path_for
+
     hooked = item.config.hook.pytest_streamreplay_cassette_path(
         item=item, cassette_dir=settings.cassette_dir
     )
@@ -233,6 +307,11 @@ def _custom_matchers(config: pytest.Config) -> dict[str, Any]:
 
 
 def _open_session(item: pytest.Item, state: _PluginState) -> tuple[CassetteSession, Settings]:
+    from .cassette.matching import resolve_matchers
+    from .cassette.redaction import Redactor
+    from .session import CassetteSession
+    from .settings import resolve_settings
+
     config = item.config
     settings = resolve_settings(config, item.get_closest_marker("streamreplay"))
     path = _cassette_path(item, settings)
@@ -269,6 +348,13 @@ def _display(path: Path, config: pytest.Config) -> str:
 @pytest.fixture
 def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle | None]:
     """Bind this test's cassette to the proxy and route every client through it."""
+    from .cassette.matching import MatcherSpecError
+    from .cassette.records import HttpInteraction, WsConnection
+    from .cassette.storage import CassetteError
+    from .harness import bound
+    from .paths import CassetteNameError
+    from .settings import SettingsError
+
     item = request.node
     state = request.config.stash[_STATE]
     try:
@@ -280,7 +366,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
         yield None
         return
 
-    with bound(session) as handle:
+    with bound(session, _runtime(request.config)) as handle:
         item.stash[_HANDLE] = handle
         yield handle
 
@@ -321,11 +407,14 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
             shared=users,
             unused_http=unused_http,
             unused_ws=unused_ws,
+            reached_proxy=session.traffic > 0,
         )
     )
 
 
 def _not_written(path: str, exc: Exception) -> str:
+    from .cassette.storage import CassetteError, CassetteWriteError
+
     if isinstance(exc, CassetteWriteError):
         return f"pytest-streamreplay: {path} not written: {exc.reason}; {exc.kept}"
     if isinstance(exc, CassetteError):  # what is on disk cannot be read back to add to it

@@ -7,7 +7,23 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CassetteOutcome", "SharedVerdict", "judge_shared", "render_summary"]
+__all__ = [
+    "NO_TRAFFIC",
+    "NO_TRAFFIC_CLIENTS",
+    "CassetteOutcome",
+    "SharedVerdict",
+    "judge_shared",
+    "render_summary",
+]
+
+NO_TRAFFIC = "no traffic reached the proxy: a client may ignore proxy settings"
+#: Clients measured to ignore the proxy variables the plugin sets (docs/configuration.md).
+NO_TRAFFIC_CLIENTS = (
+    "aiohttp ClientSession(trust_env=False), Node's fetch and http before Node 24 (Node 20 "
+    "ignores NODE_USE_ENV_PROXY), the npm ws package, any client given proxy=None or "
+    "trust_env=False"
+)
+_LISTED = 10
 
 
 @dataclass
@@ -30,6 +46,7 @@ class CassetteOutcome:
     #: interactions and WebSocket connections this test did not use; None otherwise.
     unused_http: list[str] | None = None
     unused_ws: list[str] | None = None
+    reached_proxy: bool = True  # False: the test ran bound and no client connection arrived
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -163,6 +180,16 @@ def render_summary(
             )
         for problem in verdict.problems(strict):
             console.print(problem, style=style, soft_wrap=True, markup=False)
+    silent = sorted((o for o in outcomes if not o.reached_proxy), key=lambda o: o.test)
+    if silent:
+        console.print(
+            f"[yellow]{len(silent)} test(s): {NO_TRAFFIC} (known: {NO_TRAFFIC_CLIENTS})[/yellow]",
+            soft_wrap=True,
+        )
+        for o in silent[:_LISTED]:
+            console.print(f"  {o.test} -> {o.path or '-'} ({o.action})", soft_wrap=True)
+        if len(silent) > _LISTED:
+            console.print(f"  ... and {len(silent) - _LISTED} more (-v lists every test)")
     if verbose:
         for o in sorted(outcomes, key=lambda o: o.test):
             extra = f" ({o.interactions} http"
@@ -170,6 +197,7 @@ def render_summary(
             extra += f", {o.unmatched} unmatched" if o.unmatched else ""
             extra += f", {o.unused} unused" if o.unused else ""
             extra += f", shared by {o.shared} tests" if o.shared > 1 else ""
+            extra += ", no traffic" if not o.reached_proxy else ""
             style = _ACTION_STYLE.get(o.action, "")
             console.print(
                 f"  [{style}]{o.action:<8}[/{style}] {o.test} -> {o.path or '-'}{extra})",

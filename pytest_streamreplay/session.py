@@ -127,6 +127,9 @@ class CassetteSession:
     written: list[Record] | None = field(init=False, default=None)
     #: HTTP interactions in the cassette after that save (other tests' and earlier ones too).
     cassette_http: int = field(init=False, default=0)
+    #: Connections and requests that reached the proxy while bound; 0 after a test that made
+    #: requests means its client ignored the proxy settings.
+    traffic: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -288,6 +291,11 @@ class CassetteSession:
         except CassetteError:
             return False  # replaying it reports what is wrong with it
 
+    def note_traffic(self) -> None:
+        """A client connection or request reached the proxy for this session."""
+        with self._lock:
+            self.traffic += 1
+
     # -- connections in flight -------------------------------------------------------------
     def opened(self) -> None:
         with self._lock:
@@ -339,6 +347,7 @@ class CassetteSession:
         k-th recorded connection to it."""
         live = _ws_key(self.redactor.request(HttpRequest("GET", url)).url)
         with self._lock:
+            self.traffic += 1
             if self.can_replay:
                 for script in self._ws_scripts:
                     if not script.used and _ws_key(script.conn.url) == live:
@@ -382,6 +391,7 @@ class CassetteSession:
         first message)."""
         live = self.redactor.request(live)
         with self._lock:
+            self.traffic += 1
             if self.can_replay:
                 matching = [
                     r

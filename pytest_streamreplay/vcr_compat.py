@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from .session import RecordMode
-from .settings import SettingsError
+# The values of session.RecordMode, spelled out: this module is imported at pytest start-up by
+# every run, and the library is not (tests/plugin/test_paths_and_import.py checks they agree).
+RECORD_MODES = ("once", "new_episodes", "none", "all", "rewrite")
 
 __all__ = [
     "HONOURED_KEYS",
@@ -112,6 +113,8 @@ def _matchers(value: Iterable[Any]) -> tuple[Any, ...]:
             continue
         mapped = _MATCHERS.get(str(name))
         if mapped is None:
+            from .settings import SettingsError
+
             raise SettingsError(
                 f"vcr_config match_on: vcrpy matcher {name!r} has no counterpart here "
                 f"(known: {', '.join(sorted(_MATCHERS))}); register a matcher with the "
@@ -130,13 +133,14 @@ def translate_vcr_config(config: Mapping[str, Any]) -> VcrSettings:
     kwargs: dict[str, Any] = {}
     if config.get("record_mode") is not None:
         mode = str(getattr(config["record_mode"], "value", config["record_mode"]))
-        try:
-            kwargs["record_mode"] = RecordMode(mode).value
-        except ValueError:
+        if mode not in RECORD_MODES:
+            from .settings import SettingsError
+
             raise SettingsError(
                 f"vcr_config record_mode: unknown record mode {mode!r} "
-                f"(choose from {', '.join(m.value for m in RecordMode)})"
-            ) from None
+                f"(choose from {', '.join(RECORD_MODES)})"
+            )
+        kwargs["record_mode"] = mode
     if config.get("match_on") is not None:
         kwargs["match_on"] = _matchers(config["match_on"])
     redact = [
@@ -255,7 +259,7 @@ def _add_shared_options(parser: pytest.Parser) -> None:
     group.addoption(
         "--record-mode",
         dest="record_mode",
-        choices=[m.value for m in RecordMode],
+        choices=RECORD_MODES,
         default=None,
         help="once: record missing cassettes; new_episodes: also record new requests; "
         "none (default): replay only; all: always record; rewrite: record tests again",

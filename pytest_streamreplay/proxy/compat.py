@@ -1,10 +1,16 @@
-"""Fixes for clients that mitmproxy would otherwise turn away."""
+"""Fixes for clients that mitmproxy would otherwise turn away, or that would not come at all."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from types import ModuleType
 from typing import Any
 
-__all__ = ["accept_ws_scheme_requests"]
+__all__ = ["accept_ws_scheme_requests", "aiohttp_trusts_env"]
 
 
 def accept_ws_scheme_requests() -> None:
@@ -29,3 +35,71 @@ def accept_ws_scheme_requests() -> None:
 
     validate_request._streamreplay = True  # type: ignore[attr-defined]
     http_layer.validate_request = validate_request
+
+
+class _PatchOnImport(importlib.abc.MetaPathFinder):
+    """Runs ``patch`` on one module right after it is first imported (while installed)."""
+
+    def __init__(self, name: str, patch: Callable[[ModuleType], None]) -> None:
+        self.name = name
+        self.patch = patch
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+        patch = self.patch
+
+        def exec_then_patch(module: ModuleType) -> None:
+            exec_module(module)
+            patch(module)
+
+        loader.exec_module = exec_then_patch  # type: ignore[method-assign]
+        return spec
+
+
+@contextlib.contextmanager
+def aiohttp_trusts_env() -> Iterator[None]:
+    """Make ``aiohttp.ClientSession()`` default to ``trust_env=True`` for the block.
+
+    aiohttp ignores the proxy variables unless a session is created with ``trust_env=True``:
+    a test's default session would go straight to the origin and record nothing. Only the
+    default changes; a session made with an explicit ``trust_env=False`` keeps bypassing the
+    proxy (and is reported). Covers aiohttp imported before the block or inside it.
+    """
+    changed: list[dict[str, Any]] = []
+
+    def patch(module: ModuleType) -> None:
+        init = getattr(getattr(module, "ClientSession", None), "__init__", None)
+        defaults = getattr(init, "__kwdefaults__", None)
+        if isinstance(defaults, dict) and defaults.get("trust_env") is False:
+            defaults["trust_env"] = True
+            changed.append(defaults)
+
+    hook: _PatchOnImport | None = None
+    loaded = sys.modules.get("aiohttp.client")
+    if loaded is not None:
+        patch(loaded)
+    else:
+        hook = _PatchOnImport("aiohttp.client", patch)
+        sys.meta_path.insert(0, hook)
+    try:
+        yield
+    finally:
+        if hook is not None and hook in sys.meta_path:
+            sys.meta_path.remove(hook)
+        for defaults in changed:
+            defaults["trust_env"] = False

@@ -4,7 +4,8 @@ Measured per client (see docs/configuration.md): websocket-client reads only ``h
 for ws:// and ``https_proxy`` for wss://; aiohttp's ``ws_connect`` reads ``ws_proxy``/
 ``wss_proxy``; requests trusts only ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``; gRPC reads
 lower-case ``grpc_proxy``. ``NO_PROXY`` is removed: every client honours it, and a leftover
-``localhost`` entry would let local origins bypass the recording.
+``localhost`` entry would let local origins bypass the recording. Node needs its own switch
+(``NODE_USE_ENV_PROXY``) and CA variable.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 __all__ = [
     "CA_VARS",
+    "NODE_VARS",
     "PROXY_VARS",
     "ROUTING_VARS",
     "UNSET_VARS",
@@ -41,6 +43,10 @@ CA_VARS = (
     "WEBSOCKET_CLIENT_CA_BUNDLE",
     "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH",
 )
+# Node 24+ (and 22.21+) send fetch and http through HTTP(S)_PROXY only with this switch on;
+# Node 20 ignores it (measured), which the summary reports. Node adds NODE_EXTRA_CA_CERTS to
+# its own roots, so giving it the whole bundle keeps direct TLS working too.
+NODE_VARS = ("NODE_USE_ENV_PROXY", "NODE_EXTRA_CA_CERTS")
 UNSET_VARS = ("NO_PROXY", "no_proxy")
 # Everything that decides whether and how a client goes through a proxy.
 ROUTING_VARS = (*PROXY_VARS, *UNSET_VARS)
@@ -50,6 +56,7 @@ def client_env(proxy_url: str, ca_bundle: Path) -> dict[str, str]:
     """Variables to set for the test; ``UNSET_VARS`` are to be removed."""
     env = dict.fromkeys(PROXY_VARS, proxy_url)
     env.update(dict.fromkeys(CA_VARS, str(ca_bundle)))
+    env.update(NODE_USE_ENV_PROXY="1", NODE_EXTRA_CA_CERTS=str(ca_bundle))
     return env
 
 

@@ -287,6 +287,13 @@ class HttpRecordReplay:
         self.origins = origins
         self.h2 = h2
 
+    def client_connected(self, client: Any) -> None:
+        # Counted before TLS or any request: a client that reached the proxy and then failed
+        # did not bypass it (see report.NO_TRAFFIC).
+        session = self.binding.session
+        if session is not None:
+            session.note_traffic()
+
     def request(self, flow: Any) -> None:
         from .ws_addon import is_websocket_upgrade
 

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from .auth import ProxyAuthGuard, ProxyCredentials
 from .ca import CA_BASENAME, bundle_with, cache_dir, ensure_ca
+from .contained_warnings import contained
 
 __all__ = ["ProxyServer", "ProxyStartError"]
 
@@ -108,8 +109,9 @@ class ProxyServer:
     def start(self, timeout: float = 20.0) -> ProxyServer:
         if self.running:
             return self
-        ensure_ca(self.confdir)
-        bundle_with(self.ca_cert, self.ca_bundle)
+        with contained():
+            ensure_ca(self.confdir)
+            bundle_with(self.ca_cert, self.ca_bundle)
         self._ready = threading.Event()
         self._error = None
         self._thread = threading.Thread(
@@ -157,6 +159,10 @@ class ProxyServer:
 
     # -- the loop thread -------------------------------------------------------------------
     def _thread_main(self) -> None:
+        with contained():  # everything mitmproxy does happens on this thread
+            self._loop_main()
+
+    def _loop_main(self) -> None:
         _debug_log_to(os.environ.get("STREAMREPLAY_PROXY_LOG"))
         loop = asyncio.new_event_loop()
         self.loop = loop
@@ -181,6 +187,10 @@ class ProxyServer:
         return opts
 
     async def _main(self) -> None:
+        from .mitm_imports import import_proxy_modules
+
+        import_proxy_modules()  # before the imports below: they would load every addon
+
         from mitmproxy import options
         from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
         from mitmproxy.master import Master

@@ -2,17 +2,19 @@
 
 ``marbles`` checks its pending expectations right after the test function returns (so a wrong
 diagram is a test *failure*, not a teardown error); ``stream_snapshot`` is syrupy's ``snapshot``
-with the timeline extension.
+with the timeline extension. Nothing here imports reactivex or syrupy until a test asks for
+one of the fixtures: the plugin registers them at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .marbles import MarbleAssertionError, Marbles
+if TYPE_CHECKING:
+    from .marbles import Marbles
 
 __all__ = ["marbles", "pytest_pyfunc_call", "stream_snapshot"]
 
@@ -20,6 +22,8 @@ __all__ = ["marbles", "pytest_pyfunc_call", "stream_snapshot"]
 @pytest.fixture
 def marbles() -> Iterator[Marbles]:
     """A fresh virtual clock with ``cold``/``hot``/``expect``/``flush`` for this test."""
+    from .marbles import Marbles
+
     tester = Marbles()
     yield tester
     # Normally flushed (or, after an exception, discarded) by pytest_pyfunc_call below; if
@@ -32,6 +36,10 @@ def marbles() -> Iterator[Marbles]:
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
     """After a test using ``marbles`` returns, flush it so mismatches fail the test itself."""
     tester = pyfuncitem.funcargs.get("marbles")
+    if tester is None:  # every test passes here: the common case costs one lookup
+        return (yield)
+    from .marbles import MarbleAssertionError, Marbles
+
     try:
         result = yield
     except BaseException:

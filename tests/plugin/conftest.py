@@ -20,7 +20,7 @@ import websockets.asyncio.client
 import websockets.asyncio.server  # noqa: F401
 from servers import Origin, make_self_signed, start_origin
 
-from pytest_streamreplay.proxy.env import CA_VARS, ROUTING_VARS
+from pytest_streamreplay.proxy.env import CA_VARS, NODE_VARS, ROUTING_VARS
 
 
 @pytest.fixture(scope="session")
@@ -60,7 +60,7 @@ def inner(
     # Inline runs re-import hypothesis at session end (~3 s each): the inner tests need none of it.
     monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cacheprovider")
     # Whatever the developer's shell has must not leak into the inner runs.
-    for var in (*ROUTING_VARS, *CA_VARS):
+    for var in (*ROUTING_VARS, *CA_VARS, *NODE_VARS):
         monkeypatch.delenv(var, raising=False)
     return pytester
 

@@ -37,11 +37,7 @@ def test_unsafe_characters_and_long_names() -> None:
     assert safe_name(long_a) == safe_name(long_a)
 
 
-def test_importing_the_plugin_does_not_import_mitmproxy() -> None:
-    code = (
-        "import sys, pytest_streamreplay.plugin, pytest_streamreplay.harness;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mitmproxy', 'vcr')))"
-    )
+def _fresh(code: str) -> str:
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
@@ -49,4 +45,67 @@ def test_importing_the_plugin_does_not_import_mitmproxy() -> None:
         check=True,
         cwd=Path(__file__).parent,
     )
-    assert out.stdout.strip() == "[]"
+    return out.stdout.strip()
+
+
+def test_importing_the_plugin_does_not_import_mitmproxy() -> None:
+    code = (
+        "import sys, pytest_streamreplay.plugin, pytest_streamreplay.harness;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mitmproxy', 'vcr')))"
+    )
+    assert _fresh(code) == "[]"
+
+
+def test_the_unused_plugin_imports_no_stream_tools_or_library() -> None:
+    """What pytest loads at start-up for every run, marked tests or not (docs/benchmarks.md)."""
+    code = (
+        "import sys, pytest\n"
+        "before = set(sys.modules)\n"
+        "import pytest_streamreplay.plugin\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "ours = {m for m in set(sys.modules) - before if m.startswith('pytest_streamreplay.')}\n"
+        "print(sorted(new & {'mitmproxy', 'reactivex', 'syrupy', 'rich', 'orjson', 'asyncio'}))\n"
+        "print(sorted(ours))\n"
+    )
+    heavy, ours = _fresh(code).splitlines()
+    assert heavy == "[]"
+    assert "pytest_streamreplay.harness" not in ours
+    assert "pytest_streamreplay.session" not in ours
+
+
+def test_the_stream_names_still_import_on_use() -> None:
+    code = (
+        "import pytest_streamreplay as sr, pytest_streamreplay.streams as st\n"
+        "assert set(st.__all__) <= set(dir(st))\n"
+        "print(sr.Marbles.__module__, st.cassette_stream.__module__)\n"
+    )
+    assert _fresh(code).split() == [
+        "pytest_streamreplay.streams.marbles.testing",
+        "pytest_streamreplay.streams.cassette_stream",
+    ]
+
+
+def test_functions_named_like_their_module_stay_functions() -> None:
+    """``collect`` and ``cassette_stream`` live in modules of the same name; importing those
+    modules first (as other stream modules do) must not replace the functions."""
+    code = (
+        "import pytest_streamreplay.streams.events, pytest_streamreplay.streams.collect\n"
+        "import pytest_streamreplay.streams.cassette_stream\n"
+        "from pytest_streamreplay.streams import collect, cassette_stream\n"
+        "import pytest_streamreplay as sr\n"
+        "print(callable(collect), callable(cassette_stream), callable(sr.collect))\n"
+    )
+    assert _fresh(code) == "True True True"
+
+
+def test_record_mode_choices_match_the_library() -> None:
+    from pytest_streamreplay.session import RecordMode
+    from pytest_streamreplay.vcr_compat import RECORD_MODES
+
+    assert list(RECORD_MODES) == [m.value for m in RecordMode]
+
+
+def test_cassette_outside_ini_name_matches_the_library() -> None:
+    from pytest_streamreplay import paths, plugin
+
+    assert plugin.ALLOW_OUTSIDE_INI == paths.ALLOW_OUTSIDE_INI

@@ -81,10 +81,10 @@ def converse_websockets(url, steps):
     return asyncio.run(_converse_websockets(url, steps))
 
 
-async def _converse_aiohttp(url, steps):
+async def _converse_aiohttp(url, steps, **session_args):
     import aiohttp
     events = []
-    async with aiohttp.ClientSession(trust_env=True) as session:
+    async with aiohttp.ClientSession(**session_args) as session:
         async with session.ws_connect(url, max_msg_size=0) as ws:
             t0 = time.monotonic()
             for step in steps:
@@ -102,6 +102,11 @@ async def _converse_aiohttp(url, steps):
 
 
 def converse_aiohttp(url, steps):
+    return asyncio.run(_converse_aiohttp(url, steps, trust_env=True))
+
+
+def converse_aiohttp_default(url, steps):
+    # aiohttp's own default is trust_env=False; a bound test's sessions trust the environment
     return asyncio.run(_converse_aiohttp(url, steps))
 """
 
@@ -151,7 +156,7 @@ def _converse(pytester, monkeypatch, url: str, client: str, steps: list, *args: 
 
 
 @pytest.mark.parametrize("ws_origin", ["ws", "wss"], indirect=True)
-@pytest.mark.parametrize("client", ["websocket_client", "websockets", "aiohttp"])
+@pytest.mark.parametrize("client", ["websocket_client", "websockets", "aiohttp", "aiohttp_default"])
 def test_record_then_replay_instant_and_recorded(ws_inner, ws_origin, monkeypatch, client):
     url = ws_origin.ws_url + "/v4/ws"
     _converse(
