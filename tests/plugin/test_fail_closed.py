@@ -1,0 +1,217 @@
+"""Fail closed: in replay modes a bad cassette or an error inside the proxy's addons fails the
+test (naming the cassette file and line) and nothing ever reaches an origin.
+
+Every test here keeps a real origin running on 127.0.0.1 that counts what reaches it, with the
+cassette's URLs pointing at it: a request the proxy forwarded would be answered, and counted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_streamreplay.cassette import new_header, write_cassette
+
+MODES = {
+    "none": (),
+    "once": ("--record-mode=once",),
+    "strict": ("--replay-strict",),
+}
+
+CLIENTS = """
+import os, httpx, pytest, websocket
+
+def get(path):
+    return httpx.get(os.environ["ORIGIN"] + path, timeout=20)
+
+def open_ws(path):
+    url = os.environ["ORIGIN"].replace("http", "ws", 1) + path
+    ws = websocket.create_connection(url, timeout=20)
+    try:
+        return ws.recv()
+    finally:
+        ws.close()
+"""
+
+
+def _http(url: str, **response: Any) -> dict[str, Any]:
+    return {
+        "kind": "http",
+        "id": 0,
+        "t": 0.0,
+        "duration_ms": 1.0,
+        "request": {"method": "GET", "url": url, "headers": [], "body": None},
+        "response": {
+            "status": 200,
+            "reason": "OK",
+            "http_version": "HTTP/1.1",
+            "headers": [["Content-Type", "application/json"]],
+            "body": {"json": {"replayed": True}},
+            **response,
+        },
+    }
+
+
+def _ws(url: str, **message: Any) -> list[dict[str, Any]]:
+    return [
+        {"kind": "ws", "id": 0, "t": 0.0, "url": url, "headers": [], "response_headers": []},
+        {"kind": "ws_msg", "conn": 0, "dir": "recv", "t": 1.0, **message},
+        {"kind": "ws_close", "conn": 0, "t": 2.0, "code": 1000, "reason": "", "by": "server"},
+    ]
+
+
+def _cassette(pytester: pytest.Pytester, test: str, records: list[dict[str, Any]]) -> Path:
+    path = pytester.path / "cassettes" / "test_a" / f"{test}.jsonl"
+    write_cassette(path, new_header(), records)
+    return path
+
+
+# name -> (records for a cassette served by the origin at URL, the test body, the bad line)
+def _bad_cassettes(url: str) -> dict[str, tuple[list[dict[str, Any]], str, int]]:
+    ws = url.replace("http", "ws", 1)
+    stream = [["Content-Type", "text/event-stream"]]
+    return {
+        "base64": ([_http(url + "/a", body={"base64": "abc"})], "get('/a')", 2),
+        "encoded": (
+            [
+                _http(
+                    url + "/a",
+                    headers=[["Content-Encoding", "zstd"]],
+                    body={"text": "hi"},
+                    encoded={"zstd": {"level": 3}},
+                )
+            ],
+            "get('/a')",
+            2,
+        ),
+        "chunk": (
+            [_http(url + "/a", headers=stream, body=None, chunks=[{"t": 0, "base64": "abc"}])],
+            "get('/a')",
+            2,
+        ),
+        "request_body": (
+            [
+                {
+                    **_http(url + "/a"),
+                    "request": {"method": "GET", "url": url + "/a", "body": {"base64": "%%%"}},
+                }
+            ],
+            "get('/a')",
+            2,
+        ),
+        "wrong_type": ([_http(url + "/a", body="hello")], "get('/a')", 2),
+        "ws_message": (_ws(ws + "/ws", binary=True, base64="abc"), "open_ws('/ws')", 3),
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_bad_bodies_fail_the_test_and_nothing_goes_live(inner, origin, monkeypatch, mode):
+    monkeypatch.setenv("ORIGIN", origin.url)
+    bad = _bad_cassettes(origin.url)
+    tests = []
+    for name, (records, call, _) in bad.items():
+        _cassette(inner, f"test_{name}", records)
+        tests.append(f"@pytest.mark.streamreplay\ndef test_{name}():\n    {call}\n")
+    inner.makepyfile(test_a=CLIENTS + "\n\n".join(tests))
+    result = inner.runpytest(*MODES[mode])
+    result.assert_outcomes(failed=len(bad))
+    assert origin.seen == [], "a request from a replay-mode test reached the origin"
+    out = result.stdout.str()
+    for name, (_, _, line) in bad.items():
+        assert f"test_{name}.jsonl:{line}: " in out, f"{name}: no file:line in the failure"
+
+
+@pytest.fixture(params=["http", "https"])
+def any_origin(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Any:
+    server = request.getfixturevalue("origin" if request.param == "http" else "tls_origin")
+    monkeypatch.setenv("ORIGIN", server.url)
+    return server
+
+
+RAISING_MATCHER = """
+def pytest_streamreplay_matchers():
+    def explode(live, recorded):
+        raise RuntimeError("matcher bug")
+    return {"explode": explode}
+"""
+
+
+@pytest.mark.parametrize("mode", ["none", "strict"])
+def test_an_error_inside_the_addon_fails_the_test_and_nothing_goes_live(inner, any_origin, mode):
+    """A custom matcher that raises (HTTP), and a session that raises (WebSocket)."""
+    url = any_origin.url
+    _cassette(inner, "test_matcher", [_http(url + "/a")])
+    _cassette(inner, "test_ws", _ws(url.replace("http", "ws", 1) + "/ws", text="hi"))
+    inner.makeconftest(
+        RAISING_MATCHER
+        + """
+import pytest
+from pytest_streamreplay.session import CassetteSession
+
+@pytest.fixture(autouse=True)
+def broken_ws(request, monkeypatch):
+    if request.node.name == "test_ws":
+        def decide_ws(self, url):
+            raise RuntimeError("session bug")
+        monkeypatch.setattr(CassetteSession, "decide_ws", decide_ws)
+"""
+    )
+    inner.makepyfile(
+        test_a=CLIENTS
+        + """
+@pytest.mark.streamreplay(match_on=["method", "explode"])
+def test_matcher():
+    get('/a')
+
+@pytest.mark.streamreplay
+def test_ws():
+    open_ws('/ws')
+"""
+    )
+    result = inner.runpytest("--upstream-insecure", *MODES[mode])
+    result.assert_outcomes(failed=2)
+    assert any_origin.seen == [], "a request from a replay-mode test reached the origin"
+    result.stdout.fnmatch_lines(["*test_matcher.jsonl:2: *matcher bug*"], consecutive=False)
+    result.stdout.fnmatch_lines(["*test_ws.jsonl*session bug*"])
+
+
+ESCAPING = """
+import pytest
+from pytest_streamreplay.proxy.http_addon import HttpRecordReplay
+from pytest_streamreplay.proxy.ws_addon import WebSocketRecordReplay
+
+def _broken(self, flow):
+    raise RuntimeError("an unforeseen bug")
+
+@pytest.fixture(autouse=True)
+def broken_addons(monkeypatch):
+    # Replaces the whole hook, its own error handling included: only the last guard is left.
+    monkeypatch.setattr(HttpRecordReplay, "request", _broken)
+    monkeypatch.setattr(WebSocketRecordReplay, "request", _broken)
+"""
+
+
+@pytest.mark.parametrize("mode", ["none", "strict"])
+def test_the_last_guard_refuses_what_the_addons_let_through(inner, any_origin, mode):
+    url = any_origin.url
+    _cassette(inner, "test_http", [_http(url + "/a")])
+    _cassette(inner, "test_ws", _ws(url.replace("http", "ws", 1) + "/ws", text="hi"))
+    inner.makeconftest(ESCAPING)
+    inner.makepyfile(
+        test_a=CLIENTS
+        + """
+@pytest.mark.streamreplay
+def test_http():
+    get('/a')
+
+@pytest.mark.streamreplay
+def test_ws():
+    open_ws('/ws')
+"""
+    )
+    result = inner.runpytest("--upstream-insecure", *MODES[mode])
+    result.assert_outcomes(failed=2)
+    assert any_origin.seen == [], "a request from a replay-mode test reached the origin"
+    result.stdout.fnmatch_lines(["*test_http.jsonl*was not answered*"])
