@@ -188,6 +188,7 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
             yield handle
     finally:
         rt.binding.unbind(session)
+        session.close()
         reset_cached_openers()
 
 

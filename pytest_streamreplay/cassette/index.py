@@ -1,0 +1,208 @@
+"""An index of a cassette for replay: where each record is, not what it holds.
+
+Replaying one request from a 200 MB cassette must not cost 200 MB. One streaming pass checks
+every line (a bad body is refused with its line here, before anything is replayed) and keeps,
+per HTTP interaction, its id, line, byte offset, method and URL (what the default matchers
+compare); per WebSocket connection its opening and close and the offsets of its messages.
+Full requests are kept while they fit a small budget and read back from the file beyond it;
+responses and messages are always read back, by offset, when they are played.
+
+The file stays open while the index is in use, so a cassette rewritten on disk meanwhile
+(renamed over, as ``CassetteWriter`` does) cannot shift the offsets under a replay. After
+``close()`` a read reopens the file and refuses it if it changed since it was indexed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from array import array
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, overload
+
+from .records import (
+    Header,
+    HttpInteraction,
+    HttpRequest,
+    Record,
+    WsClose,
+    WsConnection,
+    WsMessage,
+    record_from_json,
+)
+from .storage import CassetteError, _bad_record, _open, _parse_line, _read_header_line
+
+__all__ = ["CassetteIndex", "IndexedHttp", "IndexedWs", "MessageSequence"]
+
+#: Requests whose line is at most this long are kept whole in memory, up to ``_KEEP_BUDGET``
+#: bytes of such lines in all: a small cassette matches without reading the file again.
+_KEEP_LINE = 64 * 1024
+_KEEP_BUDGET = 16 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class IndexedHttp:
+    """One HTTP interaction: enough to match on method and URL, and to find the rest."""
+
+    id: int
+    line: int
+    offset: int
+    method: str
+    url: str
+    request: HttpRequest | None  # None: not kept, read back from the file when needed
+
+    def summary(self) -> HttpRequest:
+        """The request without headers or body (what URL and method matchers look at)."""
+        return HttpRequest(self.method, self.url)
+
+
+@dataclass(slots=True)
+class IndexedWs:
+    """One WebSocket connection: its opening and close, and where its messages are."""
+
+    conn: WsConnection
+    line: int
+    offsets: array[int] = field(default_factory=lambda: array("q"))
+    lines: array[int] = field(default_factory=lambda: array("q"))
+    close: WsClose | None = None
+
+
+class CassetteIndex:
+    """Index ``path`` in one checked pass; read records back by offset on demand."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.http: list[IndexedHttp] = []
+        self.ws: list[IndexedWs] = []
+        self.max_id = -1
+        self._lock = threading.Lock()
+        self._fh: IO[bytes] | None = _open(self.path)
+        self._finalizer = weakref.finalize(self, self._fh.close)
+        try:
+            self._identity = _identity(os.fstat(self._fh.fileno()))
+            self.header: Header = _read_header_line(self.path, self._fh)
+            self._build(self._fh)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- building ----------------------------------------------------------------------------
+    def _build(self, fh: IO[bytes]) -> None:
+        p = self.path
+        by_conn: dict[int, IndexedWs] = {}
+        kept = 0
+        offset = fh.tell()
+        lineno = 1
+        for raw in fh:
+            lineno += 1
+            obj = _parse_line(p, lineno, raw)
+            try:
+                record = record_from_json(obj)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise _bad_record(p, lineno, exc) from None
+            if isinstance(record, WsMessage):
+                entry = by_conn.get(record.conn)
+                if entry is not None:
+                    entry.offsets.append(offset)
+                    entry.lines.append(lineno)
+            elif isinstance(record, HttpInteraction):
+                request: HttpRequest | None = None
+                if len(raw) <= _KEEP_LINE and kept + len(raw) <= _KEEP_BUDGET:
+                    request = record.request
+                    kept += len(raw)
+                req = record.request
+                self.http.append(
+                    IndexedHttp(record.id, lineno, offset, req.method, req.url, request)
+                )
+                self.max_id = max(self.max_id, record.id)
+            elif isinstance(record, WsConnection):
+                entry = IndexedWs(record, lineno)
+                by_conn[record.id] = entry
+                self.ws.append(entry)
+                self.max_id = max(self.max_id, record.id)
+            elif isinstance(record, WsClose) and record.conn in by_conn:
+                by_conn[record.conn].close = record
+            offset += len(raw)
+
+    # -- reading back --------------------------------------------------------------------------
+    def read(self, offset: int, line: int) -> Record:
+        """The record of ``line``, which starts at byte ``offset``."""
+        with self._lock:
+            if self._fh is not None:
+                raw = _line_at(self._fh, offset)
+            else:
+                with _open(self.path) as fh:
+                    if _identity(os.fstat(fh.fileno())) != self._identity:
+                        raise CassetteError(
+                            self.path, line, "changed on disk while it was being replayed"
+                        )
+                    raw = _line_at(fh, offset)
+        try:
+            return record_from_json(_parse_line(self.path, line, raw))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _bad_record(self.path, line, exc) from None
+
+    def interaction(self, entry: IndexedHttp) -> HttpInteraction:
+        record = self.read(entry.offset, entry.line)
+        if not isinstance(record, HttpInteraction) or record.id != entry.id:
+            raise CassetteError(self.path, entry.line, "changed on disk while being replayed")
+        return record
+
+    def request(self, entry: IndexedHttp) -> HttpRequest:
+        """The full request (headers, body): kept, or read back."""
+        if entry.request is not None:
+            return entry.request
+        return self.interaction(entry).request
+
+    def messages(self, entry: IndexedWs) -> MessageSequence:
+        return MessageSequence(self, entry)
+
+    def records(self) -> Iterator[Record]:
+        """Every record, in file order (read afresh)."""
+        from .storage import iter_records
+
+        return iter_records(self.path)
+
+    def close(self) -> None:
+        """Let the file go; later reads reopen it (and refuse it if it changed)."""
+        with self._lock:
+            self._fh = None
+        self._finalizer()
+
+
+class MessageSequence(Sequence[WsMessage]):
+    """A connection's messages as a sequence, each read from the file when asked for."""
+
+    def __init__(self, index: CassetteIndex, entry: IndexedWs) -> None:
+        self._index = index
+        self._entry = entry
+
+    def __len__(self) -> int:
+        return len(self._entry.offsets)
+
+    @overload
+    def __getitem__(self, i: int) -> WsMessage: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[WsMessage]: ...
+
+    def __getitem__(self, i: int | slice) -> WsMessage | list[WsMessage]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        offset, line = self._entry.offsets[i], self._entry.lines[i]  # IndexError as a list's
+        record = self._index.read(offset, line)
+        if not isinstance(record, WsMessage) or record.conn != self._entry.conn.id:
+            raise CassetteError(self._index.path, line, "changed on disk while being replayed")
+        return record
+
+
+def _identity(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _line_at(fh: IO[bytes], offset: int) -> bytes:
+    fh.seek(offset)
+    return fh.readline()

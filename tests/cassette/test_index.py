@@ -1,0 +1,160 @@
+"""The replay index: offsets and lines instead of bodies, read back exactly, and safe against a
+cassette that changes on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pytest_streamreplay.cassette import (
+    CassetteError,
+    HttpInteraction,
+    HttpRequest,
+    HttpResponse,
+    WsClose,
+    WsConnection,
+    WsMessage,
+    encode_body,
+    iter_records,
+    new_header,
+    write_cassette,
+)
+from pytest_streamreplay.cassette import index as index_module
+from pytest_streamreplay.cassette.index import CassetteIndex
+from pytest_streamreplay.cassette.matching import resolve_matchers
+from pytest_streamreplay.session import CassetteSession, ReplayError
+
+
+def _http(i: int, path: str, body: bytes = b"", headers=()) -> HttpInteraction:
+    return HttpInteraction(
+        id=i,
+        request=HttpRequest.build("POST", f"https://x.test{path}", list(headers), body),
+        response=HttpResponse(200, "OK", body=encode_body(b'{"n": %d}' % i)),
+    )
+
+
+def _mixed(path: Path) -> Path:
+    write_cassette(
+        path,
+        new_header(),
+        [
+            _http(0, "/a", b"zero"),
+            WsConnection(1, "wss://x.test/ws"),
+            WsMessage.build(1, "recv", 1.0, b'{"m":0}', False),
+            _http(2, "/b", b"two", [("X-Kind", "b")]),
+            WsMessage.build(1, "send", 2.0, b"hi", False),
+            WsMessage.build(9, "recv", 2.0, b"orphan", False),
+            WsMessage.build(1, "recv", 3.0, b"\x00\x01", True),
+            WsClose(1, 4.0, 1000, "bye", "server"),
+        ],
+    )
+    return path
+
+
+def test_index_keeps_places_and_reads_records_back_exactly(tmp_path):
+    path = _mixed(tmp_path / "c.jsonl")
+    records = list(iter_records(path))
+    index = CassetteIndex(path)
+    try:
+        assert [(e.id, e.line, e.method, e.url) for e in index.http] == [
+            (0, 2, "POST", "https://x.test/a"),
+            (2, 5, "POST", "https://x.test/b"),
+        ]
+        assert [index.interaction(e).to_json() for e in index.http] == [
+            records[0].to_json(),
+            records[3].to_json(),
+        ]
+        assert index.max_id == 2
+        (ws,) = index.ws
+        assert ws.line == 3 and ws.close is not None and ws.close.reason == "bye"
+        messages = index.messages(ws)
+        assert len(messages) == 3, "the orphan message (connection 9) is not this one's"
+        assert [m.to_json() for m in messages[:]] == [
+            r.to_json() for r in records if isinstance(r, WsMessage) and r.conn == 1
+        ]
+        assert messages[-1].content == b"\x00\x01"
+        with pytest.raises(IndexError):
+            messages[3]
+    finally:
+        index.close()
+
+
+def test_requests_over_the_budget_are_read_back_for_matching(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "_KEEP_BUDGET", 0)
+    path = _mixed(tmp_path / "c.jsonl")
+    session = CassetteSession(
+        path, matchers=resolve_matchers(["method", "path", "body", "headers[x-kind]"])
+    )
+    assert all(e.request is None for e in session._http), "nothing kept: all read back"
+    live = HttpRequest.build("POST", "https://x.test/b", [("X-Kind", "b")], b"two")
+    decision = session.decide(live)
+    assert decision.action == "replay" and decision.line == 5
+    assert decision.interaction is not None and decision.interaction.response.json == {"n": 2}
+    assert session.decide(HttpRequest.build("POST", "https://x.test/b", [], b"x")).action == (
+        "refuse"
+    )
+    report = session.unmatched[0].report
+    assert "#2 POST https://x.test/b  -- body: b'x' != b'two'" in report
+    session.close()
+
+
+def test_a_raising_matcher_names_the_record_line(tmp_path):
+    path = _mixed(tmp_path / "c.jsonl")
+
+    def explode(live, recorded):
+        raise RuntimeError("matcher bug")
+
+    session = CassetteSession(path, matchers=resolve_matchers(["method", explode]))
+    with pytest.raises(ReplayError) as info:
+        session.decide(HttpRequest.build("POST", "https://x.test/a", [], b""))
+    assert str(info.value).startswith(f"{path}:2: matching POST https://x.test/a against")
+    assert "RuntimeError: matcher bug" in str(info.value)
+
+
+def test_a_cassette_renamed_over_while_open_is_still_read_as_indexed(tmp_path):
+    path = _mixed(tmp_path / "c.jsonl")
+    index = CassetteIndex(path)
+    first = index.interaction(index.http[1]).to_json()
+    write_cassette(path, new_header(), [_http(7, "/other", b"x" * 100)] * 3)  # atomic rename
+    assert index.interaction(index.http[1]).to_json() == first
+    index.close()
+
+
+def test_a_cassette_changed_after_close_is_refused_not_misread(tmp_path):
+    path = _mixed(tmp_path / "c.jsonl")
+    index = CassetteIndex(path)
+    index.close()
+    assert index.interaction(index.http[0]).id == 0, "reads reopen the unchanged file"
+    write_cassette(path, new_header(), [_http(7, "/other", b"x" * 100)] * 3)
+    with pytest.raises(CassetteError, match=r"c\.jsonl:5: changed on disk"):
+        index.interaction(index.http[1])
+
+
+def _open_on(path: Path) -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+        except OSError:
+            pass  # the listing's own descriptor, gone by now
+    return count
+
+
+def test_the_file_is_released_on_close(tmp_path):
+    path = _mixed(tmp_path / "c.jsonl")
+    sessions = [CassetteSession(path) for _ in range(20)]
+    assert _open_on(path) == 20, "a session holds its cassette open while in use"
+    for session in sessions:
+        session.close()
+    assert _open_on(path) == 0
+
+
+def test_a_bad_line_fails_the_session_with_its_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    good = _http(0, "/a").to_json()
+    bad = {**good, "response": {**good["response"], "body": {"base64": "abc"}}}
+    write_cassette(path, new_header(), [good, bad])
+    with pytest.raises(CassetteError, match=r"bad\.jsonl:3: bad record: response body"):
+        CassetteSession(path)
