@@ -59,6 +59,7 @@ class ProxyRuntime:
     def proxy(self) -> Any:
         with self._lock:
             if self._proxy is None or not self._proxy.running:
+                from .proxy.failsafe import ReplayGuard
                 from .proxy.h2_origin import H2OriginLifecycle, H2ReplayOrigin
                 from .proxy.http2 import Http2Negotiation
                 from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
@@ -76,6 +77,8 @@ class ProxyRuntime:
                         H2OriginLifecycle(h2),
                         HttpRecordReplay(self.binding, origins, h2),
                         WebSocketRecordReplay(self.binding, origins),
+                        # last: refuses what got past the others
+                        ReplayGuard(self.binding, origins, more_ports=lambda: (h2.port,)),
                     ],
                     upstream_ca=upstream_ca,
                     upstream_insecure=insecure,

@@ -215,3 +215,63 @@ def test_ws():
     result.assert_outcomes(failed=2)
     assert any_origin.seen == [], "a request from a replay-mode test reached the origin"
     result.stdout.fnmatch_lines(["*test_http.jsonl*was not answered*"])
+
+
+BROKEN_ORIGINS = """
+import pytest
+from pytest_streamreplay.cassette.index import MessageSequence
+from pytest_streamreplay.proxy.origins import ReplayOrigins
+
+@pytest.fixture(autouse=True)
+def broken_playing(monkeypatch):
+    def read(self, i):
+        raise RuntimeError("message read bug")
+
+    async def play(self, job, writer):
+        raise RuntimeError("stream play bug")
+
+    monkeypatch.setattr(MessageSequence, "__getitem__", read)
+    monkeypatch.setattr(ReplayOrigins, "_play_stream", play)
+"""
+
+
+def test_an_error_in_the_replay_origins_fails_the_test(inner, origin, monkeypatch):
+    """Streamed responses and WebSocket conversations are played by our replay origins, not
+    in a hook: a failure there fails the test too, naming the cassette and line."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    url = origin.url
+    stream = [["Content-Type", "text/event-stream"]]
+    _cassette(
+        inner,
+        "test_stream",
+        [_http(url + "/a", headers=stream, body=None, chunks=[{"t": 0, "text": "data: 1\n\n"}])],
+    )
+    _cassette(inner, "test_ws", _ws(url.replace("http", "ws", 1) + "/ws", text="hi"))
+    inner.makeconftest(BROKEN_ORIGINS)
+    inner.makepyfile(
+        test_a=CLIENTS
+        + """
+@pytest.mark.streamreplay
+def test_stream():
+    try:
+        get('/a')
+    except httpx.HTTPError:
+        pass  # a cut-off stream: the client may or may not notice
+
+@pytest.mark.streamreplay
+def test_ws():
+    try:
+        open_ws('/ws')
+    except Exception:
+        pass
+"""
+    )
+    result = inner.runpytest()
+    result.assert_outcomes(failed=2)
+    assert origin.seen == []
+    result.stdout.fnmatch_lines(
+        ["*test_stream.jsonl:2: replaying the streamed response failed: *stream play bug*"]
+    )
+    result.stdout.fnmatch_lines(
+        ["*test_ws.jsonl:2: replaying the WebSocket connection failed: *message read bug*"]
+    )
