@@ -533,6 +533,8 @@ class CassetteSession:
             return None
         self.settle()  # flows the test started are finished or cut off, then written
         with self._lock:
+            if self.errors:  # the proxy failed on some of the traffic: the recording is partial
+                return None
             nothing_new = not self.new_records and self.existed
             if nothing_new and self.effective_mode is RecordMode.NEW_EPISODES:
                 return None

@@ -275,3 +275,26 @@ def test_ws():
     result.stdout.fnmatch_lines(
         ["*test_ws.jsonl:2: replaying the WebSocket connection failed: *message read bug*"]
     )
+
+
+RAISING_REDACT = """
+def pytest_streamreplay_redact(record, test_id):
+    raise RuntimeError("redact hook bug")
+"""
+
+
+@pytest.mark.parametrize("keep", [(), ("--record-on-failure",)], ids=["default", "on_failure"])
+def test_a_failing_redact_hook_fails_the_recording_and_saves_nothing(
+    inner, origin, monkeypatch, keep
+):
+    """Recording may go live, but an interaction that could not be recorded (here: redacted)
+    fails the test, and the incomplete cassette is never written, not even on request."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makeconftest(RAISING_REDACT)
+    inner.makepyfile(
+        test_a=CLIENTS + "@pytest.mark.streamreplay\ndef test_x():\n    assert get('/a').json()\n"
+    )
+    result = inner.runpytest("--record-mode=once", *keep)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the proxy failed on GET http://127.0.0.1:*/a*redact hook bug*"])
+    assert list((inner.path / "cassettes").rglob("*.jsonl")) == []
