@@ -21,8 +21,9 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, overload
+from typing import IO, Any, overload
 
+from .body import check_body
 from .records import (
     Header,
     HttpInteraction,
@@ -33,7 +34,14 @@ from .records import (
     WsMessage,
     record_from_json,
 )
-from .storage import CassetteError, _bad_record, _open, _parse_line, _read_header_line
+from .storage import (
+    CassetteError,
+    _bad_record,
+    _iter_objects,
+    _open,
+    _parse_line,
+    _read_header_line,
+)
 
 __all__ = ["CassetteIndex", "IndexedHttp", "IndexedWs", "MessageSequence"]
 
@@ -84,39 +92,45 @@ class CassetteIndex:
         try:
             self._identity = _identity(os.fstat(self._fh.fileno()))
             self.header: Header = _read_header_line(self.path, self._fh)
-            self._build(self._fh)
+            self._build()
+            # The pass above read the path afresh: it must have been this very file.
+            if _identity(os.stat(self.path)) != self._identity:
+                raise CassetteError(self.path, None, "changed on disk while being read; run again")
         except BaseException:
             self.close()
             raise
 
     # -- building ----------------------------------------------------------------------------
-    def _build(self, fh: IO[bytes]) -> None:
+    def _build(self) -> None:
         p = self.path
         by_conn: dict[int, IndexedWs] = {}
         kept = 0
-        offset = fh.tell()
-        lineno = 1
-        for raw in fh:
-            lineno += 1
-            obj = _parse_line(p, lineno, raw)
+        previous = -1  # offset of the line before: its length is the distance to this one
+        last: IndexedHttp | None = None
+        for lineno, offset, obj in _iter_objects(p):
+            if last is not None:  # the previous line was an HTTP interaction: keep it?
+                size = offset - previous
+                if size <= _KEEP_LINE and kept + size <= _KEEP_BUDGET:
+                    kept += size
+                else:
+                    last.request = None
+                last = None
+            previous = offset
             try:
+                if obj.get("kind") == "ws_msg":  # most lines of a big feed: no record built
+                    conn = _check_message(obj)
+                    entry = by_conn.get(conn)
+                    if entry is not None:
+                        entry.offsets.append(offset)
+                        entry.lines.append(lineno)
+                    continue
                 record = record_from_json(obj)
             except (KeyError, TypeError, ValueError) as exc:
                 raise _bad_record(p, lineno, exc) from None
-            if isinstance(record, WsMessage):
-                entry = by_conn.get(record.conn)
-                if entry is not None:
-                    entry.offsets.append(offset)
-                    entry.lines.append(lineno)
-            elif isinstance(record, HttpInteraction):
-                request: HttpRequest | None = None
-                if len(raw) <= _KEEP_LINE and kept + len(raw) <= _KEEP_BUDGET:
-                    request = record.request
-                    kept += len(raw)
+            if isinstance(record, HttpInteraction):
                 req = record.request
-                self.http.append(
-                    IndexedHttp(record.id, lineno, offset, req.method, req.url, request)
-                )
+                last = IndexedHttp(record.id, lineno, offset, req.method, req.url, req)
+                self.http.append(last)
                 self.max_id = max(self.max_id, record.id)
             elif isinstance(record, WsConnection):
                 entry = IndexedWs(record, lineno)
@@ -125,7 +139,8 @@ class CassetteIndex:
                 self.max_id = max(self.max_id, record.id)
             elif isinstance(record, WsClose) and record.conn in by_conn:
                 by_conn[record.conn].close = record
-            offset += len(raw)
+        if last is not None and (kept >= _KEEP_BUDGET or _size_after(p, previous) > _KEEP_LINE):
+            last.request = None
 
     # -- reading back --------------------------------------------------------------------------
     def read(self, offset: int, line: int) -> Record:
@@ -197,6 +212,28 @@ class MessageSequence(Sequence[WsMessage]):
         if not isinstance(record, WsMessage) or record.conn != self._entry.conn.id:
             raise CassetteError(self._index.path, line, "changed on disk while being replayed")
         return record
+
+
+_BODY_KEYS = ("json", "text", "base64", "layout")
+
+
+def _check_message(obj: dict[str, Any]) -> int:
+    """What ``WsMessage.from_json`` checks, without building the message; its connection."""
+    conn = obj["conn"]
+    if type(conn) is not int:
+        conn = int(conn)
+    if type(obj["dir"]) is not str:
+        str(obj["dir"])
+    if type(obj["t"]) is not float:
+        float(obj["t"])
+    if "json" not in obj or "text" in obj or "base64" in obj or "layout" in obj:
+        check_body({k: obj[k] for k in _BODY_KEYS if k in obj} or None, "message body")
+    return conn
+
+
+def _size_after(path: Path, offset: int) -> int:
+    """Length of the last line, which starts at ``offset``."""
+    return path.stat().st_size - offset
 
 
 def _identity(st: os.stat_result) -> tuple[int, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -75,6 +76,10 @@ def _dumps(obj: dict[str, Any]) -> str:
 # b"0", everything else to b" ".
 _DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
 _LONG_DIGITS = b"0" * 19
+# Lines longer than this (a big body) are searched for such a run rather than translated: the
+# copy would double a 20 MB line's memory for a moment.
+_HUGE = 4 * 1024 * 1024
+_LONG_DIGITS_RE = re.compile(rb"[0-9]{19}")
 
 
 def _parse_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
@@ -89,7 +94,11 @@ def _parse_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
             path, lineno, "truncated: the last line has no line end; re-record this cassette"
         )
     obj: Any = None
-    if _LONG_DIGITS not in raw.translate(_DIGITS):
+    if len(raw) > _HUGE:
+        simple = _LONG_DIGITS_RE.search(raw) is None
+    else:
+        simple = _LONG_DIGITS not in raw.translate(_DIGITS)
+    if simple:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -155,16 +164,19 @@ def read_header(path: str | os.PathLike[str]) -> Header:
 _CHUNK = 1 << 18
 
 
-def _iter_objects(p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, parsed object) for the lines after the (checked) header.
+def _iter_objects(p: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """Yield (line number, byte offset of the line, parsed object) for the lines after the
+    (checked) header.
 
-    The shared read path of ``iter_records`` and ``cassette_stream``: every line passes the
-    checks of ``_parse_line``; building records from the objects is the caller's job. The file
-    is read in chunks of whole lines (``_CHUNK`` bytes): one 19-digit check per chunk, and a
-    chunk with such a run (or any line orjson rejects) takes the full per-line path.
+    The shared read path of ``iter_records``, ``cassette_stream`` and the replay index: every
+    line passes the checks of ``_parse_line``; building records from the objects is the
+    caller's job. The file is read in chunks of whole lines (``_CHUNK`` bytes): one 19-digit
+    check per chunk, and a chunk with such a run (or any line orjson rejects) takes the full
+    per-line path.
     """
     with _open(p) as fh:
         _read_header_line(p, fh)
+        offset = fh.tell()
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         digits = _DIGITS
@@ -184,21 +196,26 @@ def _iter_objects(p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 data = block[:end]
             if end < len(block):
                 partial.append(block[end:])
+            if len(data) > _HUGE:  # one long line: search it instead of copying it to translate
+                careful = _LONG_DIGITS_RE.search(data) is not None
+            else:
+                careful = long_digits in data.translate(digits)
             lines = data.split(b"\n")
             lines.pop()  # the empty string after the last line end
-            careful = long_digits in data.translate(digits)
             del data
             for raw in lines:
                 lineno += 1
+                at = offset
+                offset += len(raw) + 1
                 if not careful:
                     try:
                         obj = loads(raw)
                     except decode_error:
                         obj = None
                     if type(obj) is dict:
-                        yield lineno, obj
+                        yield lineno, at, obj
                         continue
-                yield lineno, _parse_line(p, lineno, raw + b"\n")
+                yield lineno, at, _parse_line(p, lineno, raw + b"\n")
         if partial:  # a last line without a line end: _parse_line reports it truncated
             _parse_line(p, lineno + 1, b"".join(partial))
 
@@ -212,7 +229,7 @@ def _bad_record(path: Path, lineno: int, exc: Exception) -> CassetteError:
 def iter_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Yield the records after the header, one line at a time."""
     p = Path(path)
-    for lineno, obj in _iter_objects(p):
+    for lineno, _, obj in _iter_objects(p):
         try:
             yield record_from_json(obj)
         except (KeyError, TypeError, ValueError) as exc:

@@ -66,7 +66,7 @@ def iter_timed_items(
     base: float | None = None
     wanted = None if direction == "both" else direction
     values = not records
-    for lineno, obj in _iter_objects(p):
+    for lineno, _, obj in _iter_objects(p):
         if obj.get("kind") == "ws_msg":
             # Fast path: the checks and conversions of WsMessage.from_json, in its order, on the
             # parsed line (a conversion only when the type is not already right); a record is

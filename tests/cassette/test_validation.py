@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pytest_streamreplay.cassette import CassetteError, iter_records, new_header, write_cassette
 from pytest_streamreplay.cassette.encoding import apply_encoding, describe_encoding
@@ -102,3 +104,26 @@ def test_cassette_stream_refuses_a_bad_message_body_with_its_line(tmp_path):
     with pytest.raises(CassetteError) as info:
         list(iter_timed_items(path))
     assert str(info.value).startswith(f"{path}:4: bad record: message body: invalid base64")
+
+
+@given(st.text(alphabet="ABab01+/=-", max_size=40))
+def test_big_bodies_are_checked_in_slices_exactly_as_the_whole_decoder_would(text: str):
+    """Slices of 8 characters here (1 MiB in use): the same verdict as one strict decode."""
+    import binascii
+
+    from pytest_streamreplay.cassette import body
+
+    try:
+        binascii.a2b_base64(text, strict_mode=True)
+        whole = True
+    except (binascii.Error, ValueError):
+        whole = False
+    saved, body._SLICE = body._SLICE, 8
+    try:
+        body.check_base64(text, "x")
+        sliced = True
+    except ValueError:
+        sliced = False
+    finally:
+        body._SLICE = saved
+    assert sliced == whole
