@@ -10,7 +10,8 @@ Three shapes of the same size, generated in a temporary directory:
 
 Each run is a fresh child process that imports everything and starts the proxy first, then
 measures from entering ``use_cassette`` (the session reads or indexes the cassette) to the first
-answer the client holds (the whole response; the first WebSocket message), and the peak RSS
+answer the client holds (the whole response; the first WebSocket message), wall clock and the
+process's CPU time over the same span (all threads: steadier on a shared box), and the peak RSS
 growth over that span (``/proc/self/clear_refs`` resets the peak before it starts). With
 ``--baseline-src DIR`` (a checkout of the code before the index, e.g. the main branch at the
 parent commit) the same child also runs against that code, alternating with the current code,
@@ -178,22 +179,23 @@ runtime().proxy()  # started (and mitmproxy imported) before measuring
 base = rss_mb()
 with open("/proc/self/clear_refs", "w") as fh:
     fh.write("5")  # the peak (VmHWM) starts again from here
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 with use_cassette(path, record_mode="none") as handle:
     if shape == "ws":
         ws = websocket.create_connection(url, timeout=120)
         first = ws.recv()
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         ws.close()
         size = len(first)
     else:
         response = httpx.get(url, timeout=120)
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert response.status_code == 200, response.text[:500]
         size = len(response.content)
     peak = peak_mb()
 print(json.dumps({
     "first_answer_s": elapsed,
+    "first_answer_cpu_s": cpu,
     "peak_rss_growth_mb": peak - base,
     "answer_bytes": size,
     "code": os.path.dirname(pytest_streamreplay.__file__),
@@ -229,6 +231,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     return {
         "first_answer_s_median": median("first_answer_s"),
+        "first_answer_cpu_s_median": median("first_answer_cpu_s"),
         "peak_rss_growth_mb_median": median("peak_rss_growth_mb"),
         "process_s_median": median("process_s"),
         "first_answer_s": [round(r["first_answer_s"], 3) for r in runs],

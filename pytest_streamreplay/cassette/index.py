@@ -14,6 +14,7 @@ The file stays open while the index is in use, so a cassette rewritten on disk m
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import weakref
@@ -21,7 +22,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, overload
+from typing import Any, overload
 
 from .body import check_body
 from .records import (
@@ -61,6 +62,7 @@ class IndexedHttp:
     method: str
     url: str
     request: HttpRequest | None  # None: not kept, read back from the file when needed
+    size: int = 0  # bytes of the line, line end included
 
     def summary(self) -> HttpRequest:
         """The request without headers or body (what URL and method matchers look at)."""
@@ -87,10 +89,12 @@ class CassetteIndex:
         self.ws: list[IndexedWs] = []
         self.max_id = -1
         self._lock = threading.Lock()
-        self._fh: IO[bytes] | None = _open(self.path)
+        self._fh: io.BufferedReader | None = _open(self.path)
         self._finalizer = weakref.finalize(self, self._fh.close)
         try:
-            self._identity = _identity(os.fstat(self._fh.fileno()))
+            st = os.fstat(self._fh.fileno())
+            self._identity = _identity(st)
+            self._end = st.st_size
             self.header: Header = _read_header_line(self.path, self._fh)
             self._build()
             # The pass above read the path afresh: it must have been this very file.
@@ -109,7 +113,7 @@ class CassetteIndex:
         last: IndexedHttp | None = None
         for lineno, offset, obj in _iter_objects(p):
             if last is not None:  # the previous line was an HTTP interaction: keep it?
-                size = offset - previous
+                last.size = size = offset - previous
                 if size <= _KEEP_LINE and kept + size <= _KEEP_BUDGET:
                     kept += size
                 else:
@@ -139,29 +143,35 @@ class CassetteIndex:
                 self.max_id = max(self.max_id, record.id)
             elif isinstance(record, WsClose) and record.conn in by_conn:
                 by_conn[record.conn].close = record
-        if last is not None and (kept >= _KEEP_BUDGET or _size_after(p, previous) > _KEEP_LINE):
-            last.request = None
+            del obj, record  # a big body must not stay alive while the next line is read
+        if last is not None:
+            last.size = self._end - previous
+            if kept + last.size > _KEEP_BUDGET or last.size > _KEEP_LINE:
+                last.request = None
 
     # -- reading back --------------------------------------------------------------------------
-    def read(self, offset: int, line: int) -> Record:
-        """The record of ``line``, which starts at byte ``offset``."""
+    def read(self, offset: int, line: int, size: int = 0) -> Record:
+        """The record of ``line``, which starts at byte ``offset`` (``size`` bytes long, when
+        known: a big line is then read into one buffer of its size)."""
         with self._lock:
             if self._fh is not None:
-                raw = _line_at(self._fh, offset)
+                raw = _line_at(self._fh, offset, size)
             else:
                 with _open(self.path) as fh:
                     if _identity(os.fstat(fh.fileno())) != self._identity:
                         raise CassetteError(
                             self.path, line, "changed on disk while it was being replayed"
                         )
-                    raw = _line_at(fh, offset)
+                    raw = _line_at(fh, offset, size)
         try:
-            return record_from_json(_parse_line(self.path, line, raw))
+            obj = _parse_line(self.path, line, raw)
+            del raw
+            return record_from_json(obj)
         except (KeyError, TypeError, ValueError) as exc:
             raise _bad_record(self.path, line, exc) from None
 
     def interaction(self, entry: IndexedHttp) -> HttpInteraction:
-        record = self.read(entry.offset, entry.line)
+        record = self.read(entry.offset, entry.line, entry.size)
         if not isinstance(record, HttpInteraction) or record.id != entry.id:
             raise CassetteError(self.path, entry.line, "changed on disk while being replayed")
         return record
@@ -231,15 +241,18 @@ def _check_message(obj: dict[str, Any]) -> int:
     return conn
 
 
-def _size_after(path: Path, offset: int) -> int:
-    """Length of the last line, which starts at ``offset``."""
-    return path.stat().st_size - offset
-
-
 def _identity(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _line_at(fh: IO[bytes], offset: int) -> bytes:
+def _line_at(fh: io.BufferedReader, offset: int, size: int) -> bytes | bytearray:
     fh.seek(offset)
-    return fh.readline()
+    if size <= 64 * 1024:
+        return fh.readline()
+    raw = bytearray(size)
+    view = memoryview(raw)
+    got = 0
+    while got < size and (n := fh.readinto(view[got:])):
+        got += n
+    view.release()
+    return raw if got == size else raw[:got]

@@ -60,12 +60,14 @@ def test_every_chunking_parses_like_json_line_by_line(
 
 
 @pytest.mark.parametrize("chunk", CHUNKS)
-def test_long_lines_are_searched_for_long_integers_not_copied(
+def test_long_lines_are_checked_for_long_integers_in_slices(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
-    """Above ``_HUGE`` bytes the 19-digit check is a regex search: same results."""
+    """Above ``_HUGE`` bytes the 19-digit check goes a slice at a time: same results, also
+    for a run that straddles two slices."""
     monkeypatch.setattr(storage, "_CHUNK", chunk)
     monkeypatch.setattr(storage, "_HUGE", 8)
+    monkeypatch.setattr(storage, "_SLICE", 5)
     path = tmp_path / "c.jsonl"
     path.write_text("\n".join([HEADER, *LINES]) + "\n", encoding="utf-8", newline="")
     got = list(_iter_objects(path))
