@@ -18,7 +18,7 @@ parent commit) the same child also runs against that code, alternating with the 
 so both are measured on the same box at the same time. Medians of ``--runs`` runs.
 
 Usage: python bench/bench_big_cassette.py [--mb 200] [--runs 3] [--shapes huge,many,ws]
-                                          [--baseline-src DIR]
+                                          [--baseline-src DIR] [--src DIR]
 """
 
 from __future__ import annotations
@@ -245,6 +245,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--shapes", default="huge,many,ws")
     parser.add_argument("--baseline-src", type=Path, help="checkout of the code to compare with")
+    parser.add_argument(
+        "--src", type=Path, default=SRC, help="the code to measure (default: this checkout)"
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {
         "mb": args.mb,
@@ -258,7 +261,7 @@ def main() -> None:
         for shape in args.shapes.split(","):
             cassette = cwd / f"{shape}.jsonl"
             facts = generate(cassette, shape, args.mb * 1_000_000)
-            codes = {"index": SRC}
+            codes = {"index": args.src.resolve()}
             if args.baseline_src is not None:
                 codes["baseline"] = args.baseline_src.resolve()
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in codes}

@@ -4,8 +4,9 @@ Replaying one request from a 200 MB cassette must not cost 200 MB. One streaming
 every line (a bad body is refused with its line here, before anything is replayed) and keeps,
 per HTTP interaction, its id, line, byte offset, method and URL (what the default matchers
 compare); per WebSocket connection its opening and close and the offsets of its messages.
-Full requests are kept while they fit a small budget and read back from the file beyond it;
-responses and messages are always read back, by offset, when they are played.
+Full requests and messages are kept while they fit a small budget (so a small cassette plays
+as fast as before) and read back from the file beyond it; responses are always read back, by
+offset, when they are played.
 
 The file stays open while the index is in use, so a cassette rewritten on disk meanwhile
 (renamed over, as ``CassetteWriter`` does) cannot shift the offsets under a replay. After
@@ -46,10 +47,11 @@ from .storage import (
 
 __all__ = ["CassetteIndex", "IndexedHttp", "IndexedWs", "MessageSequence"]
 
-#: Requests whose line is at most this long are kept whole in memory, up to ``_KEEP_BUDGET``
-#: bytes of such lines in all: a small cassette matches without reading the file again.
+#: Requests whose line is at most this long are kept whole in memory, and messages, up to
+#: ``_KEEP_BUDGET`` bytes of such lines in all: a small cassette matches and plays without
+#: reading the file again.
 _KEEP_LINE = 64 * 1024
-_KEEP_BUDGET = 16 * 1024 * 1024
+_KEEP_BUDGET = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -78,6 +80,8 @@ class IndexedWs:
     offsets: array[int] = field(default_factory=lambda: array("q"))
     lines: array[int] = field(default_factory=lambda: array("q"))
     close: WsClose | None = None
+    #: The first messages, while they fit the index's budget (a small cassette: all of them).
+    kept: list[WsMessage] = field(default_factory=list)
 
 
 class CassetteIndex:
@@ -111,7 +115,11 @@ class CassetteIndex:
         kept = 0
         previous = -1  # offset of the line before: its length is the distance to this one
         last: IndexedHttp | None = None
+        message_kept = False  # the line before was a message kept in memory
         for lineno, offset, obj in _iter_objects(p):
+            if message_kept:
+                kept += offset - previous
+                message_kept = False
             if last is not None:  # the previous line was an HTTP interaction: keep it?
                 last.size = size = offset - previous
                 if size <= _KEEP_LINE and kept + size <= _KEEP_BUDGET:
@@ -125,6 +133,9 @@ class CassetteIndex:
                     conn = _check_message(obj)
                     entry = by_conn.get(conn)
                     if entry is not None:
+                        if kept < _KEEP_BUDGET and len(entry.kept) == len(entry.offsets):
+                            entry.kept.append(WsMessage.from_json(obj))  # a prefix, in order
+                            message_kept = True
                         entry.offsets.append(offset)
                         entry.lines.append(lineno)
                     continue
@@ -217,6 +228,11 @@ class MessageSequence(Sequence[WsMessage]):
     def __getitem__(self, i: int | slice) -> WsMessage | list[WsMessage]:
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
+        kept = self._entry.kept
+        if -len(self) <= i < 0:
+            i += len(self)
+        if 0 <= i < len(kept):
+            return kept[i]
         offset, line = self._entry.offsets[i], self._entry.lines[i]  # IndexError as a list's
         record = self._index.read(offset, line)
         if not isinstance(record, WsMessage) or record.conn != self._entry.conn.id:

@@ -81,6 +81,22 @@ def test_index_keeps_places_and_reads_records_back_exactly(tmp_path):
         index.close()
 
 
+@pytest.mark.parametrize("budget", [0, 100, 1 << 30])
+def test_messages_are_kept_while_they_fit_and_read_back_beyond(tmp_path, monkeypatch, budget):
+    monkeypatch.setattr(index_module, "_KEEP_BUDGET", budget)
+    path = tmp_path / "c.jsonl"
+    sent = [WsMessage.build(1, "recv", float(i), b'{"i":%d}' % i, False) for i in range(5)]
+    write_cassette(path, new_header(), [WsConnection(1, "wss://x.test/ws"), *sent])
+    index = CassetteIndex(path)
+    (ws,) = index.ws
+    assert len(ws.kept) == {0: 0, 100: 2, 1 << 30: 5}[budget]  # lines of ~62 bytes
+    messages = index.messages(ws)
+    assert [m.to_json() for m in messages] == [m.to_json() for m in sent]
+    assert messages[-1].to_json() == messages[4].to_json() == sent[4].to_json()
+    assert [m.to_json() for m in messages[1:4]] == [m.to_json() for m in sent[1:4]]
+    index.close()
+
+
 def test_requests_over_the_budget_are_read_back_for_matching(tmp_path, monkeypatch):
     monkeypatch.setattr(index_module, "_KEEP_BUDGET", 0)
     path = _mixed(tmp_path / "c.jsonl")
