@@ -298,3 +298,38 @@ def test_a_failing_redact_hook_fails_the_recording_and_saves_nothing(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the proxy failed on GET http://127.0.0.1:*/a*redact hook bug*"])
     assert list((inner.path / "cassettes").rglob("*.jsonl")) == []
+
+
+UNARY = """
+import os, grpc, pytest
+
+@pytest.mark.streamreplay(match_on=os.environ.get("MATCH", "method,path").split(","))
+def test_rpc():
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        try:
+            ch.unary_unary("/test.Echo/Unary")(b"hello", timeout=20)
+        except grpc.RpcError:
+            pass  # refused: the failure the plugin reports is what counts
+"""
+
+
+def test_a_raising_matcher_on_a_grpc_call_fails_the_test_and_nothing_goes_live(inner, monkeypatch):
+    """gRPC calls are replayed by the HTTP/2 replay origin, not in a hook: the same rule."""
+    pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+    from grpc_servers import start_grpc_origin
+
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makeconftest(RAISING_MATCHER)
+    inner.makepyfile(test_a=UNARY)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+        assert server.calls == ["Unary"]
+        monkeypatch.setenv("MATCH", "method,explode")
+        for mode in ("none", "strict"):
+            result = inner.runpytest(*MODES[mode])
+            result.assert_outcomes(failed=1)
+            result.stdout.fnmatch_lines(["*test_rpc.jsonl:2: *matcher bug*"])
+        assert server.calls == ["Unary"], "a replayed call reached the origin"
+    finally:
+        server.stop()
