@@ -174,3 +174,35 @@ def test_a_bad_line_fails_the_session_with_its_line(tmp_path):
     write_cassette(path, new_header(), [good, bad])
     with pytest.raises(CassetteError, match=r"bad\.jsonl:3: bad record: response body"):
         CassetteSession(path)
+
+
+def test_the_path_prefilter_never_hides_a_match(tmp_path):
+    """Live paths are looked for in the recorded URLs as written: a query, a port, an
+    encoded character or the root path still match exactly as the matchers say."""
+    urls = [
+        "http://x.test:80/a/b?q=1",
+        "http://X.test/%7Euser/",
+        "http://x.test",
+        "http://x.test/a/b/c",
+    ]
+    path = tmp_path / "c.jsonl"
+    write_cassette(
+        path,
+        new_header(),
+        [
+            HttpInteraction(
+                i, HttpRequest("GET", u), HttpResponse(200, body=encode_body(b"%d" % i))
+            )
+            for i, u in enumerate(urls)
+        ],
+    )
+    session = CassetteSession(path)
+    for live, want in [
+        ("http://x.test/a/b?q=1", 0),
+        ("http://x.test/%7Euser/", 1),
+        ("http://x.test/", 2),
+        ("http://x.test/a/b/c", 3),
+    ]:
+        decision = session.decide(HttpRequest("GET", live))
+        assert decision.interaction is not None and decision.interaction.id == want, live
+    session.close()
