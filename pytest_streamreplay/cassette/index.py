@@ -27,6 +27,7 @@ from typing import Any, overload
 
 from .body import check_body
 from .records import (
+    DIRECTIONS,
     Header,
     HttpInteraction,
     HttpRequest,
@@ -34,6 +35,7 @@ from .records import (
     WsClose,
     WsConnection,
     WsMessage,
+    _one_of,
     record_from_json,
 )
 from .storage import (
@@ -248,8 +250,8 @@ def _check_message(obj: dict[str, Any]) -> int:
     conn = obj["conn"]
     if type(conn) is not int:
         conn = int(conn)
-    if type(obj["dir"]) is not str:
-        str(obj["dir"])
+    if obj["dir"] not in DIRECTIONS:
+        _one_of(obj, "dir", DIRECTIONS, None)  # raises, naming the allowed values
     if type(obj["t"]) is not float:
         float(obj["t"])
     if "json" not in obj or "text" in obj or "base64" in obj or "layout" in obj:
