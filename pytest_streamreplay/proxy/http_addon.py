@@ -311,7 +311,7 @@ class HttpRecordReplay:
         if decision.action == "replay":
             interaction = decision.interaction
             assert interaction is not None
-            where = session.where(decision.line)
+            where = session.where(decision.line, decision.path)
             flow.metadata[WHERE] = where
             if interaction.response.chunks is not None and not _answered_whole(interaction):
                 session.opened()

@@ -71,7 +71,7 @@ class WebSocketRecordReplay:
         decision = session.decide_ws(url)
         if decision.action == "replay":
             assert decision.script is not None
-            where = session.where(decision.line)
+            where = session.where(decision.line, decision.path)
             flow.metadata[WHERE] = where
             session.opened()
             path = self.origins.add_ws(
