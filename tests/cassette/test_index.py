@@ -206,3 +206,24 @@ def test_the_path_prefilter_never_hides_a_match(tmp_path):
         decision = session.decide(HttpRequest("GET", live))
         assert decision.interaction is not None and decision.interaction.id == want, live
     session.close()
+
+
+def test_extra_cassettes_are_indexed_and_errors_name_their_own_file(tmp_path):
+    main = _mixed(tmp_path / "main.jsonl")
+    extra = tmp_path / "extra.jsonl"
+    write_cassette(extra, new_header(), [_http(5, "/x", b"five")])
+    session = CassetteSession(main, extra=[extra], matchers=resolve_matchers(["method", "path"]))
+    decision = session.decide(HttpRequest.build("POST", "https://x.test/x", [], b""))
+    assert decision.interaction is not None and decision.interaction.id == 5
+    assert session.where(decision.line, decision.path) == f"{extra}:2"
+    session.close()
+
+    def explode(live, recorded):
+        if recorded.url.endswith("/x"):
+            raise RuntimeError("matcher bug")
+        return "differs"
+
+    session = CassetteSession(main, extra=[extra], matchers=resolve_matchers([explode]))
+    with pytest.raises(ReplayError, match=rf"^{extra}:2: matching POST"):
+        session.decide(HttpRequest.build("POST", "https://x.test/x", [], b""))
+    session.close()
