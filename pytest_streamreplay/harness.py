@@ -62,6 +62,7 @@ class ProxyRuntime:
         with self._lock:
             if self._proxy is None or not self._proxy.running:
                 with contained():
+                    from .proxy.failsafe import ReplayGuard
                     from .proxy.h2_origin import H2OriginLifecycle, H2ReplayOrigin
                     from .proxy.http2 import Http2Negotiation
                     from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
@@ -79,6 +80,8 @@ class ProxyRuntime:
                         H2OriginLifecycle(h2),
                         HttpRecordReplay(self.binding, origins, h2),
                         WebSocketRecordReplay(self.binding, origins),
+                        # last: refuses what got past the others
+                        ReplayGuard(self.binding, origins, more_ports=lambda: (h2.port,)),
                     ],
                     upstream_ca=upstream_ca,
                     upstream_insecure=insecure,
@@ -210,6 +213,7 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
             yield handle
     finally:
         rt.binding.unbind(session)
+        session.close()
         reset_cached_openers()
 
 

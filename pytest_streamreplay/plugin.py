@@ -400,7 +400,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
             action=action,
             interactions=interactions,
             unmatched=len(session.unmatched),
-            unused=len(session.unused()) if session.can_replay and users < 2 else 0,
+            unused=session.unused_count() if session.can_replay and users < 2 else 0,
             written=sum(
                 isinstance(r, HttpInteraction | WsConnection) for r in session.written or ()
             ),

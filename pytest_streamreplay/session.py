@@ -17,18 +17,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .cassette.grpc import is_grpc
+from .cassette.index import CassetteIndex, IndexedHttp
 from .cassette.matching import NamedMatcher, compare
 from .cassette.records import (
     HttpInteraction,
     HttpRequest,
     Record,
-    WsClose,
     WsConnection,
-    WsMessage,
 )
-from .cassette.redaction import Redactor, normalize_placeholders
+from .cassette.redaction import REDACTED, Redactor, normalize_placeholders
 from .cassette.shared import save_merged
-from .cassette.storage import CassetteError, new_header, read_cassette, read_header
+from .cassette.storage import CassetteError, new_header, read_header
 from .proxy.conversation import ConversationReport, Speed, WsScript
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "CassetteSession",
     "Decision",
     "RecordMode",
+    "ReplayError",
     "Unmatched",
 ]
 
@@ -65,6 +66,10 @@ class CassetteMissingError(Exception):
     Kept so code catching it still imports."""
 
 
+class ReplayError(CassetteError):
+    """Replaying a record failed (a matcher raised, say): names the cassette file and line."""
+
+
 @dataclass(frozen=True)
 class Decision:
     """What to do with a live request: ``replay`` a recorded interaction, go ``live``, or
@@ -74,23 +79,14 @@ class Decision:
     interaction: HttpInteraction | None = None
     report: str = ""
     script: WsScript | None = None
+    line: int | None = None  # the cassette line of the record that is replayed
+    path: Path | None = None  # its cassette (this test's, or an extra one)
 
 
 @dataclass
 class Unmatched:
     request: HttpRequest
     report: str
-
-
-@dataclass
-class _Replayable:
-    interaction: HttpInteraction
-    plays: int = 0
-    # The recorded request as matching sees it: placeholders compare whatever their number.
-    request: HttpRequest = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.request = Redactor.matchable(self.interaction.request)
 
 
 @dataclass
@@ -119,7 +115,6 @@ class CassetteSession:
     existed: bool = field(init=False, default=False)
     can_replay: bool = field(init=False, default=False)
     can_record: bool = field(init=False, default=False)
-    cassette_records: list[Record] = field(init=False, default_factory=list)
     new_records: list[Record] = field(init=False, default_factory=list)
     seen: list[HttpInteraction] = field(init=False, default_factory=list)
     unmatched: list[Unmatched] = field(init=False, default_factory=list)
@@ -130,6 +125,8 @@ class CassetteSession:
     #: Connections and requests that reached the proxy while bound; 0 after a test that made
     #: requests means its client ignored the proxy settings.
     traffic: int = field(init=False, default=0)
+    #: Failures inside the proxy while serving this test (always fail it): see ``add_error``.
+    errors: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -160,21 +157,30 @@ class CassetteSession:
             # makes none passes, as with vcrpy's mode none.
             self.can_replay = has_recordings
         self.effective_mode = mode
-        extra_records: list[Record] = []
+        # Replay reads indexes (offsets, methods, URLs), never every body: see cassette/index.
+        # The test's cassette first, then extra cassettes (replayed, never written).
+        self._index: CassetteIndex | None = None
+        self._indexes: list[CassetteIndex] = []
         if self.can_replay:
             if self.existed:
-                _, self.cassette_records = read_cassette(self.path)
-            for p in found_extra:
-                extra_records += read_cassette(p)[1]
-            ids = [
-                r.id for r in self.cassette_records if isinstance(r, HttpInteraction | WsConnection)
-            ]
-            self._next_id = max(ids, default=-1) + 1
-        if self.can_record and self.cassette_records:  # new_episodes: number after them
-            self.redactor.reserve(str([r.to_json() for r in self.cassette_records]))
-        pool = [*self.cassette_records, *extra_records]
-        self._replayable = [_Replayable(r) for r in pool if isinstance(r, HttpInteraction)]
-        self._ws_scripts = _scripts(self.cassette_records) + _scripts(extra_records)
+                self._index = CassetteIndex(self.path)
+                self._next_id = self._index.max_id + 1
+                self._indexes.append(self._index)
+            self._indexes += [CassetteIndex(p) for p in found_extra]
+        self._http: list[IndexedHttp] = []
+        self._http_source: list[CassetteIndex] = []  # the index each entry comes from
+        self._ws_scripts: list[WsScript] = []
+        self._ws_where: list[tuple[Path, int]] = []
+        for index in self._indexes:
+            self._http += index.http
+            self._http_source += [index] * len(index.http)
+            self._ws_scripts += [WsScript(w.conn, index.messages(w), w.close) for w in index.ws]
+            self._ws_where += [(index.path, w.line) for w in index.ws]
+        self._plays = [0] * len(self._http)
+        self._url_only = all(m.url_only for m in self.matchers)
+        self._by_path = any(m.url_only and m.name == "path" for m in self.matchers)
+        if self.can_record and self._index is not None:  # new_episodes: number after them
+            self.redactor.reserve(self.path.read_text(encoding="utf-8"))
         self.ws_reports: list[ConversationReport] = []
         self._active = 0
         self._idle = threading.Condition(self._lock)
@@ -228,6 +234,28 @@ class CassetteSession:
         """``time.monotonic()`` at the cassette's time origin."""
         return self._start
 
+    @property
+    def cassette_records(self) -> list[Record]:
+        """The replayed cassette's records, read from the file now (saving in new_episodes
+        mode needs them; replay itself never holds them all)."""
+        return list(self._index.records()) if self._index is not None else []
+
+    def where(self, line: int | None = None, path: Path | None = None) -> str:
+        """``path:line`` of a cassette record (in this test's cassette unless ``path`` names
+        an extra one), for messages."""
+        path = path or self.path
+        return f"{path}:{line}" if line is not None else str(path)
+
+    def add_error(self, report: str) -> None:
+        """Something failed inside the proxy while serving this test: the test fails with it."""
+        with self._lock:
+            self.errors.append(report)
+
+    def close(self) -> None:
+        """Release the cassette file (reads after this reopen it)."""
+        for index in self._indexes:
+            index.close()
+
     def elapsed_ms(self) -> float:
         return (time.monotonic() - self._start) * 1000.0
 
@@ -247,12 +275,18 @@ class CassetteSession:
     def play_count(self) -> int:
         """Answers given from the cassette so far, repeats included (vcrpy's ``play_count``)."""
         with self._lock:
-            return sum(r.plays for r in self._replayable)
+            return sum(self._plays)
 
     def unused(self) -> list[HttpInteraction]:
-        """Recorded interactions that no request asked for (only meaningful when replaying)."""
+        """Recorded interactions that no request asked for (only meaningful when replaying);
+        read back from the cassette, so prefer ``unused_count`` when a number will do."""
         with self._lock:
-            return [r.interaction for r in self._replayable if r.plays == 0]
+            unplayed = [i for i, plays in enumerate(self._plays) if not plays]
+        return [self._http_source[i].interaction(self._http[i]) for i in unplayed]
+
+    def unused_count(self) -> int:
+        with self._lock:
+            return self._plays.count(0)
 
     def unused_connections(self) -> list[WsConnection]:
         with self._lock:
@@ -263,7 +297,8 @@ class CassetteSession:
         --replay-strict also mismatched client messages, undelivered tails and anything unused.
         Non-strict replay logs mismatches and carries on."""
         self.wait_idle()
-        out = [u.report for u in self.unmatched]
+        with self._lock:
+            out = [*self.errors, *(u.report for u in self.unmatched)]
         if not self.strict:
             return out
         with self._lock:
@@ -279,7 +314,12 @@ class CassetteSession:
     def unused_lines(self) -> tuple[list[str], list[str]]:
         """The recorded interactions and WebSocket connections this test did not use, one line
         each (``#id METHOD url``, ``#id url``): what strict replay reports."""
-        unused = [f"#{i.id} {i.request.method} {i.request.url}" for i in self.unused()]
+        with self._lock:
+            unused = [
+                f"#{e.id} {e.method} {e.url}"
+                for e, plays in zip(self._http, self._plays, strict=True)
+                if not plays
+            ]
         idle = [f"#{c.id} {c.url}" for c in self.unused_connections()]
         return unused, idle
 
@@ -349,10 +389,10 @@ class CassetteSession:
         with self._lock:
             self.traffic += 1
             if self.can_replay:
-                for script in self._ws_scripts:
+                for script, (path, line) in zip(self._ws_scripts, self._ws_where, strict=True):
                     if not script.used and _ws_key(script.conn.url) == live:
                         script.used = True
-                        return Decision("replay", script=script)
+                        return Decision("replay", script=script, line=line, path=path)
             if self.can_record:
                 return Decision("live")
             if self.missing:
@@ -393,17 +433,24 @@ class CassetteSession:
         with self._lock:
             self.traffic += 1
             if self.can_replay:
+                # The path matcher compares paths exactly, and a URL holds its path as written:
+                # a URL without the live path cannot match (a big cassette is not compared
+                # record by record).
+                needle = live.path if self._by_path and REDACTED not in live.path else ""
                 matching = [
-                    r
-                    for r in self._replayable
-                    if not compare(live, r.request, self.matchers, partial=partial)
+                    i
+                    for i, e in enumerate(self._http)
+                    if needle in e.url and not self._compare(live, i, partial)
                 ]
-                fresh = next((r for r in matching if r.plays == 0), None)
-                chosen = fresh or (matching[-1] if matching and self.allow_repeats else None)
-                if chosen is not None:
-                    chosen.plays += 1
-                    self.seen.append(chosen.interaction)
-                    return Decision("replay", chosen.interaction)
+                fresh = next((i for i in matching if not self._plays[i]), None)
+                if fresh is None and matching and self.allow_repeats:
+                    fresh = matching[-1]
+                if fresh is not None:
+                    entry, source = self._http[fresh], self._http_source[fresh]
+                    interaction = source.interaction(entry)
+                    self._plays[fresh] += 1
+                    self.seen.append(interaction)
+                    return Decision("replay", interaction, line=entry.line, path=source.path)
             if self.can_record:
                 return Decision("live")
             if self.missing:
@@ -419,6 +466,31 @@ class CassetteSession:
         with self._lock:
             self.unmatched.append(Unmatched(live, report))
 
+    def _compare(self, live: HttpRequest, i: int, partial: bool = False) -> list[tuple[str, str]]:
+        """The failing matchers for recorded request ``i``; a matcher's own error is raised as
+        a ``ReplayError`` naming the record's file and line."""
+        entry, source = self._http[i], self._http_source[i]
+        try:
+            # gRPC calls also compare their messages (see ``compare``): those need the body.
+            # The recorded side as matching sees it: placeholders compare whatever their number.
+            summary = Redactor.matchable(entry.summary())
+            if self._url_only and not is_grpc(live.headers):
+                return compare(live, summary, self.matchers)
+            url_matchers = [m for m in self.matchers if m.url_only]
+            if url_matchers and (failures := compare(live, summary, url_matchers)):
+                return failures  # differs already on method or URL: no need to read it back
+            recorded = Redactor.matchable(source.request(entry))
+            return compare(live, recorded, self.matchers, partial=partial)
+        except CassetteError:
+            raise
+        except Exception as exc:
+            raise ReplayError(
+                source.path,
+                entry.line,
+                f"matching {live.method} {live.url} against this record raised "
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
+
     def _unmatched_report(self, live: HttpRequest) -> str:
         lines = [
             f"Unmatched request {live.method} {live.url}",
@@ -426,21 +498,24 @@ class CassetteSession:
             f"{', --replay-strict' if self.strict else ''})",
         ]
         scored = []
-        for r in self._replayable:
-            failures = compare(live, r.request, self.matchers)
-            scored.append((len(failures), r, failures))
+        for i in range(len(self._http)):
+            failures = self._compare(live, i)
+            scored.append((len(failures), i, failures))
         scored.sort(key=lambda s: s[0])
         if not scored:
             lines.append("  the cassette has no HTTP interactions")
         else:
             lines.append("  nearest recorded requests:")
-            for _, r, failures in scored[:3]:
-                req = r.interaction.request
+            for _, i, failures in scored[:3]:
+                entry = self._http[i]
                 if failures:
                     why = "; ".join(f"{name}: {diff}" for name, diff in failures)
                 else:
-                    why = f"matches, but was already played {r.plays} time(s) (allow_repeats off)"
-                lines.append(f"    #{r.interaction.id} {req.method} {req.url}  -- {why}")
+                    why = (
+                        f"matches, but was already played {self._plays[i]} time(s) "
+                        "(allow_repeats off)"
+                    )
+                lines.append(f"    #{entry.id} {entry.method} {entry.url}  -- {why}")
         lines.append(
             "  to record it: run pytest with --record-mode=new_episodes (adds it) or "
             "--record-mode=rewrite (records the test again)"
@@ -468,6 +543,8 @@ class CassetteSession:
             return None
         self.settle()  # flows the test started are finished or cut off, then written
         with self._lock:
+            if self.errors:  # the proxy failed on some of the traffic: the recording is partial
+                return None
             nothing_new = not self.new_records and self.existed
             if nothing_new and self.effective_mode is RecordMode.NEW_EPISODES:
                 return None
@@ -514,18 +591,6 @@ def _ws_key(url: str) -> tuple[str, str, int, str, tuple[tuple[str, str], ...]]:
     port = parts.port or (443 if scheme == "wss" else 80)
     query = tuple(sorted(parse_qsl(parts.query, keep_blank_values=True)))
     return scheme, parts.hostname or "", port, parts.path or "/", query
-
-
-def _scripts(records: list[Record]) -> list[WsScript]:
-    scripts: dict[int, WsScript] = {}
-    for r in records:
-        if isinstance(r, WsConnection):
-            scripts[r.id] = WsScript(r)
-        elif isinstance(r, WsMessage) and r.conn in scripts:
-            scripts[r.conn].messages.append(r)
-        elif isinstance(r, WsClose) and r.conn in scripts:
-            scripts[r.conn].close = r
-    return list(scripts.values())
 
 
 def _http_form(url: str) -> str:

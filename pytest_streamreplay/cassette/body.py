@@ -8,10 +8,11 @@ otherwise. Every form decodes to the recorded bytes, byte for byte.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from typing import Any
 
-__all__ = ["decode_body", "encode_body", "json_value", "layout_dumps"]
+__all__ = ["check_base64", "check_body", "decode_body", "encode_body", "json_value", "layout_dumps"]
 
 # name -> (indent, separators); each also tried with ensure_ascii and a trailing newline.
 _LAYOUTS: dict[str, tuple[int | None, tuple[str, str]]] = {
@@ -29,6 +30,72 @@ def layout_dumps(value: Any, layout: str = "compact") -> str:
     indent, separators = _LAYOUTS[name]
     text = json.dumps(value, indent=indent, separators=separators, ensure_ascii="ascii" in flags)
     return text + "\n" if "nl" in flags else text
+
+
+def _check_layout(layout: Any) -> None:
+    if not isinstance(layout, str):
+        raise ValueError(f"layout must be a string, not {type(layout).__name__}")
+    name, *flags = layout.split("+")
+    if name not in _LAYOUTS or not set(flags) <= {"ascii", "nl"}:
+        raise ValueError(
+            f"unknown layout {layout!r} (known: {', '.join(_LAYOUTS)}, with +ascii and +nl)"
+        )
+
+
+#: Base64 longer than this is checked a slice at a time: never a decoded copy of a big body.
+_SLICE = 1 << 20  # a multiple of 4: slices end on whole groups
+
+
+def check_base64(value: Any, what: str) -> None:
+    """Raise ``ValueError`` naming ``what`` unless ``value`` is strict, padded base64 text
+    (what ``binascii.a2b_base64(strict_mode=True)`` accepts)."""
+    if not isinstance(value, str):
+        raise ValueError(f"{what}: base64 must be a string, not {type(value).__name__}")
+    try:
+        start = 0
+        while len(value) - start > 2 * _SLICE:  # the last slice keeps the whole tail
+            part = value[start : start + _SLICE]
+            if "=" in part:  # padding before the end: the whole decoder says what is wrong
+                binascii.a2b_base64(value, strict_mode=True)
+            binascii.a2b_base64(part, strict_mode=True)
+            start += _SLICE
+        binascii.a2b_base64(value[start:] if start else value, strict_mode=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{what}: invalid base64 ({exc})") from None
+
+
+_FORMS = ("json", "text", "base64")
+
+
+def check_body(obj: Any, what: str = "body") -> None:
+    """Raise ``ValueError`` (naming ``what``) unless ``decode_body(obj)`` gives bytes.
+
+    A cassette's reader calls this on every body, so a hand-edited or corrupt body is refused
+    with its line when the file is read, not while a client waits for the answer.
+    """
+    if obj is None:
+        return
+    if not isinstance(obj, dict):
+        raise ValueError(
+            f'{what} must be an object like {{"json": ...}}, {{"text": ...}} or '
+            f'{{"base64": ...}}, not {type(obj).__name__}'
+        )
+    forms = [k for k in _FORMS if k in obj]
+    if not forms:
+        if not obj:
+            return
+        raise ValueError(f"{what} has none of json, text, base64: {sorted(obj)}")
+    if len(forms) > 1:
+        raise ValueError(f"{what} has more than one of json, text, base64: {forms}")
+    form = forms[0]
+    if "layout" in obj:
+        if form != "json":
+            raise ValueError(f"{what}: layout without json")
+        _check_layout(obj["layout"])
+    if form == "text" and not isinstance(obj["text"], str):
+        raise ValueError(f"{what}: text must be a string, not {type(obj['text']).__name__}")
+    if form == "base64":
+        check_base64(obj["base64"], what)
 
 
 def _find_layout(text: str, value: Any) -> str | None:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import base64
 import struct
 import zlib
+from collections.abc import Collection
 from typing import Any
 
-__all__ = ["apply_encoding", "describe_encoding"]
+from .body import check_base64
+
+__all__ = ["apply_encoding", "check_encoding", "describe_encoding"]
 
 _MAX_PROBE = 4 * 1024 * 1024
 
@@ -72,6 +75,59 @@ def describe_encoding(
     if recipe is not None:
         return {name: recipe}
     return {"base64": base64.b64encode(raw).decode("ascii")}
+
+
+# recipe name -> {field: allowed range}; every field an integer.
+_WBITS = frozenset([*range(-15, -8), *range(9, 16), *range(25, 32)])  # what compressobj takes
+_RECIPES: dict[str, dict[str, Collection[int]]] = {
+    "gzip": {"level": range(0, 10), "mem_level": range(1, 10)},
+    "deflate": {"level": range(0, 10), "mem_level": range(1, 10), "wbits": _WBITS},
+    "br": {"quality": range(0, 12), "lgwin": range(10, 25)},
+}
+_RECIPES["x-gzip"] = _RECIPES["gzip"]
+
+
+def check_encoding(encoded: Any, what: str = "encoded") -> None:
+    """Raise ``ValueError`` unless ``apply_encoding`` can rebuild wire bytes from ``encoded``."""
+    if encoded is None:
+        return
+    if not isinstance(encoded, dict) or len(encoded) != 1:
+        raise ValueError(
+            f'{what} must be an object with one key (a recipe name or "base64"), '
+            f"not {_short(encoded)}"
+        )
+    ((name, recipe),) = encoded.items()
+    if name == "base64":
+        check_base64(recipe, what)
+        return
+    fields = _RECIPES.get(name)
+    if fields is None:
+        raise ValueError(
+            f"{what}: unknown content-encoding recipe {name!r} (known: "
+            f"{', '.join(sorted(_RECIPES))}, base64); re-record this interaction"
+        )
+    wanted = ", ".join(fields) + (", header" if name in ("gzip", "x-gzip") else "")
+    if not isinstance(recipe, dict):
+        raise ValueError(f"{what}: the {name} recipe must be an object with {wanted}")
+    for key, allowed in fields.items():
+        value = recipe.get(key)
+        if type(value) is not int or value not in allowed:
+            raise ValueError(f"{what}: {name} recipe needs {wanted}; {key} is {value!r}")
+    if name in ("gzip", "x-gzip"):
+        header = recipe.get("header")
+        try:
+            ok = isinstance(header, str) and len(bytes.fromhex(header)) == 10
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(
+                f"{what}: {name} recipe needs {wanted}; header must be 10 bytes in hex"
+            )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def apply_encoding(encoded: dict[str, Any], decoded: bytes) -> bytes:

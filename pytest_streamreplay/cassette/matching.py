@@ -46,6 +46,9 @@ class Matcher(Protocol):
 class NamedMatcher:
     name: str
     fn: Matcher
+    #: A built-in matcher that reads only the method and the URL: a cassette's index can
+    #: answer it without reading headers and bodies back from the file.
+    url_only: bool = False
 
     def __call__(self, live: HttpRequest, recorded: HttpRequest) -> str | None:
         return self.fn(live, recorded)
@@ -120,6 +123,9 @@ def _json_body(ignore: tuple[str, ...]) -> Matcher:
     return match
 
 
+_URL_ONLY = frozenset({"method", "scheme", "host", "port", "path", "query", "uri"})
+
+
 def _builtin(name: str, args: tuple[str, ...]) -> Matcher:
     simple: dict[str, Callable[[HttpRequest], Any]] = {
         "method": lambda r: r.method.upper(),
@@ -184,7 +190,7 @@ def resolve_matchers(
             out.append(NamedMatcher(name, custom[name]))
             continue
         try:
-            out.append(NamedMatcher(spec, _builtin(name, args)))
+            out.append(NamedMatcher(spec, _builtin(name, args), name in _URL_ONLY))
         except MatcherSpecError as exc:
             if str(exc) != name:
                 raise

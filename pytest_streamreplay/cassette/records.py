@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .body import decode_body, encode_body, json_value
+from .body import check_body, decode_body, encode_body, json_value
+from .encoding import check_encoding
 
 __all__ = [
     "CLOSED_BY",
@@ -45,8 +46,19 @@ Headers = list[tuple[str, str]]
 STREAM_ENDS = ("client_closed", "origin_closed", "truncated", "cut_at_teardown", "no_response")
 
 
-def _headers_from(obj: Any) -> Headers:
-    return [(str(k), str(v)) for k, v in (obj or [])]
+def _headers_from(obj: Any, what: str = "headers") -> Headers:
+    if not obj:
+        return []
+    if not isinstance(obj, list) or not all(isinstance(p, list) and len(p) == 2 for p in obj):
+        raise ValueError(f"{what} must be a list of [name, value] pairs")
+    return [(str(k), str(v)) for k, v in obj]
+
+
+def _str(obj: dict[str, Any], key: str, what: str) -> str:
+    value = obj[key]
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, not {type(value).__name__}")
+    return value
 
 
 def _headers_to(headers: Headers) -> list[list[str]]:
@@ -180,7 +192,14 @@ class HttpRequest:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> HttpRequest:
-        return cls(obj["method"], obj["url"], _headers_from(obj.get("headers")), obj.get("body"))
+        body = obj.get("body")
+        check_body(body, "request body")
+        return cls(
+            _str(obj, "method", "request method"),
+            _str(obj, "url", "request url"),
+            _headers_from(obj.get("headers"), "request headers"),
+            body,
+        )
 
     @classmethod
     def build(cls, method: str, url: str, headers: Headers, content: bytes | None) -> HttpRequest:
@@ -207,8 +226,11 @@ class Chunk:
         return out
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Chunk:
+    def from_json(cls, obj: dict[str, Any], what: str = "chunk") -> Chunk:
+        if not isinstance(obj, dict):
+            raise ValueError(f"{what} must be an object with t and a body")
         body = {k: v for k, v in obj.items() if k in ("json", "text", "base64", "layout")}
+        check_body(body or None, what)
         after = obj.get("after")
         return cls(float(obj["t"]), body or None, None if after is None else int(after))
 
@@ -264,15 +286,27 @@ class HttpResponse:
     def from_json(cls, obj: dict[str, Any]) -> HttpResponse:
         chunks = obj.get("chunks")
         end = None if obj.get("end") is None else _one_of(obj, "end", STREAM_ENDS, None)
+        if chunks is not None and not isinstance(chunks, list):
+            raise ValueError("response chunks must be a list")
+        body, encoded = obj.get("body"), obj.get("encoded")
+        check_body(body, "response body")
+        check_encoding(encoded, "response encoded")
+        status = obj["status"]
+        if type(status) is not int:
+            raise ValueError(f"response status must be an integer, not {status!r}")
         return cls(
-            status=int(obj["status"]),
+            status=status,
             reason=str(obj.get("reason", "")),
             http_version=str(obj.get("http_version", "HTTP/1.1")),
-            headers=_headers_from(obj.get("headers")),
-            body=obj.get("body"),
-            chunks=None if chunks is None else [Chunk.from_json(c) for c in chunks],
-            encoded=obj.get("encoded"),
-            trailers=None if obj.get("trailers") is None else _headers_from(obj["trailers"]),
+            headers=_headers_from(obj.get("headers"), "response headers"),
+            body=body,
+            chunks=None
+            if chunks is None
+            else [Chunk.from_json(c, f"response chunk {i}") for i, c in enumerate(chunks)],
+            encoded=encoded,
+            trailers=None
+            if obj.get("trailers") is None
+            else _headers_from(obj["trailers"], "response trailers"),
             end=end,
         )
 
@@ -334,11 +368,11 @@ class WsConnection:
     def from_json(cls, obj: dict[str, Any]) -> WsConnection:
         return cls(
             id=int(obj["id"]),
-            url=str(obj["url"]),
+            url=_str(obj, "url", "WebSocket url"),
             t=float(obj.get("t", 0.0)),
             headers=_headers_from(obj.get("headers")),
             subprotocol=obj.get("subprotocol"),
-            response_headers=_headers_from(obj.get("response_headers")),
+            response_headers=_headers_from(obj.get("response_headers"), "response headers"),
         )
 
 
@@ -380,6 +414,7 @@ class WsMessage:
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> WsMessage:
         body = {k: v for k, v in obj.items() if k in ("json", "text", "base64", "layout")}
+        check_body(body or None, "message body")
         return cls(
             conn=int(obj["conn"]),
             dir=_one_of(obj, "dir", DIRECTIONS, None),

@@ -7,6 +7,7 @@ when complete, so an interrupted run never leaves a half-written cassette.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -75,9 +76,23 @@ def _dumps(obj: dict[str, Any]) -> str:
 # b"0", everything else to b" ".
 _DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
 _LONG_DIGITS = b"0" * 19
+# Lines longer than this (a big body) are translated a slice at a time: a copy of the whole
+# would double a 20 MB line's memory for a moment.
+_HUGE = 4 * 1024 * 1024
+_SLICE = 1 << 20
 
 
-def _parse_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
+def _has_long_digits(raw: bytes | bytearray) -> bool:
+    if len(raw) <= _HUGE:
+        return _LONG_DIGITS in raw.translate(_DIGITS)
+    overlap = len(_LONG_DIGITS) - 1  # a run across two slices is in the overlap
+    return any(
+        _LONG_DIGITS in raw[i : i + _SLICE + overlap].translate(_DIGITS)
+        for i in range(0, len(raw), _SLICE)
+    )
+
+
+def _parse_line(path: Path, lineno: int, raw: bytes | bytearray) -> dict[str, Any]:
     """Parse one line (with its line end): orjson when it agrees with ``json``, else ``json``.
 
     Lines orjson rejects (NaN, Infinity, lone surrogate escapes, corrupt JSON) go through
@@ -89,7 +104,7 @@ def _parse_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
             path, lineno, "truncated: the last line has no line end; re-record this cassette"
         )
     obj: Any = None
-    if _LONG_DIGITS not in raw.translate(_DIGITS):
+    if not _has_long_digits(raw):
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -106,7 +121,7 @@ def _parse_line(path: Path, lineno: int, raw: bytes) -> dict[str, Any]:
     return obj
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(path: Path, raw: bytes | bytearray) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -129,7 +144,7 @@ def _check_header(path: Path, obj: dict[str, Any]) -> Header:
     return Header.from_json(obj)
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedReader:
     try:
         return open(path, "rb")
     except FileNotFoundError:
@@ -155,52 +170,78 @@ def read_header(path: str | os.PathLike[str]) -> Header:
 _CHUNK = 1 << 18
 
 
-def _iter_objects(p: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, parsed object) for the lines after the (checked) header.
+def _iter_objects(p: Path) -> Iterator[tuple[int, int, dict[str, Any]]]:
+    """Yield (line number, byte offset of the line, parsed object) for the lines after the
+    (checked) header.
 
-    The shared read path of ``iter_records`` and ``cassette_stream``: every line passes the
-    checks of ``_parse_line``; building records from the objects is the caller's job. The file
-    is read in chunks of whole lines (``_CHUNK`` bytes): one 19-digit check per chunk, and a
-    chunk with such a run (or any line orjson rejects) takes the full per-line path.
+    The shared read path of ``iter_records``, ``cassette_stream`` and the replay index: every
+    line passes the checks of ``_parse_line``; building records from the objects is the
+    caller's job. The file is read in chunks of whole lines (``_CHUNK`` bytes): one 19-digit
+    check per chunk, and a chunk with such a run (or any line orjson rejects) takes the full
+    per-line path. A line longer than a chunk (a big body) is found first and then read once
+    into a buffer of its exact size, so it costs its own size in memory, not a multiple.
     """
     with _open(p) as fh:
         _read_header_line(p, fh)
+        offset = fh.tell()
         loads = orjson.loads
         decode_error = orjson.JSONDecodeError
         digits = _DIGITS
         long_digits = _LONG_DIGITS
         lineno = 1
-        partial: list[bytes] = []  # the start of a line longer than what was read so far
+        partial = b""  # the start of a line the next chunk continues (shorter than a chunk)
         while block := fh.read(_CHUNK):
             end = block.rfind(b"\n") + 1
             if not end:
-                partial.append(block)
+                lineno += 1
+                whole = _long_line(fh, offset, len(partial) + len(block))
+                partial = block = b""
+                parsed = _parse_line(p, lineno, whole)
+                at, offset = offset, offset + len(whole)
+                del whole  # not held while the caller works on the object
+                yield lineno, at, parsed
+                del parsed
                 continue
-            if partial:
-                partial.append(block[:end])
-                data = b"".join(partial)
-                partial = []
-            else:
-                data = block[:end]
-            if end < len(block):
-                partial.append(block[end:])
+            data = partial + block[:end] if partial else block[:end]
+            partial = block[end:]
+            careful = long_digits in data.translate(digits)
             lines = data.split(b"\n")
             lines.pop()  # the empty string after the last line end
-            careful = long_digits in data.translate(digits)
             del data
             for raw in lines:
                 lineno += 1
+                at = offset
+                offset += len(raw) + 1
                 if not careful:
                     try:
                         obj = loads(raw)
                     except decode_error:
                         obj = None
                     if type(obj) is dict:
-                        yield lineno, obj
+                        yield lineno, at, obj
                         continue
-                yield lineno, _parse_line(p, lineno, raw + b"\n")
+                yield lineno, at, _parse_line(p, lineno, raw + b"\n")
         if partial:  # a last line without a line end: _parse_line reports it truncated
-            _parse_line(p, lineno + 1, b"".join(partial))
+            _parse_line(p, lineno + 1, partial)
+
+
+def _long_line(fh: io.BufferedReader, start: int, scanned: int) -> bytearray:
+    """The line at ``start`` (with its line end, or up to the end of a truncated file), of
+    which ``scanned`` bytes are known to hold no line end; leaves ``fh`` just after it."""
+    while block := fh.read(_CHUNK):
+        found = block.find(b"\n")
+        if found >= 0:
+            scanned += found + 1
+            break
+        scanned += len(block)
+    fh.seek(start)
+    raw = bytearray(scanned)
+    view = memoryview(raw)
+    got = 0
+    while got < scanned and (n := fh.readinto(view[got:])):
+        got += n
+    view.release()
+    return raw if got == scanned else raw[:got]
 
 
 def _bad_record(path: Path, lineno: int, exc: Exception) -> CassetteError:
@@ -212,7 +253,7 @@ def _bad_record(path: Path, lineno: int, exc: Exception) -> CassetteError:
 def iter_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Yield the records after the header, one line at a time."""
     p = Path(path)
-    for lineno, obj in _iter_objects(p):
+    for lineno, _, obj in _iter_objects(p):
         try:
             yield record_from_json(obj)
         except (KeyError, TypeError, ValueError) as exc:

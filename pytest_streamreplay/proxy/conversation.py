@@ -89,7 +89,8 @@ class WsScript:
     """One recorded connection: its opening, messages in order, and its close (if any)."""
 
     conn: WsConnection
-    messages: list[WsMessage] = field(default_factory=list)
+    #: A list, or the cassette index's sequence that reads each message when it is played.
+    messages: Sequence[WsMessage] = field(default_factory=list)
     close: WsClose | None = None
     used: bool = False
 
@@ -247,14 +248,15 @@ class Conversation:
             self.report.extra.append(text + _render(self._live_value(data))[:300])
 
     def _report_tail(self) -> None:
-        remaining = self.script.messages[self.position :]
-        if not remaining:  # everything was delivered; the client simply closed first
+        messages = self.script.messages
+        remaining = len(messages) - self.position  # counted, not read: the tail may be long
+        if remaining <= 0:  # everything was delivered; the client simply closed first
             self.report.finished = True
             return
-        first = remaining[0]
+        first = messages[self.position]
         who = "client message" if first.dir == "send" else "server message"
         self.report.tail = (
-            f"{self.report.label}: the connection closed with {len(remaining)} recorded "
+            f"{self.report.label}: the connection closed with {remaining} recorded "
             f"message(s) never delivered, from message #{self.position} "
             f"(next expected: {who} {_render(first.value)[:200]})"
         )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -22,8 +23,11 @@ from typing import Any
 
 from ..cassette.grpc import messages_differ, split_messages
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest
+from ..cassette.storage import CassetteError
 from ..session import CassetteSession
 from .conversation import Speed
+
+log = logging.getLogger("pytest_streamreplay")
 
 __all__ = ["H2Job", "H2OriginLifecycle", "H2ReplayOrigin"]
 
@@ -207,6 +211,20 @@ class H2ReplayOrigin:
             _check_request(job, _with_body(job.live, bytes(call.received)), decision.interaction)
         except asyncio.CancelledError:
             pass
+        except Exception as exc:  # fail closed: the test fails, the client gets a refusal
+            if job is None:
+                raise
+            if isinstance(exc, CassetteError):  # a matcher that raised: names the line
+                detail = str(exc)
+            else:
+                detail = f"{job.session.where()}: {type(exc).__name__}: {exc}"
+            report = (
+                f"pytest-streamreplay: replaying {job.live.method} {job.live.url} failed: {detail}"
+            )
+            log.error("%s", report, exc_info=exc)
+            job.session.add_error(report)
+            with contextlib.suppress(Exception):
+                await _refuse(wire, call.stream_id, report)
         finally:
             if call.task is not None:
                 self._tasks.discard(call.task)

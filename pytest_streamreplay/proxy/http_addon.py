@@ -17,6 +17,7 @@ from ..cassette.grpc import is_grpc
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
 from ..session import CassetteSession
 from .binding import SessionBinding
+from .failsafe import WHERE, fail_closed
 from .h2_origin import H2Job, H2ReplayOrigin
 from .origins import ReplayOrigins, StreamJob
 
@@ -278,7 +279,10 @@ def _record_live(flow: Any, meta: _Live, end: str | None) -> None:
 
 
 class HttpRecordReplay:
-    """Asks the bound session about each request: replay it, let it through, or refuse it."""
+    """Asks the bound session about each request: replay it, let it through, or refuse it.
+
+    Every hook is ``fail_closed``: an error refuses the request and fails the test.
+    """
 
     def __init__(
         self, binding: SessionBinding, origins: ReplayOrigins, h2: H2ReplayOrigin | None = None
@@ -294,6 +298,7 @@ class HttpRecordReplay:
         if session is not None:
             session.note_traffic()
 
+    @fail_closed
     def request(self, flow: Any) -> None:
         from .ws_addon import is_websocket_upgrade
 
@@ -313,10 +318,17 @@ class HttpRecordReplay:
         if decision.action == "replay":
             interaction = decision.interaction
             assert interaction is not None
+            where = session.where(decision.line, decision.path)
+            flow.metadata[WHERE] = where
             if interaction.response.chunks is not None and not _answered_whole(interaction):
                 session.opened()
                 path = self.origins.add_stream(
-                    StreamJob(interaction, session.speed, lambda: session.closed(None))
+                    StreamJob(
+                        interaction,
+                        session.speed,
+                        lambda: session.closed(None),
+                        on_error=lambda text: session.add_error(f"{where}: {text}"),
+                    )
                 )
                 flow.metadata[_META] = Routed(session, path)
                 _route_to(flow, self.origins.http_port, path)
@@ -329,6 +341,7 @@ class HttpRecordReplay:
             flow.response = refusal(decision.report)
             flow.metadata[_META] = "refused"
 
+    @fail_closed
     def requestheaders(self, flow: Any) -> None:
         """A gRPC call is decided on its headers when the mode leaves one choice, and its
         request then streams as the client sends it: a bidirectional client waits for answers
@@ -357,6 +370,7 @@ class HttpRecordReplay:
             _route_to(flow, self.h2.port, path)
             flow.request.stream = True
 
+    @fail_closed
     def responseheaders(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if isinstance(meta, Routed):
@@ -365,6 +379,7 @@ class HttpRecordReplay:
             meta.recorder = _ChunkRecorder(meta.sent)
             flow.response.stream = meta.recorder
 
+    @fail_closed
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if not isinstance(meta, _Live) or flow.websocket is not None:
@@ -372,6 +387,7 @@ class HttpRecordReplay:
         if meta.session.flow_finished(flow.id):
             _record_live(flow, meta, None)
 
+    @fail_closed
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if isinstance(meta, Routed):

@@ -13,6 +13,7 @@ local process that connects to them directly cannot guess a token, so it gets no
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from ..cassette.records import HttpInteraction
 from .conversation import ConnectionGone, Conversation, ConversationReport, Speed, WsScript
 
 __all__ = ["ROUTE_PREFIX", "ReplayOrigins", "StreamJob", "WsJob"]
+
+log = logging.getLogger("pytest_streamreplay")
 
 ROUTE_PREFIX = "/__streamreplay__/"
 _HANDSHAKE_HEADERS = frozenset(
@@ -47,6 +50,8 @@ class WsJob:
     ignore_paths: tuple[str, ...]
     redact_live: Callable[[Any], Any]
     on_done: Callable[[ConversationReport], None]
+    #: Told when playing fails (a bug, a cassette changed on disk): the test must fail.
+    on_error: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -54,6 +59,7 @@ class StreamJob:
     interaction: HttpInteraction
     speed: Speed
     on_done: Callable[[], None]
+    on_error: Callable[[str], None] | None = None
 
 
 class _Endpoint:
@@ -190,6 +196,10 @@ class ReplayOrigins:
         except asyncio.CancelledError:
             conversation._report_tail()
             report = conversation.report
+        except Exception as exc:
+            _failed(job.on_error, "replaying the WebSocket connection", exc)
+            await _close_quietly(connection)
+            report = conversation.report
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -219,6 +229,9 @@ class ReplayOrigins:
                     pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass
+        except Exception as exc:
+            if job is not None:
+                _failed(job.on_error, "replaying the streamed response", exc)
         finally:
             if task is not None:
                 self._tasks.discard(task)
@@ -257,3 +270,18 @@ class ReplayOrigins:
         if not sized and resp.end is None:
             writer.write(b"0\r\n\r\n")  # an unfinished body never gets its last chunk
             await writer.drain()
+
+
+def _failed(on_error: Callable[[str], None] | None, what: str, exc: Exception) -> None:
+    """Report a failure while playing to the job's test (and the log): it must not pass."""
+    text = f"{what} failed: {type(exc).__name__}: {exc}"
+    log.error("pytest-streamreplay: %s", text, exc_info=exc)
+    if on_error is not None:
+        on_error(text)
+
+
+async def _close_quietly(connection: Any) -> None:
+    try:
+        await connection.close(1011, "pytest-streamreplay: replay failed (see the test)")
+    except Exception:  # the client may be gone already
+        pass

@@ -10,6 +10,7 @@ from typing import Any
 from ..cassette.records import WsClose, WsConnection, WsMessage
 from ..session import CassetteSession
 from .binding import SessionBinding
+from .failsafe import WHERE, fail_closed
 from .http_addon import Routed, refusal
 from .origins import ReplayOrigins, WsJob
 
@@ -49,10 +50,14 @@ def _ws_url(url: str) -> str:
 
 
 class WebSocketRecordReplay:
+    """Routes replayed upgrades to the replay origin and records live connections; every hook
+    is ``fail_closed``."""
+
     def __init__(self, binding: SessionBinding, origins: ReplayOrigins) -> None:
         self.binding = binding
         self.origins = origins
 
+    @fail_closed
     def request(self, flow: Any) -> None:
         if not is_websocket_upgrade(flow.request):
             return
@@ -66,6 +71,8 @@ class WebSocketRecordReplay:
         decision = session.decide_ws(url)
         if decision.action == "replay":
             assert decision.script is not None
+            where = session.where(decision.line, decision.path)
+            flow.metadata[WHERE] = where
             session.opened()
             path = self.origins.add_ws(
                 WsJob(
@@ -74,6 +81,7 @@ class WebSocketRecordReplay:
                     session.message_ignore,
                     session.redact_live_json,
                     session.closed,
+                    on_error=lambda text: session.add_error(f"{where}: {text}"),
                 )
             )
             flow.metadata[_META] = Routed(session, path)
@@ -91,6 +99,7 @@ class WebSocketRecordReplay:
         else:
             flow.response = refusal(decision.report)
 
+    @fail_closed
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if isinstance(meta, _Opening) and flow.websocket is None:
@@ -100,10 +109,12 @@ class WebSocketRecordReplay:
             # raw TCP layer instead of parsing and re-framing every message (~10x less CPU).
             flow.websocket = None
 
+    @fail_closed
     def tcp_message(self, flow: Any) -> None:
         if len(flow.messages) > 1:
             del flow.messages[:-1]  # relayed replay connections must not pile up
 
+    @fail_closed
     def error(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if isinstance(meta, Routed) and self.origins.cancel_ws(meta.path):
@@ -120,6 +131,7 @@ class WebSocketRecordReplay:
             t = (time.time() - meta.opened) * 1000.0
             meta.session.record(WsClose(meta.conn_id, t, None, "", "teardown"))
 
+    @fail_closed
     def websocket_start(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if not isinstance(meta, _Opening):
@@ -137,6 +149,7 @@ class WebSocketRecordReplay:
         session.record(conn, flow=flow.id)
         flow.metadata[_META] = _Recording(session, conn.id, time.time())
 
+    @fail_closed
     def websocket_message(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         messages = flow.websocket.messages
@@ -156,6 +169,7 @@ class WebSocketRecordReplay:
         if len(messages) > 1:
             del messages[:-1]  # kept only to be recorded: long streams must not pile up
 
+    @fail_closed
     def websocket_end(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if not isinstance(meta, _Recording):

@@ -24,6 +24,7 @@ from reactivex.disposable import Disposable
 from reactivex.scheduler import TimeoutScheduler
 
 from ..cassette import Event, WsConnection, WsMessage, record_from_json
+from ..cassette.body import check_body
 from ..cassette.storage import _bad_record, _iter_objects
 from .scheduling import JumpWindow, VirtualScheduler, ms_to_us
 
@@ -65,7 +66,7 @@ def iter_timed_items(
     base: float | None = None
     wanted = None if direction == "both" else direction
     values = not records
-    for lineno, obj in _iter_objects(p):
+    for lineno, _, obj in _iter_objects(p):
         if obj.get("kind") == "ws_msg":
             # Fast path: the checks and conversions of WsMessage.from_json, in its order, on the
             # parsed line (a conversion only when the type is not already right); a record is
@@ -95,6 +96,10 @@ def iter_timed_items(
                 yield t, obj["json"]  # == WsMessage.value for a JSON body
                 continue
             body = {k: v for k, v in obj.items() if k in _BODY_KEYS}
+            try:
+                check_body(body or None, "message body")
+            except ValueError as exc:
+                raise _bad_record(p, lineno, exc) from None
             message = WsMessage(conn, msg_dir, recorded_t, body or None, binary)
             yield t, (message if records else message.value)
             continue

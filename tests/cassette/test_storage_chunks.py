@@ -50,11 +50,30 @@ def test_every_chunking_parses_like_json_line_by_line(
     path = tmp_path / "c.jsonl"
     path.write_text("\n".join([HEADER, *LINES]) + "\n", encoding="utf-8", newline="")
     got = list(_iter_objects(path))
-    assert [n for n, _ in got] == list(range(2, len(LINES) + 2))
-    for (_, obj), line in zip(got, LINES, strict=True):
+    assert [n for n, _, _ in got] == list(range(2, len(LINES) + 2))
+    data = path.read_bytes()
+    for (_, offset, obj), line in zip(got, LINES, strict=True):
         assert _same(obj, json.loads(line)), line
+        assert data[offset:].split(b"\n", 1)[0] == line.encode(), "the offset is the line's"
     # The 30-digit integer stays exact (orjson alone would give a float).
-    assert got[1][1]["json"]["big"] == 123456789012345678901234567890
+    assert got[1][2]["json"]["big"] == 123456789012345678901234567890
+
+
+@pytest.mark.parametrize("chunk", CHUNKS)
+def test_long_lines_are_checked_for_long_integers_in_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Above ``_HUGE`` bytes the 19-digit check goes a slice at a time: same results, also
+    for a run that straddles two slices."""
+    monkeypatch.setattr(storage, "_CHUNK", chunk)
+    monkeypatch.setattr(storage, "_HUGE", 8)
+    monkeypatch.setattr(storage, "_SLICE", 5)
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join([HEADER, *LINES]) + "\n", encoding="utf-8", newline="")
+    got = list(_iter_objects(path))
+    for (_, _, obj), line in zip(got, LINES, strict=True):
+        assert _same(obj, json.loads(line)), line
+    assert got[1][2]["json"]["big"] == 123456789012345678901234567890
 
 
 @pytest.mark.parametrize("chunk", CHUNKS)
@@ -81,7 +100,7 @@ def test_a_bad_line_in_any_chunk_names_its_line(
     path.write_text(good + tail, encoding="utf-8", newline="")
     seen = []
     with pytest.raises(CassetteError) as info:
-        for lineno, _ in _iter_objects(path):
+        for lineno, _, _ in _iter_objects(path):
             seen.append(lineno)
     assert seen == [2, 3, 4]  # the good lines before it still come out
     assert info.value.line == line and message in str(info.value)

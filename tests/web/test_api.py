@@ -416,3 +416,27 @@ def test_create_filtered_redacts_what_it_writes(client: TestClient, cassette_dir
     for secret in ("web-listen-key-123456", "PKWEB12345678", jwt):
         assert secret not in text
     assert "REDACTED-jwt-1" in text
+
+
+def test_a_bad_body_is_a_json_error_naming_file_and_line(
+    client: TestClient, cassette_dir: Path
+) -> None:
+    """A body replay could not rebuild (bad base64) is refused when read, on every endpoint."""
+    path = cassette_dir / "badbody.jsonl"
+    path.write_text(
+        '{"kind":"header","format":"streamreplay-cassette","version":1}\n'
+        '{"kind":"ws","id":1,"url":"wss://x.test","t":0}\n'
+        '{"kind":"ws_msg","conn":1,"dir":"recv","t":1,"binary":true,"base64":"abc"}\n'
+    )
+    base = "/api/cassettes/badbody.jsonl"
+    for response in (
+        client.get(base),
+        client.get(f"{base}/messages"),
+        client.get(f"{base}/timeline"),
+        client.post(f"{base}/filter", json={"output": "out.jsonl"}),
+    ):
+        assert response.status_code == 422, response.text
+        assert response.json()["error"].startswith(
+            "badbody.jsonl:3: bad record: message body: invalid base64"
+        ), response.text
+    assert not (cassette_dir / "out.jsonl").exists()

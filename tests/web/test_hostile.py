@@ -5,6 +5,7 @@ no injected element exists, the markup shows as text, and the CSP forbids inline
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,15 @@ def hostile_but_valid() -> str:
         {"kind": "ws", "id": 1, "t": 2.0, "url": "wss://x.test/" + ATTR, "headers": []},
         {"kind": "ws_msg", "conn": 1, "dir": "send", "t": 1.0, "json": body},
         {"kind": "ws_msg", "conn": 1, "dir": "recv", "t": 2.0, "text": MARK + " REDACTED"},
-        {"kind": "ws_msg", "conn": 1, "dir": "recv", "t": 3.0, "binary": True, "base64": MARK},
+        # a binary frame whose bytes are markup (valid base64: a bad body is refused on read)
+        {
+            "kind": "ws_msg",
+            "conn": 1,
+            "dir": "recv",
+            "t": 3.0,
+            "binary": True,
+            "base64": base64.b64encode(MARK.encode()).decode(),
+        },
         {"kind": "ws_close", "conn": 1, "t": 4.0, "code": 4000, "reason": ATTR, "by": "server"},
         {"kind": "event", "session": MARK, "t": 5.0, "name": "tick" + MARK, "data": body},
     ]
