@@ -46,6 +46,19 @@ def test_calls():
 """
 
 
+def _record(inner, monkeypatch, source: str) -> list[str]:
+    """Record ``source`` (an inner test module) against a plaintext gRPC origin, then stop
+    the origin, so that what follows can only be replay; the methods the origin served."""
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=source)
+    try:
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    finally:
+        server.stop()
+    return sorted(server.calls)
+
+
 @pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
 def test_grpc_unary_stream_and_error_record_then_replay(
     inner, origin_cert, monkeypatch, tls: bool
@@ -102,13 +115,7 @@ def test_grpc_unary_stream_and_error_record_then_replay(
 def test_a_changed_request_message_is_unmatched_with_its_difference(
     inner, origin_cert, monkeypatch
 ) -> None:
-    server = start_grpc_origin()
-    monkeypatch.setenv("GRPC_TARGET", server.target)
-    inner.makepyfile(test_rpc=CALLS)
-    try:
-        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
-    finally:
-        server.stop()
+    _record(inner, monkeypatch, CALLS)
     inner.makepyfile(test_rpc=CALLS.replace('with_call(b"hello"', 'with_call(b"HELLO"'))
     replayed = inner.runpytest("--replay-strict")
     replayed.assert_outcomes(failed=1)
@@ -152,14 +159,7 @@ def test_chat_waits_for_each_answer():
 
 
 def test_client_streaming_and_bidirectional_record_then_replay(inner, monkeypatch) -> None:
-    server = start_grpc_origin()
-    monkeypatch.setenv("GRPC_TARGET", server.target)
-    inner.makepyfile(test_rpc=STREAMS)
-    try:
-        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
-        assert sorted(server.calls) == ["Chat", "Collect"]
-    finally:
-        server.stop()
+    assert _record(inner, monkeypatch, STREAMS) == ["Chat", "Collect"]
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     first, second = outputs(inner)
     assert first == second
@@ -169,13 +169,7 @@ def test_client_streaming_and_bidirectional_record_then_replay(inner, monkeypatc
 def test_recording_streams_a_bidirectional_call_both_ways(inner, monkeypatch) -> None:
     """A client that waits for each answer before sending more: the proxy must pass each
     request message on as it comes (it used to wait for the end of the request body)."""
-    server = start_grpc_origin()
-    monkeypatch.setenv("GRPC_TARGET", server.target)
-    inner.makepyfile(test_rpc=INTERACTIVE)
-    try:
-        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
-    finally:
-        server.stop()
+    _record(inner, monkeypatch, INTERACTIVE)
     # replayed the same way: each answer only once its request arrived (routed to the
     # HTTP/2 replay origin with the request still streaming)
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
@@ -206,13 +200,7 @@ def test_stream():
 
 
 def test_server_stream_keeps_its_spacing_at_recorded_speed(inner, monkeypatch) -> None:
-    server = start_grpc_origin()
-    monkeypatch.setenv("GRPC_TARGET", server.target)
-    inner.makepyfile(test_rpc=TIMED)
-    try:
-        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
-    finally:
-        server.stop()
+    _record(inner, monkeypatch, TIMED)
     inner.runpytest("--replay-strict", "--replay-speed=recorded").assert_outcomes(passed=1)
     (cassette,) = cassette_files(inner)
     (call,) = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
@@ -280,13 +268,7 @@ def test_h2_client_sees_h2_directly_too(origin_cert) -> None:
 def test_a_later_message_of_a_streamed_call_that_differs_fails_the_test(inner, monkeypatch) -> None:
     """Replay matches a streaming call on its first message; the rest must follow the
     recording, or the test fails naming the message."""
-    server = start_grpc_origin()
-    monkeypatch.setenv("GRPC_TARGET", server.target)
-    inner.makepyfile(test_rpc=STREAMS)
-    try:
-        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
-    finally:
-        server.stop()
+    _record(inner, monkeypatch, STREAMS)
     inner.makepyfile(test_rpc=STREAMS.replace('iter([b"x", b"y"])', 'iter([b"x", b"z"])'))
     replayed = inner.runpytest("--replay-strict")
     replayed.assert_outcomes(failed=1)
