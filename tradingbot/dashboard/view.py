@@ -436,7 +436,8 @@ class Dashboard:
         self.draws += 1
         layout = render(snapshot(pipeline, title=self.title, progress=progress))
         if self._live is not None:
-            self._live.update(layout, refresh=True)
+            # the last frame is drawn once, by Live as it stops (it redraws whatever it holds)
+            self._live.update(layout, refresh=not done)
         # the next redraw: an interval after this one ended, and never so soon that redrawing
         # takes more than DRAW_SHARE of the time (a redraw on a busy machine can be slow)
         ended = self.clock()

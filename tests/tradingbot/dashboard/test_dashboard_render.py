@@ -165,4 +165,6 @@ def test_the_screen_refreshes_on_a_timer_not_per_update(bundled: Pipeline) -> No
             board.update(bundled, i / 256)
         assert board.draws == 16  # at 0.125, 0.25, ... 2.0 s
         board.update(bundled, 1.0)  # the end is always drawn
+        assert "100%" not in console.export_text(clear=False)  # once, as Live stops
     assert board.draws == 17
+    assert "100%" in console.export_text()  # the last frame is on the screen
