@@ -408,6 +408,7 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
             unused_http=unused_http,
             unused_ws=unused_ws,
             reached_proxy=session.traffic > 0,
+            origin_failures=list(session.origin_failures),
         )
     )
 

@@ -47,6 +47,8 @@ class CassetteOutcome:
     unused_http: list[str] | None = None
     unused_ws: list[str] | None = None
     reached_proxy: bool = True  # False: the test ran bound and no client connection arrived
+    #: Requests that went live and got no answer from their origin (``METHOD url: why``).
+    origin_failures: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +182,17 @@ def render_summary(
             )
         for problem in verdict.problems(strict):
             console.print(problem, style=style, soft_wrap=True, markup=False)
+    unreachable = [o for o in outcomes if o.origin_failures]
+    if unreachable:
+        console.print(
+            f"[yellow]{len(unreachable)} test(s) could not reach an origin while recording "
+            "(nothing was recorded for those requests):[/yellow]",
+            soft_wrap=True,
+        )
+        for o in sorted(unreachable, key=lambda o: o.test)[:_LISTED]:
+            console.print(f"  {o.test} -> {o.path or '-'} ({o.action})", soft_wrap=True)
+            for failure in o.origin_failures[:3]:
+                console.print(f"    {failure}", soft_wrap=True, markup=False)
     silent = sorted((o for o in outcomes if not o.reached_proxy), key=lambda o: o.test)
     if silent:
         console.print(

@@ -127,6 +127,8 @@ class CassetteSession:
     traffic: int = field(init=False, default=0)
     #: Failures inside the proxy while serving this test (always fail it): see ``add_error``.
     errors: list[str] = field(init=False, default_factory=list)
+    #: Requests whose origin could not be reached while recording (``METHOD url: why``).
+    origin_failures: list[str] = field(init=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -330,6 +332,12 @@ class CassetteSession:
             return read_header(self.path).pytest_session == self.pytest_session
         except CassetteError:
             return False  # replaying it reports what is wrong with it
+
+    def origin_failed(self, what: str) -> None:
+        """A request went live and never got an answer from its origin (refused, no such
+        host, TLS failure): the summary says so, beside "not saved"."""
+        with self._lock:
+            self.origin_failures.append(what)
 
     def note_traffic(self) -> None:
         """A client connection or request reached the proxy for this session."""

@@ -403,6 +403,10 @@ class HttpRecordReplay:
             # origin broke off reached the client as the proxy's 502: nothing to replay.
             if end == "client_closed" or meta.recorder is not None:
                 _record_live(flow, meta, end)
+            elif flow.response is None and flow.error is not None:
+                meta.session.origin_failed(
+                    f"{flow.request.method} {meta.request(flow).url}: {flow.error.msg}"
+                )
 
 
 class OriginsLifecycle:

@@ -339,3 +339,28 @@ def test_verbose_summary_lists_each_test(api) -> None:
             "*replayed*test_a.py::test_x -> cassettes/test_a/test_x.jsonl (1 http)",
         ]
     )
+
+
+def test_a_recording_whose_origin_is_unreachable_says_so(inner, monkeypatch) -> None:
+    """The summary used to say only "not saved (test failed)"; it names the request and why."""
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("ORIGIN", f"http://127.0.0.1:{port}")
+    inner.makepyfile(
+        test_down="""
+import os, httpx, pytest
+
+@pytest.mark.streamreplay
+def test_down():
+    httpx.get(os.environ["ORIGIN"] + "/v4/markets").raise_for_status()
+"""
+    )
+    result = inner.runpytest("--record-mode=once")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "1 not saved (test failed)" in text
+    assert "could not reach an origin while recording" in text
+    assert f"GET http://127.0.0.1:{port}/v4/markets: " in text
