@@ -17,10 +17,10 @@ from typing import Any
 from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
+from .playback import Speed
 from .proxy.binding import SessionBinding
 from .proxy.compat import aiohttp_trusts_env
 from .proxy.contained_warnings import contained
-from .proxy.conversation import Speed
 from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
 from .session import CassetteSession, RecordMode
 
@@ -65,8 +65,8 @@ class ProxyRuntime:
                     from .proxy.failsafe import ReplayGuard
                     from .proxy.h2_origin import H2OriginLifecycle, H2ReplayOrigin
                     from .proxy.http2 import Http2Negotiation
-                    from .proxy.http_addon import HttpRecordReplay, OriginsLifecycle
-                    from .proxy.origins import ReplayOrigins
+                    from .proxy.http_addon import HttpRecordReplay
+                    from .proxy.origins import OriginsLifecycle, ReplayOrigins
                     from .proxy.server import ProxyServer
                     from .proxy.ws_addon import WebSocketRecordReplay
 

@@ -29,7 +29,7 @@ from .cassette.records import (
 from .cassette.redaction import REDACTED, Redactor, normalize_placeholders
 from .cassette.shared import save_merged
 from .cassette.storage import CassetteError, new_header, read_header
-from .proxy.conversation import ConversationReport, Speed, WsScript
+from .playback import ConversationReport, Speed, WsScript
 
 __all__ = [
     "SETTLE_TIMEOUT_S",

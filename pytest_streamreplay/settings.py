@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .cassette.matching import DEFAULT_MATCH_ON
-from .proxy.conversation import Speed
+from .playback import Speed
 from .session import RecordMode
 
 __all__ = ["MARKER_KWARGS", "Settings", "SettingsError", "resolve_settings"]

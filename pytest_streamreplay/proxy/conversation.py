@@ -15,12 +15,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..cassette.matching import without_paths
-from ..cassette.records import WsClose, WsConnection, WsMessage
+from ..cassette.records import WsMessage
 from ..cassette.redaction import matchable_value
+from ..playback import ConversationReport, Speed, WsScript
 
 __all__ = [
     "ConnectionGone",
@@ -53,57 +53,6 @@ class WsEndpoint(Protocol):
     def abort(self) -> None: ...
 
     async def wait_closed(self, timeout: float | None) -> bool: ...
-
-
-@dataclass(frozen=True)
-class Speed:
-    """``instant`` (None): as fast as the client reads; otherwise recorded offsets / factor."""
-
-    factor: float | None = None
-
-    @classmethod
-    def parse(cls, value: Any) -> Speed:
-        if value is None or isinstance(value, Speed):
-            return value or cls()
-        text = str(value).strip().lower()
-        if text == "instant":
-            return cls(None)
-        if text == "recorded":
-            return cls(1.0)
-        try:
-            factor = float(text)
-        except ValueError:
-            raise ValueError(
-                f"replay speed must be instant, recorded or a positive number, not {value!r}"
-            ) from None
-        if factor <= 0:
-            raise ValueError(f"replay speed must be positive, not {factor}")
-        return cls(factor)
-
-    def __str__(self) -> str:
-        return "instant" if self.factor is None else f"{self.factor:g}x"
-
-
-@dataclass
-class WsScript:
-    """One recorded connection: its opening, messages in order, and its close (if any)."""
-
-    conn: WsConnection
-    #: A list, or the cassette index's sequence that reads each message when it is played.
-    messages: Sequence[WsMessage] = field(default_factory=list)
-    close: WsClose | None = None
-    used: bool = False
-
-
-@dataclass
-class ConversationReport:
-    """What happened, for the test's verdict: mismatches, and what was never delivered."""
-
-    label: str
-    mismatches: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-    tail: str | None = None
-    finished: bool = False
 
 
 def _render(value: Any) -> str:

@@ -64,7 +64,7 @@ def fail_closed(hook: Callable[[A, Any], None]) -> Callable[[A, Any], None]:
 
 
 def _failed(addon: Any, flow: Any, hook: str, exc: Exception) -> None:
-    from .http_addon import Routed, refusal
+    from .flows import Routed, refusal
 
     binding: SessionBinding = addon.binding
     session = session_of(flow, binding)
@@ -120,7 +120,7 @@ class ReplayGuard:
         self._refuse(flow)
 
     def _refuse(self, flow: Any) -> None:
-        from .http_addon import refusal
+        from .flows import refusal
 
         session = self.binding.session
         where = str(session.path) if session is not None else "no cassette bound"

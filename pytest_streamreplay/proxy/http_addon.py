@@ -18,21 +18,27 @@ from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
 from ..session import CassetteSession
 from .binding import SessionBinding
 from .failsafe import WHERE, fail_closed
+from .flows import (
+    UNMATCHED_STATUS,
+    Routed,
+    bound_session,
+    is_websocket_upgrade,
+    refusal,
+    request_from_flow,
+    route_to,
+)
 from .h2_origin import H2Job, H2ReplayOrigin
 from .origins import ReplayOrigins, StreamJob
 
 __all__ = [
     "UNMATCHED_STATUS",
     "HttpRecordReplay",
-    "OriginsLifecycle",
     "Routed",
     "refusal",
     "request_from_flow",
 ]
 
 
-# A status no origin sends, so a refused request is never mistaken for a recorded one.
-UNMATCHED_STATUS = 599
 _META = "streamreplay"
 # Framing is the transport's business: replay sets Content-Length from the body it sends.
 _FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length"})
@@ -47,16 +53,6 @@ _STREAM_TYPES = (
 _LARGE_BODY = 1024 * 1024
 
 
-def request_from_flow(flow: Any) -> HttpRequest:
-    req = flow.request
-    return HttpRequest.build(
-        req.method,
-        req.url,
-        list(req.headers.items(multi=True)),
-        req.get_content(strict=False) or b"",
-    )
-
-
 def is_streaming(response: Any) -> bool:
     """Whether a live response should be recorded chunk by chunk."""
     ctype = str(response.headers.get("content-type", "")).lower()
@@ -68,16 +64,6 @@ def is_streaming(response: Any) -> bool:
         return int(response.headers.get("content-length", "0")) > _LARGE_BODY
     except ValueError:
         return False
-
-
-def refusal(text: str) -> Any:
-    from mitmproxy import http
-
-    return http.Response.make(
-        UNMATCHED_STATUS,
-        text.encode(),
-        {"Content-Type": "text/plain; charset=utf-8", "X-Streamreplay": "unmatched"},
-    )
 
 
 def _trailers(message: Any) -> list[tuple[str, str]] | None:
@@ -214,23 +200,6 @@ class _RequestTap:
         return data
 
 
-@dataclass
-class Routed:
-    """A request routed to the replay origin at ``path`` (a streamed response or a WebSocket)."""
-
-    session: CassetteSession
-    path: str
-
-
-def _route_to(flow: Any, port: int | None, path: str) -> None:
-    """Send ``flow`` to one of the replay origins on 127.0.0.1."""
-    assert port is not None, "the replay origins start with the proxy"
-    flow.request.scheme = "http"
-    flow.request.host = "127.0.0.1"
-    flow.request.port = port
-    flow.request.path = path
-
-
 def _go_live(flow: Any, session: CassetteSession, *, streamed: bool = False) -> _Live:
     """Send ``flow`` to its origin (or to the stand-in a route names) and remember what
     recording its interaction needs."""
@@ -300,19 +269,14 @@ class HttpRecordReplay:
 
     @fail_closed
     def request(self, flow: Any) -> None:
-        from .ws_addon import is_websocket_upgrade
-
         if is_websocket_upgrade(flow.request) or isinstance(
             flow.metadata.get(_META), _Live | Routed
         ):
             return  # decided on its headers (see ``requestheaders``)
         if flow.response is not None:
             return  # answered before us (proxy authentication refused it): not ours
-        session = self.binding.session
+        session = bound_session(flow, self.binding)
         if session is None:
-            flow.response = refusal(
-                "pytest-streamreplay: a request reached the proxy while no test was bound to it"
-            )
             return
         decision = session.decide(request_from_flow(flow))
         if decision.action == "replay":
@@ -331,7 +295,7 @@ class HttpRecordReplay:
                     )
                 )
                 flow.metadata[_META] = Routed(session, path)
-                _route_to(flow, self.origins.http_port, path)
+                route_to(flow, self.origins.http_port, path)
                 return
             flow.response = _response_to_flow(interaction.response, flow.request.http_version)
             flow.metadata[_META] = "replayed"
@@ -367,7 +331,7 @@ class HttpRecordReplay:
                 )
             )
             flow.metadata[_META] = Routed(session, path)
-            _route_to(flow, self.h2.port, path)
+            route_to(flow, self.h2.port, path)
             flow.request.stream = True
 
     @fail_closed
@@ -407,16 +371,3 @@ class HttpRecordReplay:
                 meta.session.origin_failed(
                     f"{flow.request.method} {meta.request(flow).url}: {flow.error.msg}"
                 )
-
-
-class OriginsLifecycle:
-    """Starts and stops the replay origins with the proxy, on its loop."""
-
-    def __init__(self, origins: ReplayOrigins) -> None:
-        self.origins = origins
-
-    async def running(self) -> None:
-        await self.origins.start()
-
-    async def done(self) -> None:
-        await self.origins.stop()

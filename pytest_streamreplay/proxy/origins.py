@@ -23,7 +23,7 @@ from typing import Any
 from ..cassette.records import HttpInteraction
 from .conversation import ConnectionGone, Conversation, ConversationReport, Speed, WsScript
 
-__all__ = ["ROUTE_PREFIX", "ReplayOrigins", "StreamJob", "WsJob"]
+__all__ = ["ROUTE_PREFIX", "OriginsLifecycle", "ReplayOrigins", "StreamJob", "WsJob"]
 
 log = logging.getLogger("pytest_streamreplay")
 
@@ -285,3 +285,16 @@ async def _close_quietly(connection: Any) -> None:
         await connection.close(1011, "pytest-streamreplay: replay failed (see the test)")
     except Exception:  # the client may be gone already
         pass
+
+
+class OriginsLifecycle:
+    """Starts and stops the replay origins with the proxy, on its loop."""
+
+    def __init__(self, origins: ReplayOrigins) -> None:
+        self.origins = origins
+
+    async def running(self) -> None:
+        await self.origins.start()
+
+    async def done(self) -> None:
+        await self.origins.stop()

@@ -11,7 +11,7 @@ from ..cassette.records import WsClose, WsConnection, WsMessage
 from ..session import CassetteSession
 from .binding import SessionBinding
 from .failsafe import WHERE, fail_closed
-from .http_addon import Routed, refusal
+from .flows import Routed, bound_session, is_websocket_upgrade, refusal, route_to
 from .origins import ReplayOrigins, WsJob
 
 __all__ = ["WebSocketRecordReplay", "is_websocket_upgrade"]
@@ -37,10 +37,6 @@ class _Recording:
     opened: float  # epoch seconds, like mitmproxy's message timestamps
 
 
-def is_websocket_upgrade(request: Any) -> bool:
-    return str(request.headers.get("upgrade", "")).lower() == "websocket"
-
-
 def _ws_url(url: str) -> str:
     if url.startswith("https://"):
         return "wss://" + url[len("https://") :]
@@ -63,9 +59,8 @@ class WebSocketRecordReplay:
             return
         if flow.response is not None:
             return  # answered before us (proxy authentication refused it): not ours
-        session = self.binding.session
+        session = bound_session(flow, self.binding)
         if session is None:
-            flow.response = refusal("pytest-streamreplay: no test is bound to the proxy")
             return
         url = _ws_url(flow.request.url)
         decision = session.decide_ws(url)
@@ -85,10 +80,7 @@ class WebSocketRecordReplay:
                 )
             )
             flow.metadata[_META] = Routed(session, path)
-            flow.request.scheme = "http"
-            flow.request.host = "127.0.0.1"
-            flow.request.port = self.origins.ws_port
-            flow.request.path = path
+            route_to(flow, self.origins.ws_port, path)
         elif decision.action == "live":
             headers = list(flow.request.headers.items(multi=True))
             target = session.route(flow.request.url)
