@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from dataclasses import dataclass
 from typing import Any
+
+from stream_servers import LoopThread, start_loop_thread
 
 JWT_SERVER = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJob3N0aWxlLXNlcnZlciIsImlhdCI6MX0"
@@ -115,22 +116,12 @@ async def _ws(request: Any) -> Any:
 
 
 @dataclass
-class SecretOrigin:
-    url: str
-    loop: asyncio.AbstractEventLoop
-    thread: threading.Thread
-    _stop: asyncio.Future[None]
-
-    def stop(self) -> None:
-        if self.thread.is_alive() and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
-        self.thread.join(10)
+class SecretOrigin(LoopThread):
+    url: str = ""
 
 
 def start_secret_origin() -> SecretOrigin:
-    ready: dict[str, Any] = {}
-
-    async def main() -> None:
+    async def serve(stop: asyncio.Future[None], ready: dict[str, Any]) -> None:
         from aiohttp import web
 
         app = web.Application()
@@ -143,16 +134,9 @@ def start_secret_origin() -> SecretOrigin:
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
         ready["port"] = runner.addresses[0][1]
-        ready["loop"] = asyncio.get_running_loop()
-        stop = ready["loop"].create_future()
-        ready["stop"] = stop
+        ready["up"] = True
         await stop
         await runner.cleanup()
 
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if "stop" in ready:
-            break
-        threading.Event().wait(0.01)
-    return SecretOrigin(f"http://127.0.0.1:{ready['port']}", ready["loop"], thread, ready["stop"])
+    loop, thread, stop, ready = start_loop_thread(serve)
+    return SecretOrigin(loop, thread, stop, url=f"http://127.0.0.1:{ready['port']}")

@@ -220,13 +220,9 @@ async def _raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
 
 
 @dataclass
-class StreamOrigin:
-    """A websockets server (``ws_url``), an aiohttp server (``http_url``) and a hand-written
-    HTTP server for broken bodies (``raw_url``), one loop thread."""
+class LoopThread:
+    """Servers on their own event loop in a daemon thread, until ``stop``."""
 
-    ws_url: str
-    http_url: str
-    raw_url: str
     loop: asyncio.AbstractEventLoop
     thread: threading.Thread
     _stop: asyncio.Future[None]
@@ -237,14 +233,46 @@ class StreamOrigin:
         self.thread.join(10)
 
 
-def start_stream_origin(tls: tuple[Path, Path] | None = None) -> StreamOrigin:
+def start_loop_thread(
+    serve: Callable[[asyncio.Future[None], dict[str, Any]], Awaitable[None]],
+) -> tuple[asyncio.AbstractEventLoop, threading.Thread, asyncio.Future[None], dict[str, Any]]:
+    """Run ``serve(stop, ready)`` on a new event loop in a daemon thread: it starts its servers,
+    puts what the caller needs (ports) into ``ready``, sets ``ready["up"]``, and returns once
+    ``stop`` resolves. Waits (bounded) until the servers are up."""
     ready: dict[str, Any] = {}
+    handles: dict[str, Any] = {}
+
+    async def main() -> None:
+        handles["loop"] = asyncio.get_running_loop()
+        handles["stop"] = handles["loop"].create_future()
+        await serve(handles["stop"], ready)
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
+    thread.start()
+    for _ in range(1000):
+        if ready.get("up"):
+            break
+        threading.Event().wait(0.01)
+    return handles["loop"], thread, handles["stop"], ready
+
+
+@dataclass
+class StreamOrigin(LoopThread):
+    """A websockets server (``ws_url``), an aiohttp server (``http_url``) and a hand-written
+    HTTP server for broken bodies (``raw_url``), one loop thread."""
+
+    ws_url: str = ""
+    http_url: str = ""
+    raw_url: str = ""
+
+
+def start_stream_origin(tls: tuple[Path, Path] | None = None) -> StreamOrigin:
     ctx: ssl.SSLContext | None = None
     if tls is not None:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(*tls)
 
-    async def main() -> None:
+    async def serve(stop: asyncio.Future[None], ready: dict[str, Any]) -> None:
         from aiohttp import web
         from websockets.asyncio.server import serve
 
@@ -256,30 +284,23 @@ def start_stream_origin(tls: tuple[Path, Path] | None = None) -> StreamOrigin:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ctx)
         await site.start()
-        http_port = runner.addresses[0][1]
+        ready["http_port"] = runner.addresses[0][1]
         raw = await asyncio.start_server(_raw, "127.0.0.1", 0, ssl=ctx)
         ready["raw_port"] = raw.sockets[0].getsockname()[1]
         async with serve(_route, "127.0.0.1", 0, ssl=ctx, max_size=None) as server:
             ready["ws_port"] = server.sockets[0].getsockname()[1]
-            ready["http_port"] = http_port
-            ready["stop"] = asyncio.get_running_loop().create_future()
-            ready["loop"] = asyncio.get_running_loop()
-            await ready["stop"]
+            ready["up"] = True
+            await stop
         raw.close()
         await runner.cleanup()
 
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True)
-    thread.start()
-    for _ in range(1000):
-        if "stop" in ready:
-            break
-        threading.Event().wait(0.01)
+    loop, thread, stop, ready = start_loop_thread(serve)
     ws_scheme, http_scheme = ("wss", "https") if tls else ("ws", "http")
     return StreamOrigin(
+        loop,
+        thread,
+        stop,
         ws_url=f"{ws_scheme}://127.0.0.1:{ready['ws_port']}",
         http_url=f"{http_scheme}://127.0.0.1:{ready['http_port']}",
         raw_url=f"{http_scheme}://127.0.0.1:{ready['raw_port']}",
-        loop=ready["loop"],
-        thread=thread,
-        _stop=ready["stop"],
     )
