@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from .netguard import guard_connects
+
 __all__ = ["NetworkDisabledError", "blocked_network"]
 
 
@@ -47,8 +49,6 @@ def blocked_network(
     ``allowed_hosts`` are regular expressions matched at the start of the address's host;
     ``exempt(host, port)`` lets one more address through (the proxy)."""
     pattern = re.compile("|".join(f"(?:{h})" for h in allowed_hosts)) if allowed_hosts else None
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
 
     def check(sock: socket.socket, address: Any) -> None:
         port = 0
@@ -71,18 +71,8 @@ def blocked_network(
             "--record-mode=once"
         )
 
-    def connect(sock: socket.socket, address: Any) -> None:
-        check(sock, address)
-        return real_connect(sock, address)
-
-    def connect_ex(sock: socket.socket, address: Any) -> int:
-        check(sock, address)
-        return real_connect_ex(sock, address)
-
-    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+    restore = guard_connects(check)
     try:
         yield
     finally:
-        socket.socket.connect = real_connect  # type: ignore[method-assign]
-        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+        restore()

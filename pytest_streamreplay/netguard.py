@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["NetworkBlockedError", "NetworkGuard"]
+__all__ = ["NetworkBlockedError", "NetworkGuard", "guard_connects"]
 
 _HINT = "record a cassette with `pytest --record-mode=once`, or run without --replay-strict"
 
@@ -44,6 +44,30 @@ def _is_numeric(host: Any) -> bool:
         return False
 
 
+def guard_connects(check: Callable[[socket.socket, Any], None]) -> Callable[[], None]:
+    """Make every ``socket.connect``/``connect_ex`` in this process call ``check(sock, address)``
+    first (it raises to refuse); returns the function that puts the originals back. Shared by
+    this guard and ``--block-network`` (``blocknet``)."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        check(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock: socket.socket, address: Any) -> int:
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    def restore() -> None:
+        socket.socket.connect = real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = real_connect_ex  # type: ignore[method-assign]
+
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+    return restore
+
+
 class NetworkGuard:
     """``advice`` says what to do about a blocked attempt at the moment it happens (None: the
     default advice to record); the plugin names a proxy-ignoring client while a test is bound."""
@@ -62,14 +86,7 @@ class NetworkGuard:
     def install(self) -> None:
         if self._saved:
             return
-        real_connect = socket.socket.connect
-        real_connect_ex = socket.socket.connect_ex
         real_getaddrinfo = socket.getaddrinfo
-        self._saved = {
-            "connect": real_connect,
-            "connect_ex": real_connect_ex,
-            "getaddrinfo": real_getaddrinfo,
-        }
 
         def check(sock: socket.socket, address: Any) -> None:
             if sock.family in (socket.AF_INET, socket.AF_INET6) and not _is_local_host(address[0]):
@@ -77,14 +94,6 @@ class NetworkGuard:
                     f"pytest-streamreplay --replay-strict blocked a connection to "
                     f"{address[0]}:{address[1]}; only loopback is allowed. {self._hint()}"
                 )
-
-        def connect(sock: socket.socket, address: Any) -> None:
-            check(sock, address)
-            return real_connect(sock, address)
-
-        def connect_ex(sock: socket.socket, address: Any) -> int:
-            check(sock, address)
-            return real_connect_ex(sock, address)
 
         def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
             if not _is_local_host(host) and not _is_numeric(host):
@@ -95,14 +104,12 @@ class NetworkGuard:
                 )
             return real_getaddrinfo(host, *args, **kwargs)
 
-        socket.socket.connect = connect  # type: ignore[method-assign,assignment]
-        socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
+        self._saved = {"connects": guard_connects(check), "getaddrinfo": real_getaddrinfo}
         socket.getaddrinfo = getaddrinfo
 
     def uninstall(self) -> None:
         if not self._saved:
             return
-        socket.socket.connect = self._saved["connect"]  # type: ignore[method-assign]
-        socket.socket.connect_ex = self._saved["connect_ex"]  # type: ignore[method-assign]
+        self._saved["connects"]()
         socket.getaddrinfo = self._saved["getaddrinfo"]
         self._saved = {}
