@@ -44,6 +44,7 @@ from .storage import (
     _iter_objects,
     _open,
     _parse_line,
+    _read_exactly,
     _read_header_line,
 )
 
@@ -267,10 +268,4 @@ def _line_at(fh: io.BufferedReader, offset: int, size: int) -> bytes | bytearray
     fh.seek(offset)
     if size <= 64 * 1024:
         return fh.readline()
-    raw = bytearray(size)
-    view = memoryview(raw)
-    got = 0
-    while got < size and (n := fh.readinto(view[got:])):
-        got += n
-    view.release()
-    return raw if got == size else raw[:got]
+    return _read_exactly(fh, size)

@@ -235,13 +235,19 @@ def _long_line(fh: io.BufferedReader, start: int, scanned: int) -> bytearray:
             break
         scanned += len(block)
     fh.seek(start)
-    raw = bytearray(scanned)
+    return _read_exactly(fh, scanned)
+
+
+def _read_exactly(fh: io.BufferedIOBase, size: int) -> bytearray:
+    """``size`` bytes from ``fh`` into one buffer of that size (fewer at the end of the file):
+    a long line costs its own size once, not a list of blocks and their join."""
+    raw = bytearray(size)
     view = memoryview(raw)
     got = 0
-    while got < scanned and (n := fh.readinto(view[got:])):
+    while got < size and (n := fh.readinto(view[got:])):
         got += n
     view.release()
-    return raw if got == scanned else raw[:got]
+    return raw if got == size else raw[:got]
 
 
 def _bad_record(path: Path, lineno: int, exc: Exception) -> CassetteError:
