@@ -82,6 +82,17 @@ def launched() -> Iterator[Any]:
 
 
 @contextlib.contextmanager
+def desktop_context(browser: Any) -> Iterator[Any]:
+    """A 1400x1000 browser context, closed afterwards (one per module: the pages' scripts,
+    plotly.min.js among them, are fetched and compiled once)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
 def watched_page(context: Any, origin: str, timeout_ms: int = 15_000) -> Iterator[Any]:
     """A page that fails the test on a script error or on any request off ``origin``
     (everything must be served locally: no CDN)."""

@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import launched, requires_chromium, screenshot, wait_until, watched_page
+from chromium import (
+    desktop_context,
+    launched,
+    requires_chromium,
+    screenshot,
+    wait_until,
+    watched_page,
+)
 from dashboard_server import serve_in_thread
 
 from pytest_streamreplay.cassette import CassetteWriter, WsConnection, new_header, read_header
@@ -126,10 +133,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def context(browser: Any) -> Iterator[Any]:
-    """One context for the module, so plotly.min.js is fetched and compiled once."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    yield context
-    context.close()
+    with desktop_context(browser) as context:
+        yield context
 
 
 @pytest.fixture

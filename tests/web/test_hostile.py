@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import launched, requires_chromium, wait_until, watched_page
+from chromium import desktop_context, launched, requires_chromium, wait_until, watched_page
 from dashboard_server import serve_in_thread
 
 pytestmark = requires_chromium
@@ -114,10 +114,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
 
 @pytest.fixture(scope="module")
 def context() -> Iterator[Any]:
-    with launched() as browser:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    with launched() as browser, desktop_context(browser) as context:
         yield context
-        context.close()
 
 
 @pytest.fixture
