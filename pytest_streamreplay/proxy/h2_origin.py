@@ -17,7 +17,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,11 +204,20 @@ class H2ReplayOrigin:
             if decision.action != "replay" or decision.interaction is None:
                 await _refuse(wire, call.stream_id, decision.report)
                 return
-            await _answer(wire, call, decision.interaction, job.speed)
-            # the whole request, once the client has ended it, must be the recorded one
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(call.until(lambda: call.ended), _REQUEST_END_WAIT)
-            _check_request(job, _with_body(job.live, bytes(call.received)), decision.interaction)
+            interaction = decision.interaction
+
+            async def check_request() -> None:
+                # the whole request must be the recorded one; judged before the call ends,
+                # since a client that has its answer closes the connection (and this task)
+                recorded = len(interaction.request.content)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        call.until(lambda: call.ended or len(call.received) >= recorded),
+                        _REQUEST_END_WAIT,
+                    )
+                _check_request(job, _with_body(job.live, bytes(call.received)), interaction)
+
+            await _answer(wire, call, interaction, job.speed, before_end=check_request)
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # fail closed: the test fails, the client gets a refusal
@@ -244,7 +253,14 @@ async def _refuse(wire: _Wire, stream_id: int, report: str) -> None:
     await wire.flush()
 
 
-async def _answer(wire: _Wire, call: _Call, interaction: HttpInteraction, speed: Speed) -> None:
+async def _answer(
+    wire: _Wire,
+    call: _Call,
+    interaction: HttpInteraction,
+    speed: Speed,
+    *,
+    before_end: Callable[[], Awaitable[None]],
+) -> None:
     response = interaction.response
     headers = [(":status", str(response.status))]
     headers += [(k.lower(), v) for k, v in response.headers if k.lower() not in _NOT_SENT]
@@ -257,6 +273,7 @@ async def _answer(wire: _Wire, call: _Call, interaction: HttpInteraction, speed:
         await _until_the_client_leaves()  # it gave up before any answer: it will again
         return
     if not chunks and trailers is None and response.end is None:  # trailers-only (an error)
+        await before_end()
         wire.conn.send_headers(call.stream_id, headers, end_stream=True)
         await wire.flush()
         return
@@ -286,6 +303,7 @@ async def _answer(wire: _Wire, call: _Call, interaction: HttpInteraction, speed:
             await asyncio.sleep(0)  # let each message leave on its own
     if batch:
         await wire.send_data(call.stream_id, bytes(batch))
+    await before_end()
     if response.end in ("client_closed", "cut_at_teardown"):
         await wire.flush()
         await _until_the_client_leaves()  # it cancelled (or its deadline passed) mid-stream
