@@ -390,3 +390,23 @@ def test_auth():
 
 def _cassette_path(pytester) -> Path:
     return cassette_files(pytester)[0]
+
+
+UNSUBSCRIBE = {"type": "unsubscribe", "channel": "v4_orderbook", "id": "BTC-USD"}
+
+
+@pytest.mark.parametrize("client", ["websocket_client", "websockets", "aiohttp"])
+def test_a_changed_last_message_before_close_fails(ws_inner, ws_origin, monkeypatch, client):
+    """The client's last message, sent just before it closes, is held to the recording like
+    any other (the replay origin must judge it before it handles the close)."""
+    url = ws_origin.ws_url + "/v4/ws"
+    steps = [*INDEXER_STEPS, {"send": UNSUBSCRIBE}]
+    _converse(ws_inner, monkeypatch, url, client, steps, "--record-mode=once").assert_outcomes(
+        passed=1
+    )
+    ws_origin.stop()
+    changed = [*INDEXER_STEPS, {"send": {**UNSUBSCRIBE, "id": "ETH-USD"}}]
+    for _ in range(3):
+        result = _converse(ws_inner, monkeypatch, url, client, changed, "--replay-strict")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*connection #0 ws:*: client message #7 does not match the recording"])
