@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .cassette.grpc import is_grpc
+from .cassette.grpc import is_grpc, messages_differ
 from .cassette.index import CassetteIndex, IndexedHttp
 from .cassette.matching import NamedMatcher, compare
 from .cassette.records import (
@@ -432,6 +432,11 @@ class CassetteSession:
         return self.redactor.live_json(value)
 
     # -- HTTP ------------------------------------------------------------------------------
+    def grpc_messages_differ(self, live: HttpRequest, recorded: HttpRequest) -> str | None:
+        """How a streamed gRPC call's whole request differs from the recorded one (None: the
+        same), both as matching sees them: the live one redacted by the recording's rules."""
+        return messages_differ(self.redactor.request(live), Redactor.matchable(recorded))
+
     def decide(self, live: HttpRequest, *, partial: bool = False) -> Decision:
         """Choose how to answer a live request (already in cassette form, not yet redacted).
 

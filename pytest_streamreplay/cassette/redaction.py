@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
-from .body import encode_body
+from .body import decode_body, encode_body
 from .records import (
     HttpInteraction,
     HttpRequest,
@@ -43,12 +43,15 @@ from .secrets import (
     secret_header_name,
     secret_param_name,
 )
+from .wire_fields import field_spans
 
 __all__ = [
     "PLACEHOLDER",
     "REDACTED",
     "Redactor",
+    "framed",
     "is_placeholder",
+    "matchable_bytes",
     "matchable_value",
     "normalize_placeholders",
     "redact_file_records",
@@ -142,6 +145,39 @@ def _apply(text: str, spans: list[Span]) -> str:
         pos = e
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def _fit(ph: str, size: int) -> str:
+    """A placeholder exactly ``size`` bytes long, for bytes whose lengths are part of their
+    format: padded with ``_``, or bare (or only ``_``) when the secret is shorter."""
+    if len(ph) > size:
+        ph = REDACTED if size >= len(REDACTED) else ""
+    return ph + "_" * (size - len(ph))
+
+
+def _apply_fitted(text: str, spans: list[Span]) -> str:
+    return _apply(text, [(s, e, _fit(ph, e - s)) for s, e, ph in spans])
+
+
+_PRINTABLE_RUN = re.compile(r"[\x20-\x7e\t\r\n]{" + str(MIN_SHAPE_LEN) + ",}")
+_FITTED = re.compile(rb"REDACTED(?:-[a-z]+-\d+)?_*")
+
+
+def matchable_bytes(data: bytes) -> bytes:
+    """Bytes with their (fitted) placeholders normalised, keeping every length: a numbered
+    placeholder and the bare one a live twin writes compare equal, and gRPC frames and
+    protobuf fields still parse."""
+    if b"REDACTED" not in data:
+        return data
+    return _FITTED.sub(lambda m: REDACTED.encode() + b"_" * (len(m.group()) - 8), data)
+
+
+def framed(content_type: str | None, body: dict[str, Any] | None) -> bool:
+    """Whether a body's bytes carry their own lengths (gRPC frames, protobuf, msgpack, any
+    binary format): such a body keeps its length when a secret in it is replaced."""
+    if body and "base64" in body:
+        return True
+    return content_type is not None and not _textual(content_type)
 
 
 class Redactor:
@@ -448,9 +484,13 @@ class Redactor:
     def body(
         self, body: dict[str, Any] | None, content_type: str | None = None
     ) -> dict[str, Any] | None:
-        """A body in cassette form, redacted (binary bodies are left as they are)."""
-        if not body or "base64" in body:
+        """A body in cassette form, redacted; a framed body (see ``framed``) keeps its length,
+        media whose bytes are compressed (images, audio, video, archives) are left as they
+        are: no secret can be read in them."""
+        if not body:
             return body
+        if framed(content_type, body):
+            return self._framed_body(body, content_type)
         if "json" in body:
             new = self._json(body["json"], False)
             return body if new is body["json"] else {**body, "json": new}
@@ -458,13 +498,59 @@ class Redactor:
         new_text = self.text(text)
         return body if new_text is text or new_text == text else {"text": new_text}
 
-    def _chunks(self, chunks: list[Any]) -> None:
-        """Streamed chunks as one text (latin-1, so offsets are bytes): a secret split across
-        two chunks is found; its placeholder goes where it started."""
-        contents = [c.content for c in chunks]
-        joined = b"".join(contents).decode("latin-1")
-        spans = self._spans(joined, latin1=True)
+    def _framed_body(self, body: dict[str, Any], content_type: str | None) -> dict[str, Any] | None:
+        if _compressed_media(content_type):
+            return body
+        data = decode_body(body)
+        spans = self._framed_spans(data, content_type)
         if not spans:
+            return body
+        text = _apply_fitted(data.decode("latin-1"), spans)
+        return encode_body(text.encode("latin-1"), binary="base64" in body)
+
+    def _framed_spans(self, data: bytes, content_type: str | None) -> list[Span]:
+        """Secrets in bytes scanned whole, field by field (see ``wire_fields``), and in each
+        run of printable bytes without its first one or two: a length byte or a format's
+        marker just before a string may be a letter, and shapes must not start mid-word."""
+        text = data.decode("latin-1")
+        if not self._worth_scanning(text):
+            return []
+        spans = self._spans(text, latin1=True)
+        grpc = content_type is not None and "grpc" in content_type.lower()
+        segments = field_spans(data, grpc=grpc)
+        for run in _PRINTABLE_RUN.finditer(text):
+            start = run.start()
+            for skip in (1, 2):
+                if not text[start + skip - 1].isalnum():
+                    break
+                segments.append((start + skip, run.end()))
+        for start, end in segments:
+            if end - start >= _MIN_VALUE_LEN:
+                found = self._spans(text[start:end], latin1=True)
+                spans += [(s + start, e + start, ph) for s, e, ph in found]
+        return _merge(spans) if spans else spans
+
+    def _chunks(self, chunks: list[Any], fitted: str | None = None) -> None:
+        """Streamed chunks as one text (latin-1, so offsets are bytes): a secret split across
+        two chunks is found; its placeholder goes where it started (``fitted``, the content
+        type of a framed stream: it keeps the secret's length, so each chunk keeps its own)."""
+        contents = [c.content for c in chunks]
+        raw = b"".join(contents)
+        joined = raw.decode("latin-1")
+        if fitted is not None:
+            spans = self._framed_spans(raw, fitted)
+        else:
+            spans = self._spans(joined, latin1=True)
+        if not spans:
+            return
+        if fitted is not None:
+            whole = _apply_fitted(joined, spans).encode("latin-1")
+            pos = 0
+            for chunk, old in zip(chunks, contents, strict=True):
+                data = whole[pos : pos + len(old)]
+                pos += len(old)
+                if data != old:
+                    chunk.body = encode_body(data, binary="base64" in (chunk.body or {}))
             return
         ends, total = [], 0
         for data in contents:
@@ -502,20 +588,23 @@ class Redactor:
             resp.headers = self.headers(resp.headers)
             if resp.trailers is not None:
                 resp.trailers = self.headers(resp.trailers)
+            ctype = resp.header("content-type")
             if resp.chunks is not None:
-                if _textual(resp.header("content-type")) or all(
-                    not c.body or "base64" not in c.body for c in resp.chunks
+                if _textual(ctype) or (
+                    ctype is None and all(not c.body or "base64" not in c.body for c in resp.chunks)
                 ):
-                    self._chunks(resp.chunks)  # a binary download is left as it is
+                    self._chunks(resp.chunks)
+                elif not _compressed_media(ctype):
+                    self._chunks(resp.chunks, fitted=ctype or "")
             else:
-                body = self.body(resp.body)
+                body = self.body(resp.body, ctype)
                 if body is not resp.body:
                     resp.body, resp.encoded = body, None  # the raw bytes hold the secret
         elif isinstance(record, WsConnection):
             record.url = self.url(record.url)
             record.headers = self.headers(record.headers)
             record.response_headers = self.headers(record.response_headers)
-        elif isinstance(record, WsMessage) and not record.binary:
+        elif isinstance(record, WsMessage):
             record.body = self.body(record.body)
 
     def _request(self, req: HttpRequest) -> None:
@@ -577,8 +666,20 @@ class Redactor:
             live._request(copy)
         return self.matchable(copy)
 
+    def live_bytes(self, data: bytes) -> bytes:
+        """A live binary WebSocket client message, redacted and normalised."""
+        live = self._live
+        generation = live.generation
+        body = live.body(encode_body(data, binary=True))
+        if live.generation != generation:
+            body = live.body(body)
+        return matchable_bytes(decode_body(body))
+
     def live_json(self, value: Any) -> Any:
-        """A live WebSocket client message (JSON value or text), redacted and normalised."""
+        """A live WebSocket client message (JSON value, text or bytes), redacted and
+        normalised."""
+        if isinstance(value, bytes):
+            return self.live_bytes(value)
         live = self._live
         generation = live.generation
         out = live._json(value, False)
@@ -590,7 +691,12 @@ class Redactor:
     def matchable(req: HttpRequest) -> HttpRequest:
         """A (recorded or redacted live) request with its placeholders normalised."""
         body = req.body
-        if body and "json" in body:
+        if framed(req.header("content-type"), body):
+            data = decode_body(body)
+            fitted = matchable_bytes(data)
+            if fitted is not data:
+                body = encode_body(fitted, binary=True)
+        elif body and "json" in body:
             body = {**body, "json": matchable_value(body["json"])}
         elif body and "text" in body:
             body = {"text": normalize_placeholders(str(body["text"]))}
@@ -602,6 +708,7 @@ class Redactor:
         )
 
     matchable_value = staticmethod(matchable_value)
+    matchable_bytes = staticmethod(matchable_bytes)
 
     # -- compatibility ---------------------------------------------------------------------
     def scrub(self, text: str) -> str:
@@ -615,6 +722,13 @@ _TEXT_TYPES = ("text/", "json", "xml", "javascript", "event-stream", "ndjson", "
 
 def _textual(content_type: str | None) -> bool:
     return content_type is not None and any(t in content_type.lower() for t in _TEXT_TYPES)
+
+
+_COMPRESSED_MEDIA = ("image/", "audio/", "video/", "font/", "zip", "gzip", "x-7z", "x-xz")
+
+
+def _compressed_media(content_type: str | None) -> bool:
+    return content_type is not None and any(t in content_type.lower() for t in _COMPRESSED_MEDIA)
 
 
 def _one_off(name: str) -> bool:

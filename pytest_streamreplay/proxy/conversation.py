@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ..cassette.matching import without_paths
 from ..cassette.records import WsMessage
-from ..cassette.redaction import matchable_value
+from ..cassette.redaction import matchable_bytes, matchable_value
 from ..playback import ConversationReport, Speed, WsScript
 
 __all__ = [
@@ -102,7 +102,7 @@ class Conversation:
         """A live client message as it compares with the recording: redacted by the
         recording's rules, placeholders normalised (see ``cassette.redaction``)."""
         if isinstance(data, bytes):
-            return data
+            return self.redact_live(data)
         try:
             value = json.loads(data)
         except ValueError:
@@ -111,9 +111,10 @@ class Conversation:
 
     def _matches(self, expected: WsMessage, data: str | bytes) -> tuple[bool, Any, Any]:
         if expected.binary or isinstance(data, bytes):
-            live = data if isinstance(data, bytes) else data.encode()
-            want = expected.content
-            return expected.binary and isinstance(data, bytes) and live == want, want, live
+            if not (expected.binary and isinstance(data, bytes)):
+                return False, expected.content, data if isinstance(data, bytes) else data.encode()
+            live, want = self._live_value(data), matchable_bytes(expected.content)
+            return live == want, want, live
         if expected.body and "json" in expected.body:
             live = self._live_value(data)
             want = matchable_value(expected.body["json"])

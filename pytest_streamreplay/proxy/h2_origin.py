@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cassette.grpc import messages_differ, split_messages
+from ..cassette.grpc import split_messages
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest
 from ..cassette.storage import CassetteError
 from ..session import CassetteSession
@@ -332,10 +332,10 @@ def _sent_at_least(call: _Call, size: int) -> Callable[[], bool]:
 def _check_request(job: H2Job, live: HttpRequest, interaction: HttpInteraction) -> None:
     """A call matched on its first message whose later messages differ from the recording is
     reported like an unmatched request (the test fails, naming the message)."""
-    diff = messages_differ(live, interaction.request)
+    session = job.session
+    diff = session.grpc_messages_differ(live, interaction.request)
     if diff is None:
         return
-    session = job.session
     report = "\n".join(
         [
             f"gRPC call {live.method} {live.url} differs from recorded call #{interaction.id}",

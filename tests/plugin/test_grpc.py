@@ -277,3 +277,63 @@ def test_a_later_message_of_a_streamed_call_that_differs_fails_the_test(inner, m
     # everything before the call was matched) unmatched as a whole: either way it names it
     assert "/test.Echo/Chat" in text
     assert "request message #1: <1 bytes: 7a> != <1 bytes: 79> (recorded)" in text
+
+
+SECRETS = """
+import json, os, pathlib, grpc, pytest
+
+def field(number, payload):
+    # a protobuf length-delimited field; the length byte of this JWT is a letter
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+@pytest.mark.streamreplay
+def test_login():
+    token = os.environ["TOKEN"].encode()
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        login = field(1, b"user-7") + field(2, token)
+        reply = ch.unary_unary("/test.Echo/Unary")(login, timeout=20)
+        chat = [field(1, b"hello"), field(2, token) + field(3, os.environ["WHO"].encode())]
+        echoed = list(ch.stream_stream("/test.Echo/Chat")(iter(chat), timeout=20))
+    out = pathlib.Path(os.environ["OUT"])
+    seen = {"reply": reply.hex(), "echoed": [m.hex() for m in echoed]}
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(json.dumps(seen).encode())
+"""
+
+
+def test_secrets_inside_grpc_messages_are_redacted_and_the_call_still_replays(
+    inner, monkeypatch
+) -> None:
+    """A token inside a protobuf field (request, echoed response, a later message of a
+    bidirectional call) never reaches the cassette; it is replaced by a placeholder of its own
+    length, so the frames still parse, and the client sending the real token again matches."""
+    from secret_samples import JWT
+
+    token = JWT[: ord("d") - 2] + "xy"  # 100 bytes: its protobuf length byte is "d"
+    monkeypatch.setenv("TOKEN", token)
+    monkeypatch.setenv("WHO", "alice")
+    _record(inner, monkeypatch, SECRETS)
+    (cassette,) = cassette_files(inner)
+    stored = b""
+    for record in cassette_lines(cassette):
+        for part in (record.get("request"), record.get("response")):
+            if part:
+                stored += decode_body(part.get("body"))
+                stored += b"".join(decode_body(c) for c in part.get("chunks") or [])
+    assert stored.count(b"REDACTED-jwt-1") == 4  # request and echo of both calls
+    assert token.encode() not in stored and token[:40].encode() not in cassette.read_bytes()
+
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = (json.loads(o) for o in outputs(inner))
+    assert bytes.fromhex(replayed["reply"]).startswith(b"echo:\n\x06user-7\x12d")
+    assert b"REDACTED-jwt-1___" in bytes.fromhex(replayed["reply"])
+    assert len(replayed["reply"]) == len(recorded["reply"])
+    assert [len(m) for m in replayed["echoed"]] == [len(m) for m in recorded["echoed"]]
+
+    # a rotated token is a secret all the same: it matches, as it does in a header
+    monkeypatch.setenv("TOKEN", JWT[: ord("d") - 2] + "zz")
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    # what is not secret in that later message is still held to the recording
+    monkeypatch.setenv("WHO", "bobby")
+    changed = inner.runpytest("--replay-strict")
+    changed.assert_outcomes(failed=1)
+    changed.stdout.fnmatch_lines(["*request message #1: <*> != <*> (recorded)*"])

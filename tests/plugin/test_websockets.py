@@ -14,6 +14,8 @@ import websockets  # noqa: F401
 from pytester_helpers import cassette_files, cassette_lines
 from stream_servers import StreamOrigin, start_stream_origin
 
+from pytest_streamreplay.cassette import decode_body
+
 CLIENTS = """
 import asyncio, json, time
 
@@ -388,6 +390,36 @@ def test_auth():
     ws_inner.runpytest("--replay-strict").assert_outcomes(passed=1)
 
 
+def test_secrets_in_binary_messages_are_redacted_and_still_match(ws_inner, ws_origin, monkeypatch):
+    """A binary frame (protobuf, msgpack...) holding a mnemonic: redacted in place, same length
+    (the frame's own lengths stay true), and the client sending it again matches."""
+    from secret_samples import MNEMONIC
+
+    ws_inner.makepyfile(
+        test_ws="""
+import os, pytest, websocket
+
+@pytest.mark.streamreplay
+def test_wallet():
+    frame = bytes([0x0A, len(os.environ["SEED"])]) + os.environ["SEED"].encode() + b"\\x10\\x01"
+    ws = websocket.create_connection(os.environ["URL"], timeout=10)
+    ws.send_binary(frame)
+    echoed = ws.recv()
+    ws.close()
+    assert len(echoed) == len(frame) and echoed[:2] == frame[:2] and echoed[-2:] == b"\\x10\\x01"
+"""
+    )
+    monkeypatch.setenv("URL", ws_origin.ws_url + "/echo")
+    monkeypatch.setenv("SEED", MNEMONIC)
+    ws_inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    stored = b"".join(
+        decode_body(r) for r in cassette_lines(_cassette_path(ws_inner)) if r["kind"] == "ws_msg"
+    )
+    assert MNEMONIC.encode() not in stored and stored.count(b"REDACTED-mnemonic-1") == 2
+    ws_origin.stop()
+    ws_inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+
+
 def _cassette_path(pytester) -> Path:
     return cassette_files(pytester)[0]
 
@@ -409,4 +441,6 @@ def test_a_changed_last_message_before_close_fails(ws_inner, ws_origin, monkeypa
     for _ in range(3):
         result = _converse(ws_inner, monkeypatch, url, client, changed, "--replay-strict")
         result.assert_outcomes(failed=1)
-        result.stdout.fnmatch_lines(["*connection #0 ws:*: client message #7 does not match the recording"])
+        result.stdout.fnmatch_lines(
+            ["*connection #0 ws:*: client message #7 does not match the recording"]
+        )
