@@ -26,6 +26,7 @@ __all__ = [
     "ARGS",
     "CHROMIUM",
     "SCREENSHOTS_ENV",
+    "desktop_context",
     "launched",
     "requires_chromium",
     "screenshot",
@@ -82,10 +83,10 @@ def launched() -> Iterator[Any]:
 
 
 @contextlib.contextmanager
-def desktop_context(browser: Any) -> Iterator[Any]:
-    """A 1400x1000 browser context, closed afterwards (one per module: the pages' scripts,
-    plotly.min.js among them, are fetched and compiled once)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def desktop_context(browser: Any, width: int = 1400, height: int = 1000) -> Iterator[Any]:
+    """A desktop-sized browser context (1400x1000 unless told), closed afterwards (one per
+    module: the pages' scripts, plotly.min.js among them, are fetched and compiled once)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     try:
         yield context
     finally:

@@ -1,0 +1,262 @@
+"""The dashboard's layout at a laptop's 1400x900 in a real Chromium: nothing overflows, HTTP
+cassettes get an HTTP view, the message list is compact until asked.
+
+Served: a copy of the repository's bundled ``cassettes/`` (long dYdX test ids, an HTTP-only
+REST cassette, one with both) plus the cassettes of ``layout_cassettes``. "Overflow" is
+measured, not eyeballed: an element's ``scrollWidth`` above its ``clientWidth`` means content
+sticks out of it; a child's bounding box past its card's means it is drawn outside.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chromium import desktop_context, launched, requires_chromium, wait_until, watched_page
+from dashboard_server import serve_in_thread
+
+from .layout_cassettes import (
+    HTTP_TEST,
+    LONG_TEST,
+    MANY,
+    write_grpc,
+    write_http_only,
+    write_many,
+    write_mixed,
+)
+
+pytestmark = requires_chromium
+
+BUNDLED = Path(__file__).resolve().parents[2] / "cassettes"
+WIDTH, HEIGHT = 1400, 900
+
+# Elements (visible ones) whose content is wider than their box.
+OVERFLOWING = """(selector) => [...document.querySelectorAll(selector)]
+  .filter((e) => e.getClientRects().length && e.scrollWidth > e.clientWidth + 1)
+  .map((e) => `${e.tagName}#${e.id}.${e.className}: ${e.scrollWidth} > ${e.clientWidth}`)"""
+
+# Descendants drawn (partly) outside their container's box, or outside the viewport.
+OUTSIDE = """(selector) => {
+  const out = [];
+  for (const box of document.querySelectorAll(selector)) {
+    if (!box.getClientRects().length) continue;
+    const outer = box.getBoundingClientRect();
+    if (outer.left < -1 || outer.right > window.innerWidth + 1) {
+      out.push(`${box.tagName}.${box.className} at ${outer.left}..${outer.right}`);
+    }
+    for (const e of box.querySelectorAll("*")) {
+      const r = e.getBoundingClientRect();
+      if (!r.width && !r.height) continue;
+      if (r.left < outer.left - 1 || r.right > outer.right + 1) {
+        const what = `${e.tagName}.${e.className} "${e.textContent.slice(0, 40)}"`;
+        out.push(`${what} at ${r.left}..${r.right} in ${outer.left}..${outer.right}`);
+      }
+    }
+  }
+  return out;
+}"""
+
+PAGE_SCROLLS = "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("layout") / "cassettes"
+    shutil.copytree(BUNDLED, root)
+    write_http_only(root / "http" / "orders_api.jsonl")
+    write_grpc(root / "grpc" / "orders.jsonl")
+    write_mixed(root / "mixed" / "feed_and_rest.jsonl")
+    write_many(root / "feed" / "many.jsonl")
+    server = serve_in_thread(root)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def context() -> Iterator[Any]:
+    with launched() as browser, desktop_context(browser, WIDTH, HEIGHT) as context:
+        yield context
+
+
+@pytest.fixture
+def page(context: Any, served: str) -> Iterator[Any]:
+    with watched_page(context, served) as page:
+        yield page
+
+
+def _open(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-loaded='1']")
+
+
+def _assert_fits(page: Any, containers: str) -> None:
+    assert page.evaluate(OVERFLOWING, containers) == []
+    assert page.evaluate(OUTSIDE, containers) == []
+    assert not page.evaluate(PAGE_SCROLLS), page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+
+
+def test_list_page_shows_every_column_within_the_viewport(page: Any, served: str) -> None:
+    _open(page, served + "/")
+    rows = page.locator("#cassettes tbody tr")
+    assert rows.count() == 9
+    headers = page.locator("#cassettes thead th").all_inner_texts()
+    assert [h.strip() for h in headers[-2:]] == ["age", "v"]
+    # every header and every cell, age and version included, is inside the viewport
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('#cassettes th, #cassettes td')]
+          .map((e) => e.getBoundingClientRect()).map((r) => [r.left, r.right])"""
+    )
+    assert boxes and all(left >= 0 and right <= WIDTH for left, right in boxes), boxes
+    ages = page.locator("#cassettes tbody tr td:nth-child(9)").all_inner_texts()
+    versions = page.locator("#cassettes tbody tr td:nth-child(10)").all_inner_texts()
+    assert all(a.strip() for a in ages) and set(versions) == {"1"}
+    _assert_fits(page, "#cassettes, #cassettes-wrap, main")
+    # the whole test id is there (wrapped, not cut), and in the cell's title
+    cell = page.locator("#cassettes tbody tr", has_text="mixed/feed_and_rest.jsonl").locator(
+        "td:nth-child(2)"
+    )
+    assert cell.get_attribute("title") == LONG_TEST
+    assert cell.inner_text().replace("\n", "") == LONG_TEST
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mixed/feed_and_rest.jsonl", "dydx/book_trades_candles.jsonl", "dydx/rest.jsonl"],
+)
+def test_cassette_page_cards_and_tables_hold_their_content(
+    page: Any, served: str, name: str
+) -> None:
+    _open(page, f"{served}/cassette/{name}")
+    page.wait_for_selector("#timeline .main-svg")
+    _assert_fits(page, "#summary .card, #summary, #tables, #http-view, #messages li, main")
+    # the test id wraps inside its card, whole, and is also its title
+    test_value = page.locator("#summary .card.test b")
+    full = test_value.get_attribute("title")
+    assert full and full.startswith("tests/")
+    assert test_value.inner_text().replace("\n", "") == full
+    if name.startswith("mixed/"):
+        assert full == LONG_TEST
+
+
+def test_http_only_cassette_gets_an_http_view(page: Any, served: str) -> None:
+    _open(page, served + "/cassette/http/orders_api.jsonl")
+    page.wait_for_selector("#timeline .main-svg")
+    # no WebSocket-style "messages per X ms" axis: a waterfall of the calls instead
+    layout = page.evaluate(
+        "(() => { const c = document.getElementById('timeline');"
+        " return [c.layout.yaxis.title.text || '', c.layout.xaxis.title.text || '',"
+        " c.data.map((t) => [t.orientation, t.y.length])]; })()"
+    )
+    assert "messages per" not in layout[0] and "per" not in layout[0]
+    assert layout[2] == [["h", 4]], layout
+    assert page.is_hidden("#ws-block") and page.is_hidden("#messages-section")
+    rows = page.locator("#http-list > li")
+    assert rows.count() == 4
+    first = rows.nth(0).locator("summary").inner_text()
+    for piece in ("GET", "/v1/accounts/acct-0001/orders?status=open&limit=100", "200", "18.3 ms"):
+        assert piece in first, (piece, first)
+    assert "201" in rows.nth(1).inner_text() and "404" in rows.nth(3).inner_text()
+    assert page.locator("#http-list .http-detail").count() == 0  # details load on demand
+
+    rows.nth(0).locator("summary").click()
+    detail = rows.nth(0).locator(".http-detail")
+    detail.wait_for()
+    request_headers = detail.locator("table.headers.request").inner_text()
+    assert "Authorization" in request_headers and "REDACTED-bearer-1" in request_headers
+    assert detail.locator("table.headers.request .redacted").count() == 1
+    assert "X-Request-Id" in detail.locator("table.headers.response").inner_text()
+    assert '"side": "BUY"' in detail.locator(".body.response").inner_text()
+
+    rows.nth(1).locator("summary").focus()
+    page.keyboard.press("Enter")  # the keyboard opens a call too
+    posted = rows.nth(1).locator(".http-detail")
+    posted.wait_for()
+    assert '"price": "97000"' in posted.locator(".body.request").inner_text()
+
+    rows.nth(2).locator("summary").click()
+    chunks = rows.nth(2).locator(".http-detail ol.chunks > li")
+    chunks.first.wait_for()
+    assert chunks.count() == 3
+    texts = chunks.all_inner_texts()
+    assert "+0.0 ms" in texts[0] and "data: first" in texts[0]
+    assert "+120.5 ms" in texts[1] and "byte 13" in texts[1] and "data: second" in texts[1]
+    assert "+250.0 ms" in texts[2] and "byte 27" in texts[2]
+    _assert_fits(page, "#summary .card, #http-view, #http-list > li, main")
+    assert page.locator("#summary .card.test b").get_attribute("title") == HTTP_TEST
+
+
+def test_grpc_calls_show_as_http_with_method_and_status(page: Any, served: str) -> None:
+    _open(page, served + "/cassette/grpc/orders.jsonl")
+    rows = page.locator("#http-list > li")
+    assert rows.count() == 3
+    texts = [rows.nth(i).locator("summary").inner_text() for i in range(3)]
+    assert all("gRPC" in t for t in texts)
+    assert "/orders.Orders/Get" in texts[0] and "grpc-status 0 OK" in texts[0]
+    assert "/orders.Orders/Watch" in texts[1] and "4 chunks" in texts[1]
+    assert "grpc-status 5 NOT_FOUND" in texts[2]
+    rows.nth(2).locator("summary").click()
+    detail = rows.nth(2).locator(".http-detail")
+    detail.wait_for()
+    assert "order 7 not found" in detail.locator("table.headers.response").inner_text()
+    rows.nth(0).locator("summary").click()
+    trailers = rows.nth(0).locator(".http-detail table.headers.trailers")
+    trailers.wait_for()
+    assert "grpc-status" in trailers.inner_text()
+    _assert_fits(page, "#http-view, #http-list > li, main")
+
+
+def test_mixed_cassette_shows_websocket_and_http_sections(page: Any, served: str) -> None:
+    _open(page, served + "/cassette/mixed/feed_and_rest.jsonl")
+    page.wait_for_selector("#timeline .main-svg")
+    title = page.evaluate("document.getElementById('timeline').layout.yaxis.title.text")
+    assert "messages per" not in title  # HTTP calls are counted too: not only messages
+    assert page.is_visible("#ws-block") and page.is_visible("#messages-section")
+    assert page.locator("#connections tbody tr").count() == 2
+    assert page.locator("#http-list > li").count() == 1
+    assert "perpetualMarkets" in page.inner_text("#http-list")
+
+
+def test_message_list_is_compact_until_expanded(page: Any, served: str) -> None:
+    _open(page, served + "/cassette/feed/many.jsonl")
+    items = page.locator("#messages > li")
+    shown = items.count()
+    assert 0 < shown <= 100
+    assert page.get_attribute("#messages", "data-total") == str(MANY)
+    # one line each, and no body rendered until asked
+    heights = page.evaluate(
+        "[...document.querySelectorAll('#messages > li')]"
+        ".map((e) => e.getBoundingClientRect().height)"
+    )
+    assert max(heights) < 40, heights
+    assert page.locator("#messages pre").count() == 0
+    preview = items.nth(0).locator(".preview")
+    assert preview.inner_text().startswith('{"type":"channel_data","channel":"v4_orderbook"')
+    assert "v4_orderbook" in items.nth(0).locator(".meta").inner_text()
+    _assert_fits(page, "#messages > li, main")
+
+    items.nth(0).locator("summary").click()
+    body = items.nth(0).locator("pre")
+    body.wait_for()
+    assert body.inner_text().count("\n") > 30 and '"seq": 0' in body.inner_text()
+    assert page.locator("#messages pre").count() == 1
+    items.nth(1).locator("summary").focus()
+    page.keyboard.press("Enter")
+    items.nth(1).locator("pre").wait_for()
+    assert '"seq": 1' in items.nth(1).locator("pre").inner_text()
+
+    page.click("#expand-all")
+    wait_until(page, f"document.querySelectorAll('#messages pre').length === {shown}")
+    assert page.get_attribute("#expand-all", "aria-pressed") == "true"
+    page.click("#expand-all")
+    wait_until(page, "document.querySelectorAll('#messages details[open]').length === 0")
+
+    page.click("#next")
+    wait_until(page, f"document.getElementById('range').textContent.startsWith('{shown + 1}')")
+    assert page.locator("#messages > li").count() == shown
