@@ -8,13 +8,13 @@
   let pending = 0;
 
   function row(c) {
-    const link = SR.html`<a href="/cassette/${SR.encodeName(c.name)}">${c.name}</a>`;
+    const link = SR.html`<td class="wrap name"><a href="/cassette/${SR.encodeName(c.name)}" title="${c.name}">${c.name}</a></td>`;
     if (c.error) {
-      return SR.html`<tr class="unreadable"><td>${link}</td><td colspan="9"><span class="tag bad">unreadable</span> ${c.error}</td></tr>`;
+      return SR.html`<tr class="unreadable">${link}<td colspan="9" class="wrap"><span class="tag bad">unreadable</span> ${c.error}</td></tr>`;
     }
     const kinds = c.kind.map((k) => SR.html`<span class="tag ${k}">${k}</span>`);
     const n = c.counts;
-    return SR.html`<tr><td>${link}</td><td>${c.test || ""}</td><td>${kinds}</td>`
+    return SR.html`<tr>${link}<td class="wrap test" title="${c.test || ""}">${c.test || ""}</td><td class="kinds">${kinds}</td>`
       + SR.html`<td class="num">${n.http}</td><td class="num">${n.ws}</td><td class="num">${n.messages}</td>`
       + SR.html`<td class="num">${n.events}</td><td class="num">${SR.size(c.size)}</td>`
       + SR.html`<td class="num">${c.age}</td><td class="num">${c.version}</td></tr>`;
