@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
@@ -209,6 +210,22 @@ def create_app(
         return service.page_messages(
             root, root.existing(name), query, offset=offset, limit=limit, count_total=total
         )
+
+    @app.get("/api/cassettes/{name:path}/http", tags=["cassettes"], summary="Page HTTP calls")
+    def http_calls(
+        name: str,
+        t_from: Num = None,
+        t_to: Num = None,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    ) -> Any:
+        return service.http_page(
+            root, root.existing(name), offset=offset, limit=limit, t_from=t_from, t_to=t_to
+        )
+
+    @app.get("/api/cassettes/{name:path}/records/{line}", tags=["cassettes"], summary="One record")
+    def record(name: str, line: Annotated[int, Path_(ge=2)]) -> Any:
+        return service.record_detail(root, root.existing(name), line)
 
     @app.get("/api/cassettes/{name:path}/timeline", tags=["cassettes"], summary="Binned counts")
     def timeline(

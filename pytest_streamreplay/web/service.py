@@ -28,10 +28,12 @@ from ..cassette import (
     Record,
     WsConnection,
     WsMessage,
+    encode_body,
     iter_records,
     read_header,
     record_from_json,
 )
+from ..cassette.grpc import call_summary
 from ..cassette.query import MISSING, Query, QueryError, payload_of, write_filtered
 from ..cassette.redaction import REDACTED
 from ..commands._common import age
@@ -46,8 +48,11 @@ __all__ = [
     "cassette_details",
     "create_filtered",
     "fields_of",
+    "http_page",
+    "http_summary",
     "list_cassettes",
     "page_messages",
+    "record_detail",
     "summary_of",
     "timeline_bins",
 ]
@@ -89,6 +94,81 @@ def _redacted_paths(value: Any, prefix: str = "") -> list[str]:
         for index, item in enumerate(value):
             found += _redacted_paths(item, f"{prefix}[{index}]")
     return found
+
+
+# -- HTTP calls ---------------------------------------------------------------------------
+
+_MAX_CHUNKS = 1000
+_MAX_CHUNK_CHARS = 4096
+
+
+def http_summary(record: HttpInteraction, line: int) -> dict[str, Any]:
+    """One call as a row shows it: what was asked, how it ended, how long, how much."""
+    response = record.response
+    return {
+        "line": line,
+        "id": record.id,
+        "t": record.t,
+        "method": record.request.method,
+        "url": record.request.url,
+        "status": response.status,
+        "reason": response.reason,
+        "http_version": response.http_version,
+        "duration_ms": record.duration_ms,
+        "content_type": response.header("content-type"),
+        "size": len(response.content),
+        "request_size": len(record.request.content),
+        "chunks": None if response.chunks is None else len(response.chunks),
+        "end": response.end,
+        "grpc": call_summary(record),
+    }
+
+
+def _body_view(body: dict[str, Any] | None, limit: int = _MAX_BODY_CHARS) -> dict[str, Any]:
+    """A stored body as the page shows it: JSON as is, text and base64 cut at ``limit``."""
+    if body is None:
+        return {"body": {"text": ""}, "redacted": [], "truncated": False}
+    if "json" in body:
+        return {"body": {"json": body["json"]}, "redacted": _redacted_paths(body["json"])}
+    key = "text" if "text" in body else "base64"
+    value = str(body.get(key, ""))
+    redacted = ["$"] if key == "text" and REDACTED in value else []
+    return {"body": {key: value[:limit]}, "redacted": redacted, "truncated": len(value) > limit}
+
+
+def _http_detail(record: HttpInteraction) -> dict[str, Any]:
+    """Headers as stored (redacted values stay placeholders), bodies, and a streamed answer's
+    chunks with their time from the response headers and their byte offset."""
+    request, response = record.request, record.response
+    answer: dict[str, Any] = {
+        "status": response.status,
+        "reason": response.reason,
+        "http_version": response.http_version,
+        "headers": [list(h) for h in response.headers],
+        "trailers": None if response.trailers is None else [list(h) for h in response.trailers],
+        "end": response.end,
+    }
+    if response.chunks is None:
+        answer.update(_body_view(response.body))
+    else:
+        chunks, offset = [], 0
+        for chunk in response.chunks[:_MAX_CHUNKS]:
+            size = len(chunk.content)
+            chunks.append(
+                {"t": chunk.t, "offset": offset, "size": size}
+                | _body_view(chunk.body, _MAX_CHUNK_CHARS)
+            )
+            offset += size
+        answer.update(chunks=chunks, chunks_total=len(response.chunks))
+    return {
+        "request": {
+            "method": request.method,
+            "url": request.url,
+            "headers": [list(h) for h in request.headers],
+            **_body_view(request.body),
+        },
+        "response": answer,
+    }
 
 
 # -- the index: one streaming pass, then pages and bins without parsing ---------------------
@@ -228,17 +308,7 @@ def _build_index(root: CassetteRoot, path: Path) -> Index:
             kind, t, conn = HTTP, record.t, record.id
             end = max(end, record.t + record.duration_ms)
             if len(summary.http) < _HTTP_SHOWN:
-                summary.http.append(
-                    {
-                        "id": record.id,
-                        "t": record.t,
-                        "method": record.request.method,
-                        "url": record.request.url,
-                        "status": record.response.status,
-                        "reason": record.response.reason,
-                        "duration_ms": record.duration_ms,
-                    }
-                )
+                summary.http.append(http_summary(record, len(index.kinds) + 2))
         elif isinstance(record, WsConnection):
             kinds["ws"] += 1
             kind, t, conn = WS, record.t, record.id
@@ -385,8 +455,11 @@ def _item(record: Record, t: float, line: int) -> dict[str, Any]:
             url=record.request.url,
             status=record.response.status,
         )
-        body = record.response.body
-        item["size"] = len(record.response.content)
+        response = record.response
+        # a streamed answer's body is its chunks, joined (each with its time: record_detail)
+        body = response.body if response.chunks is None else encode_body(response.content)
+        item["size"] = len(response.content)
+        item["duration_ms"] = record.duration_ms
     payload = payload_of(record)
     if isinstance(payload, dict) and isinstance(payload.get("channel"), str):
         item["channel"] = payload["channel"]
@@ -513,6 +586,56 @@ def page_messages(
         "has_more": more,
         "next_offset": offset + len(items) if more else None,
     }
+
+
+def http_page(
+    root: CassetteRoot,
+    path: Path,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    t_from: float | None = None,
+    t_to: float | None = None,
+) -> dict[str, Any]:
+    """One page of the cassette's HTTP calls (summaries), in file order, from the index."""
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"offset must be >= 0 and limit between 1 and {MAX_LIMIT}")
+    index = index_of(root, path)
+    matched = [
+        i
+        for i, kind in enumerate(index.kinds)
+        if kind == HTTP
+        and (t_from is None or index.times[i] >= t_from)
+        and (t_to is None or index.times[i] <= t_to)
+    ]
+    numbers = matched[offset : offset + limit]
+    items = []
+    for n, record in zip(numbers, _read_records(path, index, numbers), strict=True):
+        assert isinstance(record, HttpInteraction)
+        items.append(http_summary(record, n + 2))
+    more = len(matched) > offset + limit
+    return {
+        "offset": offset,
+        "limit": limit,
+        "items": items,
+        "total": len(matched),
+        "has_more": more,
+        "next_offset": offset + len(items) if more else None,
+    }
+
+
+def record_detail(root: CassetteRoot, path: Path, line: int) -> dict[str, Any]:
+    """The message, event or HTTP call on ``line`` in full (an HTTP call with its headers,
+    bodies and chunks), for the row the reader opened."""
+    index = index_of(root, path)
+    n = line - 2
+    if not 0 <= n < len(index.kinds) or index.kinds[n] not in _SHOWN_CODES:
+        raise QueryError(f"line {line} is not a message, event or HTTP call of this cassette")
+    (record,) = _read_records(path, index, [n])
+    item = _item(record, index.times[n], line)
+    if isinstance(record, HttpInteraction):
+        item.update(http_summary(record, line), **_http_detail(record))
+    return item
 
 
 def timeline_bins(

@@ -440,3 +440,60 @@ def test_a_bad_body_is_a_json_error_naming_file_and_line(
             "badbody.jsonl:3: bad record: message body: invalid base64"
         ), response.text
     assert not (cassette_dir / "out.jsonl").exists()
+
+
+def _http_client(tmp_path: Path) -> TestClient:
+    from .layout_cassettes import write_grpc, write_http_only
+
+    root = tmp_path / "cassettes"
+    write_http_only(root / "http" / "orders_api.jsonl")
+    write_grpc(root / "grpc" / "orders.jsonl")
+    return dashboard_client(root)
+
+
+def test_http_calls_page_with_duration_size_chunks_and_grpc(tmp_path: Path) -> None:
+    with _http_client(tmp_path) as client:
+        body = client.get("/api/cassettes/http/orders_api.jsonl/http?limit=3").json()
+        assert body["total"] == 4 and body["has_more"] and body["next_offset"] == 3
+        first, _, streamed = body["items"]
+        assert (first["method"], first["status"], first["duration_ms"]) == ("GET", 200, 18.25)
+        assert first["line"] == 2 and first["content_type"] == "application/json"
+        assert first["chunks"] is None and first["grpc"] is None
+        assert streamed["chunks"] == 3 and streamed["size"] == 13 + 14 + 13
+        late = client.get("/api/cassettes/http/orders_api.jsonl/http?t_from=300").json()
+        assert [i["status"] for i in late["items"]] == [404]
+        calls = client.get("/api/cassettes/grpc/orders.jsonl/http").json()["items"]
+        grpc = [(c["grpc"]["method"], c["grpc"]["status"], c["grpc"]["status_name"]) for c in calls]
+        assert grpc == [
+            ("/orders.Orders/Get", 0, "OK"),
+            ("/orders.Orders/Watch", 0, "OK"),
+            ("/orders.Orders/Get", 5, "NOT_FOUND"),
+        ]
+        # the details' first 500 calls carry the same summary, with the line to open
+        details = client.get("/api/cassettes/grpc/orders.jsonl").json()
+        assert [h["line"] for h in details["http"]] == [2, 3, 4]
+
+
+def test_one_record_in_full_with_headers_bodies_and_chunk_offsets(tmp_path: Path) -> None:
+    with _http_client(tmp_path) as client:
+        one = client.get("/api/cassettes/http/orders_api.jsonl/records/2").json()
+        assert ["Authorization", "REDACTED-bearer-1"] in one["request"]["headers"]
+        assert ["X-Request-Id", "req-1"] in one["response"]["headers"]
+        assert one["response"]["body"]["json"]["orders"][0]["side"] == "BUY"
+        posted = client.get("/api/cassettes/http/orders_api.jsonl/records/3").json()
+        assert posted["request"]["body"]["json"]["price"] == "97000"
+        streamed = client.get("/api/cassettes/http/orders_api.jsonl/records/4").json()
+        chunks = streamed["response"]["chunks"]
+        assert [(c["t"], c["offset"], c["size"]) for c in chunks] == [
+            (0.0, 0, 13),
+            (120.5, 13, 14),
+            (250.0, 27, 13),
+        ]
+        assert chunks[1]["body"] == {"text": "data: second\n\n"}
+        assert streamed["response"]["chunks_total"] == 3
+        trailers = client.get("/api/cassettes/grpc/orders.jsonl/records/2").json()
+        assert trailers["response"]["trailers"] == [["grpc-status", "0"], ["grpc-message", ""]]
+        for bad in ("6", "1", "x"):
+            answer = client.get(f"/api/cassettes/http/orders_api.jsonl/records/{bad}")
+            assert answer.status_code == 400, (bad, answer.text)
+            assert answer.json()["error"]
