@@ -121,11 +121,11 @@ def _frame(payload: bytes) -> bytes:
 
 
 def _grpc_request(method: str, payload: bytes) -> HttpRequest:
-    return HttpRequest.build(
+    return HttpRequest(
         "POST",
         f"http://orders.internal:50051/orders.Orders/{method}",
         [["content-type", "application/grpc"], ["te", "trailers"]],
-        _frame(payload),
+        encode_body(_frame(payload), binary=True),
     )
 
 

@@ -103,6 +103,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     root.mkdir()
     (root / "valid.jsonl").write_text(hostile_but_valid())
     (root / f"name{MARK}.jsonl").write_text(hostile_but_valid())
+    (root / "http_only.jsonl").write_text(
+        "".join(line for line in hostile_but_valid().splitlines(keepends=True)[:2])
+    )
     for name, record in INVALID_FIELDS.items():
         (root / f"{name}.jsonl").write_text(hostile_invalid(record))
     server = serve_in_thread(root)
@@ -175,15 +178,39 @@ def test_cassette_page_shows_every_hostile_field_as_text(page: Any, served, name
     connections = page.inner_text("#connections")
     assert ATTR.strip() in connections.replace("\n", "") or "onerror" in connections
     assert "4000" in connections and "server" in connections
-    assert "GET" + MARK in page.inner_text("#http")
+    assert "GET" + MARK in page.inner_text("#http-list")
     assert "tick" + MARK in page.inner_text("#events")
+    assert MARK in page.inner_text("#messages")  # the one-line previews (cut at 240)
+    assert "test_" + MARK in page.inner_text("#summary")
+    _assert_nothing_ran(page)
+    # opened: every message's full body, and the call's headers and bodies
+    page.click("#expand-all")
+    wait_until(page, "document.querySelectorAll('#messages > li > details > pre').length === 4")
+    page.click("#http-list > li summary")
+    page.wait_for_selector("#http-list .http-detail")
+    wait_until(page, "document.querySelectorAll('#messages .http-detail').length === 1")
+    call = page.inner_text("#http-list .http-detail")
+    assert MARK in call and SVG in call and ATTR.strip() in call.replace("\n", "")
     messages = page.inner_text("#messages")
     assert MARK in messages and SVG in messages and LINK in messages
-    assert "test_" + MARK in page.inner_text("#summary")
     _assert_nothing_ran(page)
     page.select_option("select[name=channel]", index=1)  # a hostile channel name as option
     page.click("#filters button[type=submit]")
     wait_until(page, "Number(document.getElementById('messages').dataset.total) === 2")
+    _assert_nothing_ran(page)
+
+
+def test_http_only_waterfall_and_call_show_hostile_fields_as_text(page: Any, served) -> None:
+    """The waterfall's labels go through plotly, which reads a few tags in text."""
+    url, _ = served
+    page.goto(url + "/cassette/http_only.jsonl")
+    page.wait_for_selector("body[data-loaded='1']")
+    page.wait_for_selector("#timeline .main-svg")
+    assert page.evaluate("document.getElementById('timeline').data[0].orientation") == "h"
+    assert "#1 GET" + MARK[:30] in page.inner_text("#timeline")  # a label, cut at 48
+    page.click("#http-list > li summary")
+    page.wait_for_selector("#http-list .http-detail")
+    assert MARK in page.inner_text("#http-list .http-detail")
     _assert_nothing_ran(page)
 
 

@@ -1,12 +1,13 @@
-// One cassette: summary, zoomable timeline (server-side bins), filtered and paged messages,
-// "create filtered cassette", and replay control for event cassettes.
+// One cassette: summary, zoomable timeline (server-side bins; a waterfall of the calls for an
+// HTTP-only cassette), HTTP calls with their headers and bodies on demand, filtered and paged
+// messages (one line each until opened), "create filtered cassette", and replay control.
 "use strict";
 
 (function () {
   const name = location.pathname.replace(/^\/cassette\//, "").split("/").map(decodeURIComponent).join("/");
   const base = `/api/cassettes/${SR.encodeName(name)}`;
   const PAGE = 50;
-  const state = { offset: 0, total: 0, range: null, details: null };
+  const state = { offset: 0, total: 0, range: null, details: null, items: [], expanded: false, httpOffset: 0, waterfall: false };
   const form = document.getElementById("filters");
   const list = document.getElementById("messages");
 
@@ -39,14 +40,15 @@
 
   // -- summary --------------------------------------------------------------------------
 
-  function card(label, value, wide) {
-    return SR.html`<div class="card${wide ? " wide" : ""}"><span class="muted">${label}</span><b>${value}</b></div>`;
+  function card(label, value, extra) {
+    const title = typeof value === "string" || typeof value === "number" ? String(value) : "";
+    return SR.html`<div class="card${extra ? ` ${extra}` : ""}"><span class="muted">${label}</span><b title="${title}">${value}</b></div>`;
   }
 
   function renderDetails(d) {
     const n = d.counts;
     document.getElementById("summary").innerHTML = [
-      card("test", d.test || "—", true),
+      card("test", d.test || "—", "test"),
       card("kind", d.kind.length ? d.kind.map((k) => SR.html`<span class="tag ${k}">${k}</span>`) : "—"),
       card("HTTP", n.http), card("connections", n.ws), card("messages", n.messages),
       card("events", n.events), card("duration", SR.ms(d.duration_ms)), card("size", SR.size(d.size)),
@@ -54,24 +56,29 @@
     ].join("");
     document.querySelector("#connections tbody").innerHTML = d.connections.map((c) => {
       const close = c.close ? `${c.close.code ?? "no code"}${c.close.reason ? ` "${c.close.reason}"` : ""} by ${c.close.by} at ${SR.ms(c.close.t)}` : "open";
-      return SR.html`<tr><td class="num">${c.id}</td><td>${c.url}</td><td class="num">${SR.ms(c.t)}</td><td class="num">${c.sent}</td><td class="num">${c.received}</td><td>${close}</td></tr>`;
+      return SR.html`<tr><td class="num">${c.id}</td><td class="wrap">${c.url}</td><td class="num">${SR.ms(c.t)}</td><td class="num">${c.sent}</td><td class="num">${c.received}</td><td class="wrap">${close}</td></tr>`;
     }).join("") || SR.html`<tr><td colspan="6" class="muted">none</td></tr>`;
-    document.querySelector("#http tbody").innerHTML = d.http.map((h) =>
-      SR.html`<tr><td class="num">${h.id}</td><td class="num">${SR.ms(h.t)}</td><td>${h.method}</td><td>${h.url}</td><td class="num">${h.status}</td></tr>`
-    ).join("") || SR.html`<tr><td colspan="5" class="muted">none</td></tr>`;
     document.querySelector("#events tbody").innerHTML = d.events.map((e) =>
-      SR.html`<tr><td>${e.name}</td><td class="num">${e.count}</td><td class="num">${SR.ms(e.first)}</td><td class="num">${SR.ms(e.last)}</td></tr>`
+      SR.html`<tr><td class="wrap">${e.name}</td><td class="num">${e.count}</td><td class="num">${SR.ms(e.first)}</td><td class="num">${SR.ms(e.last)}</td></tr>`
     ).join("") || SR.html`<tr><td colspan="4" class="muted">none</td></tr>`;
     const conn = form.elements.namedItem("conn");
     for (const c of d.connections) conn.insertAdjacentHTML("beforeend", SR.html`<option value="${c.id}">#${c.id} ${c.url}</option>`);
     const channel = form.elements.namedItem("channel");
     for (const [ch, count] of Object.entries(d.channels)) channel.insertAdjacentHTML("beforeend", SR.html`<option value="${ch}">${ch} (${count})</option>`);
     document.getElementById("replay").hidden = !n.events;
-    // empty tables say nothing: hide them, and let the connections use the width
-    document.getElementById("http-block").hidden = !n.http;
+    // empty sections say nothing: hide them, and let the others use the width
     document.getElementById("events-block").hidden = !n.events;
     document.getElementById("ws-block").hidden = !n.ws;
-    document.getElementById("tables").classList.toggle("single", [n.http || n.events, n.ws].filter(Boolean).length < 2);
+    document.getElementById("tables").hidden = !n.ws && !n.events;
+    document.getElementById("tables").classList.toggle("single", !n.ws || !n.events);
+    document.getElementById("http-view").hidden = !n.http;
+    // an HTTP-only cassette has no messages: its calls are the HTTP view, on a waterfall
+    state.waterfall = Boolean(n.http) && !n.ws && !n.messages && !n.events;
+    document.getElementById("messages-section").hidden = state.waterfall;
+    document.getElementById("timeline-title").textContent = state.waterfall ? "HTTP calls" : "Timeline";
+    for (const [field, shown] of [["conn", n.ws], ["dir", n.messages]]) {
+      form.elements.namedItem(field).closest("label").hidden = !shown;
+    }
   }
 
   // -- timeline -----------------------------------------------------------------------------
@@ -94,13 +101,17 @@
     const x = body.series.length ? body.series[0].counts.map((_, i) => (body.start + (i + 0.5) * body.bin_ms) / 1000) : [];
     const traces = body.series.map((s) => ({
       // plotly reads a few tags in names (<b>, <a href>): escaped, the label is text only
-      type: "bar", name: SR.escape(`${s.label} (${s.total})`), x, y: s.counts,
+      type: "bar", name: SR.escape(`${s.key === "http" ? "HTTP calls" : s.label} (${s.total})`), x, y: s.counts,
       width: body.bin_ms / 1000, hovertemplate: "%{y} at %{x:.3f}s<extra>%{fullData.name}</extra>",
     }));
+    // say what the bars count: messages, events, HTTP calls, or a mix of them
+    const counted = [["conn ", "messages"], ["event ", "events"], ["http", "HTTP calls"]]
+      .filter(([prefix]) => body.series.some((s) => s.key.startsWith(prefix))).map(([, what]) => what);
+    const bin = body.bin_ms >= 1 ? body.bin_ms.toFixed(1) : body.bin_ms.toFixed(3);
     const layout = {
       barmode: "stack", bargap: 0, margin: { l: 50, r: 20, t: 10, b: 40 },
       xaxis: { title: { text: "seconds from the cassette's start" }, range: [body.start / 1000, body.end / 1000] },
-      yaxis: { title: { text: `messages per ${body.bin_ms >= 1 ? body.bin_ms.toFixed(1) : body.bin_ms.toFixed(3)} ms` }, fixedrange: true },
+      yaxis: { title: { text: `${counted.join(" and ") || "records"} per ${bin} ms` }, fixedrange: true },
       legend: { orientation: "h", y: -0.22 }, dragmode: "zoom",
     };
     drawing = true;
@@ -111,6 +122,36 @@
     }
     chart.dataset.series = String(body.series.length);
     chart.dataset.points = String(body.series.reduce((a, s) => a + s.total, 0));
+  }
+
+  /** HTTP-only: one bar per call from its start to its end (the first 500 calls). */
+  async function drawWaterfall(calls) {
+    const label = (h) => `#${h.id} ${h.method} ${h.grpc ? h.grpc.method : pathOf(h.url)}`;
+    const short = (text) => (text.length > 48 ? `${text.slice(0, 47)}…` : text);
+    const y = calls.map((h, i) => `${i}`);
+    const trace = {
+      type: "bar", orientation: "h", y, base: calls.map((h) => h.t / 1000),
+      x: calls.map((h) => Math.max(h.duration_ms, 0.2) / 1000),
+      marker: { color: calls.map((h) => (h.status >= 400 || (h.grpc && h.grpc.status) ? "#b3261e" : "#2d6cdf")) },
+      text: calls.map((h) => SR.escape(`${label(h)} → ${h.status}, ${duration(h.duration_ms)}`)),
+      hovertemplate: "%{text}<extra></extra>", textposition: "none",
+    };
+    const layout = {
+      margin: { l: 20, r: 20, t: 10, b: 40 }, showlegend: false, dragmode: "zoom",
+      xaxis: { title: { text: "seconds from the cassette's start" } },
+      yaxis: {
+        title: { text: "" }, autorange: "reversed", fixedrange: true, automargin: true,
+        tickmode: "array", tickvals: y, ticktext: calls.map((h) => SR.escape(short(label(h)))),
+      },
+    };
+    drawing = true;
+    try {
+      await Plotly.react(chart, [trace], layout, { displaylogo: false, responsive: true });
+    } finally {
+      drawing = false;
+    }
+    chart.dataset.series = "1";
+    chart.dataset.points = String(calls.length);
   }
 
   function bindZoom() {
@@ -164,7 +205,23 @@
     return SR.html`<span class="muted">binary, ${item.size} bytes (base64)</span> ${b64.slice(0, 120)}${b64.length > 120 ? "…" : ""}`;
   }
 
-  function itemHtml(item) {
+  function pathOf(url) {
+    try { const u = new URL(url); return u.pathname + u.search; } catch (e) { return url; }
+  }
+
+  function duration(ms) { return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Number(ms).toFixed(1)} ms`; }
+
+  /** One line of a body: compact JSON, the text's first line, or what binary it is. */
+  function preview(item) {
+    const b = item.body;
+    let text;
+    if ("json" in b) text = JSON.stringify(b.json);
+    else if ("text" in b) text = String(b.text).replace(/\s+/g, " ");
+    else return `binary, ${item.size} bytes`;
+    return text.length > 240 ? `${text.slice(0, 240)}…` : text;
+  }
+
+  function itemHtml(item, index) {
     let what;
     if (item.kind === "ws_msg") {
       const arrow = item.dir === "send" ? "→ send" : "← recv";
@@ -172,20 +229,52 @@
     } else if (item.kind === "event") {
       what = SR.html`<span class="tag events">event</span><span>${item.name}</span>`;
     } else {
-      what = SR.html`<span class="tag">HTTP</span><span>${item.method} ${item.url} → ${item.status}</span>`;
+      what = SR.html`<span class="tag">HTTP</span><span>${item.method} → ${item.status}</span>`;
     }
     const channel = item.channel ? SR.html`<span class="tag">${item.channel}</span>` : "";
-    const redacted = item.redacted.length ? SR.html`<span class="badge-redacted">redacted: ${item.redacted.join(", ")}</span>` : "";
-    return SR.html`<li data-line="${item.line}"><div class="meta"><span>${SR.ms(item.t)}</span>${what}${channel}<span>${SR.size(item.size)}</span><span>line ${item.line}</span>${redacted}</div><pre>${bodyHtml(item)}</pre></li>`;
+    const redacted = item.redacted.length ? SR.html`<span class="badge-redacted" title="${item.redacted.join(", ")}">redacted: ${item.redacted.join(", ")}</span>` : "";
+    const line = item.kind === "http" ? SR.html`${item.url}` : preview(item);
+    return SR.html`<li data-line="${item.line}" data-index="${index}"><details${state.expanded ? SR.html` open` : ""}><summary>`
+      + SR.html`<span class="meta"><span class="num">#${state.offset + index + 1}</span><span>${SR.ms(item.t)}</span>${what}${channel}<span>${SR.size(item.size)}</span><span>line ${item.line}</span>${redacted}</span>`
+      + SR.html`<span class="preview">${line}</span></summary></details></li>`;
   }
 
+  /** The full body of an opened message (an HTTP call's: fetched, with its headers). */
+  function openItem(li) {
+    const details = li.querySelector("details");
+    if (!details.open || details.dataset.filled) return;
+    details.dataset.filled = "1";
+    const item = state.items[Number(li.dataset.index)];
+    if (!item) return;
+    if (item.kind === "http") { fillCall(details, item.line); return; }
+    details.insertAdjacentHTML("beforeend", SR.html`<pre class="body">${bodyHtml(item)}</pre>`);
+  }
+
+  list.addEventListener("toggle", (event) => {
+    const li = event.target.closest && event.target.closest("#messages > li");
+    if (li) openItem(li);
+  }, true);
+
+  function setExpanded(expanded) {
+    state.expanded = expanded;
+    const button = document.getElementById("expand-all");
+    button.setAttribute("aria-pressed", String(expanded));
+    button.textContent = expanded ? "Collapse all" : "Expand all";
+    for (const details of list.querySelectorAll(":scope > li > details")) details.open = expanded;
+  }
+
+  document.getElementById("expand-all").addEventListener("click", () => setExpanded(!state.expanded));
+
   async function loadMessages() {
+    if (state.waterfall) return;
     const params = { ...filters(), offset: state.offset, limit: PAGE };
     const seq = ++messagesSeq;
     const body = await SR.api(`${base}/messages?${queryString(params)}`);
     if (seq !== messagesSeq) return;
     state.total = body.total;
+    state.items = body.items;
     list.innerHTML = body.items.map(itemHtml).join("") || SR.html`<li class="muted">no messages match</li>`;
+    if (state.expanded) for (const li of list.querySelectorAll(":scope > li[data-index]")) openItem(li);
     const first = body.items.length ? body.offset + 1 : 0;
     const total = body.total === null ? "many" : body.total;
     document.getElementById("range").textContent = `${first}–${body.offset + body.items.length} of ${total}${state.range ? ` in ${SR.ms(state.range[0])} … ${SR.ms(state.range[1])}` : ""}`;
@@ -194,11 +283,99 @@
     list.dataset.total = String(body.total);
   }
 
+  // -- HTTP calls -------------------------------------------------------------------------
+
+  const calls = document.getElementById("http-list");
+  let httpSeq = 0;
+
+  function statusClass(h) {
+    if (h.grpc ? h.grpc.status : h.status >= 400) return "status bad";
+    return h.status >= 300 || !h.status ? "status odd" : "status ok";
+  }
+
+  function callHtml(h) {
+    const grpc = h.grpc;
+    const where = grpc ? grpc.method : h.url;
+    const status = SR.html`<span class="${statusClass(h)}">${h.status || "no answer"}${h.reason ? ` ${h.reason}` : ""}</span>`;
+    const grpcStatus = grpc && grpc.status !== null
+      ? SR.html`<span class="grpc-status">grpc-status ${grpc.status} ${grpc.status_name || ""}</span>` : "";
+    const chunks = h.chunks !== null ? SR.html`<span>${h.chunks} chunk${h.chunks === 1 ? "" : "s"}</span>` : "";
+    const end = h.end ? SR.html`<span class="tag bad">${h.end}</span>` : "";
+    return SR.html`<li data-line="${h.line}"><details><summary>`
+      + SR.html`<span class="meta"><span class="num">#${h.id}</span><span>${SR.ms(h.t)}</span>${grpc ? SR.html`<span class="tag grpc">gRPC</span>` : ""}<b class="method">${h.method}</b></span>`
+      + SR.html`<span class="url" title="${h.url}">${where}</span>`
+      + SR.html`<span class="meta">${status}${grpcStatus}<span class="duration">${duration(h.duration_ms)}</span><span>${SR.size(h.size)}</span>${chunks}${end}</span>`
+      + SR.html`</summary></details></li>`;
+  }
+
+  function headersHtml(headers, which) {
+    if (!headers || !headers.length) return SR.html`<p class="muted">no ${which} headers</p>`;
+    const value = (v) => (String(v).includes("REDACTED") ? SR.html`<span class="redacted" title="redacted">${v}</span>` : SR.html`${v}`);
+    return SR.html`<table class="grid headers ${which}"><tbody>${headers.map(([k, v]) => SR.html`<tr><th>${k}</th><td class="wrap">${value(v)}</td></tr>`)}</tbody></table>`;
+  }
+
+  function partBody(part, which) {
+    const item = { body: part.body, redacted: part.redacted || [], size: part.size };
+    const empty = ("text" in part.body && part.body.text === "") ? SR.html`<span class="muted">(no body)</span>` : bodyHtml(item);
+    return SR.html`<pre class="body ${which}">${empty}</pre>${part.truncated ? SR.html`<p class="muted">cut at 64 KiB</p>` : ""}`;
+  }
+
+  function callDetailHtml(d) {
+    const req = d.request, res = d.response;
+    let answer;
+    if (res.chunks) {
+      const more = res.chunks_total > res.chunks.length ? SR.html`<p class="muted">first ${res.chunks.length} of ${res.chunks_total} chunks</p>` : "";
+      answer = SR.html`<h4>${res.chunks_total} chunk${res.chunks_total === 1 ? "" : "s"} (time from the response headers, byte offset)</h4><ol class="chunks">${res.chunks.map((c) =>
+        SR.html`<li><span class="offset">+${Number(c.t).toFixed(1)} ms · byte ${c.offset} · ${SR.size(c.size)}</span>${partBody(c, "chunk")}</li>`)}</ol>${more}`;
+    } else {
+      answer = SR.html`<h4>body</h4>${partBody(res, "response")}`;
+    }
+    const trailers = res.trailers ? SR.html`<h4>trailers</h4>${headersHtml(res.trailers, "trailers")}` : "";
+    return SR.html`<div class="http-detail"><div class="part"><h3>Request</h3><p class="wrap"><b>${req.method}</b> ${req.url}</p>`
+      + SR.html`<h4>headers</h4>${headersHtml(req.headers, "request")}<h4>body</h4>${partBody(req, "request")}</div>`
+      + SR.html`<div class="part"><h3>Response</h3><p>${res.http_version} <b>${res.status}</b> ${res.reason} · ${duration(d.duration_ms)}${res.end ? ` · ${res.end}` : ""}</p>`
+      + SR.html`<h4>headers</h4>${headersHtml(res.headers, "response")}${answer}${trailers}</div></div>`;
+  }
+
+  async function fillCall(details, line) {
+    try {
+      const detail = await SR.api(`${base}/records/${line}`);
+      details.insertAdjacentHTML("beforeend", callDetailHtml(detail));
+    } catch (error) {
+      details.insertAdjacentHTML("beforeend", SR.html`<p class="error">${String(error.message || error)}</p>`);
+    }
+  }
+
+  calls.addEventListener("toggle", (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open || details.dataset.filled) return;
+    const li = details.closest("#http-list > li");
+    if (!li || details.parentElement !== li) return;
+    details.dataset.filled = "1";
+    fillCall(details, li.dataset.line);
+  }, true);
+
+  async function loadHttp() {
+    if (!state.details || !state.details.counts.http) return;
+    const params = { offset: state.httpOffset, limit: PAGE };
+    if (state.range) { params.t_from = state.range[0]; params.t_to = state.range[1]; }
+    const seq = ++httpSeq;
+    const body = await SR.api(`${base}/http?${queryString(params)}`);
+    if (seq !== httpSeq) return;
+    calls.innerHTML = body.items.map(callHtml).join("") || SR.html`<li class="muted">no calls in this range</li>`;
+    const first = body.items.length ? body.offset + 1 : 0;
+    document.getElementById("http-range").textContent = `${first}–${body.offset + body.items.length} of ${body.total}`;
+    document.getElementById("http-prev").disabled = body.offset === 0;
+    document.getElementById("http-next").disabled = !body.has_more;
+    calls.dataset.total = String(body.total);
+  }
+
   /** Messages and chart for the current filters and zoom range, side by side. */
   async function refresh() {
     try {
       SR.showError(null);
-      await Promise.all([loadMessages(), loadTimeline()]);
+      state.httpOffset = 0;
+      await Promise.all([loadMessages(), loadHttp(), state.waterfall ? null : loadTimeline()]);
     } catch (error) {
       SR.showError(error);
     }
@@ -209,7 +386,13 @@
   form.addEventListener("reset", () => { setTimeout(() => { state.offset = 0; refresh(); }, 0); });
   document.getElementById("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); loadMessages().catch(SR.showError); });
   document.getElementById("next").addEventListener("click", () => { state.offset += PAGE; loadMessages().catch(SR.showError); });
-  document.getElementById("reset-zoom").addEventListener("click", () => { state.range = null; refresh(); });
+  document.getElementById("http-prev").addEventListener("click", () => { state.httpOffset = Math.max(0, state.httpOffset - PAGE); loadHttp().catch(SR.showError); });
+  document.getElementById("http-next").addEventListener("click", () => { state.httpOffset += PAGE; loadHttp().catch(SR.showError); });
+  document.getElementById("reset-zoom").addEventListener("click", () => {
+    if (state.waterfall) { Plotly.relayout(chart, { "xaxis.autorange": true }); return; } // the zoom handler refreshes
+    state.range = null;
+    refresh();
+  });
 
   document.getElementById("create").addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -267,6 +450,7 @@
     try {
       state.details = await SR.api(base);
       renderDetails(state.details);
+      if (state.waterfall) await drawWaterfall(state.details.http);
       SR.api(`${base}/fields`).then((body) => {
         document.getElementById("fields").innerHTML = body.fields.map((f) => SR.html`<option value="${f.path}">${f.count}×</option>`).join("");
       }).catch(() => {});
