@@ -233,7 +233,7 @@ def _wait_total(page: Any, total: str) -> None:
 def _screenshot(page: Any, tmp_path: Path) -> None:
     page.set_viewport_size({"width": 1400, "height": 1150})
     time.sleep(0.5)  # let plotly finish resizing and drawing
-    screenshot(page, "dashboard.png", tmp_path)
+    screenshot(page, "dashboard-market-day.png", tmp_path)  # docs/images: make_screenshots.py
 
 
 def test_replay_controls_show_progress(page: Any, served: tuple[str, Path]) -> None:

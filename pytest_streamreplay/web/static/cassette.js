@@ -234,8 +234,10 @@
     const channel = item.channel ? SR.html`<span class="tag">${item.channel}</span>` : "";
     const redacted = item.redacted.length ? SR.html`<span class="badge-redacted" title="${item.redacted.join(", ")}">redacted: ${item.redacted.join(", ")}</span>` : "";
     const line = item.kind === "http" ? SR.html`${item.url}` : preview(item);
+    // fixed-width columns, so the previews line up
     return SR.html`<li data-line="${item.line}" data-index="${index}"><details${state.expanded ? SR.html` open` : ""}><summary>`
-      + SR.html`<span class="meta"><span class="num">#${state.offset + index + 1}</span><span>${SR.ms(item.t)}</span>${what}${channel}<span>${SR.size(item.size)}</span><span>line ${item.line}</span>${redacted}</span>`
+      + SR.html`<span class="meta"><span class="col-n">#${state.offset + index + 1}</span><span class="col-t">${SR.ms(item.t)}</span>`
+      + SR.html`<span class="col-what">${what}</span><span class="col-ch">${channel}</span><span class="col-size">${SR.size(item.size)}</span><span class="col-line">line ${item.line}</span>${redacted}</span>`
       + SR.html`<span class="preview">${line}</span></summary></details></li>`;
   }
 
