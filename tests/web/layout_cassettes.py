@@ -27,7 +27,9 @@ from .conftest import feed_records
 
 __all__ = [
     "HTTP_TEST",
+    "LONG_NAME",
     "LONG_TEST",
+    "LONG_URL",
     "MANY",
     "write_grpc",
     "write_http_only",
@@ -42,6 +44,11 @@ LONG_TEST = (
 )
 HTTP_TEST = "tests/plugin/test_http_clients.py::test_orders_api_roundtrip[httpx-http2]"
 MANY = 5000
+LONG_NAME = (
+    "recordings/2026-11-22/"
+    "tests_plugin_test_websocket_reconnect_and_resubscribe_py__"
+    "test_reconnect_resubscribes_every_channel_after_the_server_drops_the_socket.jsonl"
+)
 
 
 def _json_body(text: str) -> dict[str, object] | None:
@@ -182,9 +189,16 @@ def write_grpc(path: Path) -> Path:
     return path
 
 
+LONG_URL = "wss://indexer.v4testnet.dydx.exchange/v4/ws?" + "&".join(
+    f"subscription_{k}=v4_orderbook:BTC-USD,ETH-USD,SOL-USD" for k in range(6)
+)
+
+
 def write_mixed(path: Path) -> Path:
-    """HTTP and two WebSocket connections (the API tests' feed) under a very long test id."""
-    write_cassette(path, new_header(test=LONG_TEST), feed_records())
+    """HTTP and WebSocket connections (the API tests' feed, and one with a 300-character URL)
+    under a very long test id."""
+    records = [*feed_records(), WsConnection(id=3, url=LONG_URL, t=900.0)]
+    write_cassette(path, new_header(test=LONG_TEST), records)
     return path
 
 
