@@ -70,7 +70,11 @@ def write_http_only(path: Path) -> Path:
             response=HttpResponse(
                 200,
                 "OK",
-                headers=[["Content-Type", "application/json"], ["X-Request-Id", "req-1"]],
+                headers=[
+                    ["Content-Type", "application/json"],
+                    ["X-Request-Id", "req-1"],
+                    ["Set-Cookie", "session=" + "a1B2c3D4" * 80 + "; Path=/; HttpOnly"],
+                ],
                 body=_json_body('{"orders":[{"id":"o-1","side":"BUY","size":"0.5"}]}'),
             ),
             t=12.5,

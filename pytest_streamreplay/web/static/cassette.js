@@ -75,7 +75,8 @@
     // an HTTP-only cassette has no messages: its calls are the HTTP view, on a waterfall
     state.waterfall = Boolean(n.http) && !n.ws && !n.messages && !n.events;
     document.getElementById("messages-section").hidden = state.waterfall;
-    document.getElementById("timeline-title").textContent = state.waterfall ? "HTTP calls" : "Timeline";
+    const shown = d.http.length < n.http ? ` (the first ${d.http.length} of ${n.http})` : "";
+    document.getElementById("timeline-title").textContent = state.waterfall ? `HTTP calls${shown}` : "Timeline";
     for (const [field, shown] of [["conn", n.ws], ["dir", n.messages]]) {
       form.elements.namedItem(field).closest("label").hidden = !shown;
     }
