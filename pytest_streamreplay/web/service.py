@@ -11,6 +11,7 @@ what the page lists is exactly what "create filtered cassette" (or the command) 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import threading
@@ -132,7 +133,10 @@ def _body_view(body: dict[str, Any] | None, limit: int = _MAX_BODY_CHARS) -> dic
         return {"body": {"json": body["json"]}, "redacted": _redacted_paths(body["json"])}
     key = "text" if "text" in body else "base64"
     value = str(body.get(key, ""))
-    redacted = ["$"] if key == "text" and REDACTED in value else []
+    if key == "text":
+        redacted = ["$"] if REDACTED in value else []
+    else:
+        redacted = _redacted_bytes(value[:limit])
     return {"body": {key: value[:limit]}, "redacted": redacted, "truncated": len(value) > limit}
 
 
@@ -477,8 +481,19 @@ def _item(record: Record, t: float, line: int) -> dict[str, Any]:
         b64 = str(body.get("base64", ""))
         item["body"] = {"base64": b64[:_MAX_BODY_CHARS]}
         item["truncated"] = len(b64) > _MAX_BODY_CHARS
+        item["redacted"] = _redacted_bytes(b64[:_MAX_BODY_CHARS])
     item.setdefault("redacted", [])
     return item
+
+
+def _redacted_bytes(b64: str) -> list[str]:
+    """``["$"]`` when binary bytes hold a placeholder (redaction writes one of the secret's
+    length into gRPC, protobuf and other binary bodies), else none."""
+    try:
+        data = base64.b64decode(b64[: len(b64) - len(b64) % 4])
+    except ValueError:
+        return []
+    return ["$"] if REDACTED.encode() in data else []
 
 
 def _fast_matches(index: Index, query: Query) -> Iterator[int]:

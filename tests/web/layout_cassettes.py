@@ -18,6 +18,7 @@ from pytest_streamreplay.cassette import (
     HttpRequest,
     HttpResponse,
     WsConnection,
+    WsMessage,
     encode_body,
     new_header,
     write_cassette,
@@ -31,6 +32,7 @@ __all__ = [
     "LONG_TEST",
     "LONG_URL",
     "MANY",
+    "REDACTED_TOKEN",
     "write_grpc",
     "write_http_only",
     "write_many",
@@ -127,6 +129,9 @@ def write_http_only(path: Path) -> Path:
     return path
 
 
+REDACTED_TOKEN = b"REDACTED-jwt-1____"  # what redaction leaves of an 18-byte secret
+
+
 def _frame(payload: bytes) -> bytes:
     return b"\x00" + struct.pack(">I", len(payload)) + payload
 
@@ -146,7 +151,8 @@ def write_grpc(path: Path) -> Path:
     records = [
         HttpInteraction(
             id=1,
-            request=_grpc_request("Get", b"42"),
+            # a token in a protobuf string field, redacted to a placeholder of its length
+            request=_grpc_request("Get", b"\x0a\x0242\x12\x12" + REDACTED_TOKEN),
             response=HttpResponse(
                 200,
                 "",
@@ -201,7 +207,11 @@ LONG_URL = "wss://indexer.v4testnet.dydx.exchange/v4/ws?" + "&".join(
 def write_mixed(path: Path) -> Path:
     """HTTP and WebSocket connections (the API tests' feed, and one with a 300-character URL)
     under a very long test id."""
-    records = [*feed_records(), WsConnection(id=3, url=LONG_URL, t=900.0)]
+    records = [
+        *feed_records(),
+        WsConnection(id=3, url=LONG_URL, t=900.0),
+        WsMessage.build(3, "send", 5.0, b"\x08\x01\x12\x12" + REDACTED_TOKEN, True),
+    ]
     write_cassette(path, new_header(test=LONG_TEST), records)
     return path
 

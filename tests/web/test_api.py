@@ -493,6 +493,11 @@ def test_one_record_in_full_with_headers_bodies_and_chunk_offsets(tmp_path: Path
         assert streamed["response"]["chunks_total"] == 3
         trailers = client.get("/api/cassettes/grpc/orders.jsonl/records/2").json()
         assert trailers["response"]["trailers"] == [["grpc-status", "0"], ["grpc-message", ""]]
+        # a placeholder inside a binary (gRPC) body is reported like one in JSON or text
+        assert trailers["request"]["redacted"] == ["$"] and "base64" in trailers["request"]["body"]
+        assert trailers["response"]["redacted"] == []
+        page = client.get("/api/cassettes/grpc/orders.jsonl/messages").json()
+        assert [item["redacted"] for item in page["items"]] == [[], [], []]  # response bodies
         for bad in ("6", "1", "x"):
             answer = client.get(f"/api/cassettes/http/orders_api.jsonl/records/{bad}")
             assert answer.status_code == 400, (bad, answer.text)

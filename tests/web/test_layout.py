@@ -224,6 +224,10 @@ def test_grpc_calls_show_as_http_with_method_and_status(page: Any, served: str) 
     trailers = rows.nth(0).locator(".http-detail table.headers.trailers")
     trailers.wait_for()
     assert "grpc-status" in trailers.inner_text()
+    # a binary body shows its printable bytes, a placeholder in it highlighted
+    request = rows.nth(0).locator(".http-detail .body.request")
+    assert request.locator(".redacted").inner_text() == "REDACTED-jwt-1____"
+    assert "42" in request.inner_text()
     _assert_fits(page, "#http-view, #http-list > li, main")
 
 
@@ -237,6 +241,15 @@ def test_mixed_cassette_shows_websocket_and_http_sections(page: Any, served: str
     assert LONG_URL in page.inner_text("#connections").replace("\n", "")
     assert page.locator("#http-list > li").count() == 1
     assert "perpetualMarkets" in page.inner_text("#http-list")
+    # a binary message with a placeholder says so on its line, and shows it when opened
+    page.select_option("select[name=conn]", "3")
+    page.click("#filters button[type=submit]")
+    wait_until(page, "document.getElementById('messages').dataset.total === '1'")
+    row = page.locator("#messages > li").first
+    assert "redacted" in row.locator(".meta").inner_text()
+    assert "REDACTED-jwt-1" in row.locator(".preview").inner_text()
+    row.locator("summary").click()
+    assert row.locator("pre .redacted").inner_text() == "REDACTED-jwt-1____"
 
 
 def test_message_list_is_compact_until_expanded(page: Any, served: str) -> None:

@@ -102,7 +102,7 @@
     const x = body.series.length ? body.series[0].counts.map((_, i) => (body.start + (i + 0.5) * body.bin_ms) / 1000) : [];
     const traces = body.series.map((s) => ({
       // plotly reads a few tags in names (<b>, <a href>): escaped, the label is text only
-      type: "bar", name: SR.escape(`${s.key === "http" ? "HTTP calls" : s.label} (${s.total})`), x, y: s.counts,
+      type: "bar", name: SR.escape(`${s.key === "http" ? "HTTP calls" : cut(s.label, 60)} (${s.total})`), x, y: s.counts,
       width: body.bin_ms / 1000, hovertemplate: "%{y} at %{x:.3f}s<extra>%{fullData.name}</extra>",
     }));
     // say what the bars count: messages, events, HTTP calls, or a mix of them
@@ -125,10 +125,12 @@
     chart.dataset.points = String(body.series.reduce((a, s) => a + s.total, 0));
   }
 
+  /** A label for the legend or an axis: one line, ``n`` characters at most. */
+  function cut(text, n) { return text.length > n ? `${text.slice(0, n - 1)}…` : text; }
+
   /** HTTP-only: one bar per call from its start to its end (the first 500 calls). */
   async function drawWaterfall(calls) {
     const label = (h) => `#${h.id} ${h.method} ${h.grpc ? h.grpc.method : pathOf(h.url)}`;
-    const short = (text) => (text.length > 48 ? `${text.slice(0, 47)}…` : text);
     const y = calls.map((h, i) => `${i}`);
     const trace = {
       type: "bar", orientation: "h", y, base: calls.map((h) => h.t / 1000),
@@ -142,7 +144,7 @@
       xaxis: { title: { text: "seconds from the cassette's start" } },
       yaxis: {
         title: { text: "" }, autorange: "reversed", fixedrange: true, automargin: true,
-        tickmode: "array", tickvals: y, ticktext: calls.map((h) => SR.escape(short(label(h)))),
+        tickmode: "array", tickvals: y, ticktext: calls.map((h) => SR.escape(cut(label(h), 48))),
       },
     };
     drawing = true;
@@ -202,8 +204,24 @@
       const parts = String(b.text).split("REDACTED");
       return item.redacted.length ? join(parts.map((p) => SR.html`${p}`), SR.html`<span class="redacted">REDACTED</span>`) : SR.html`${b.text}`;
     }
-    const b64 = String(b.base64);
-    return SR.html`<span class="muted">binary, ${item.size} bytes (base64)</span> ${b64.slice(0, 120)}${b64.length > 120 ? "…" : ""}`;
+    // binary: its printable bytes (as `strings` would), a placeholder in them highlighted
+    const text = printable(b.base64, 4096);
+    const marked = item.redacted.length ? join(text.split(PLACEHOLDER).map((p, i) => (i % 2 ? SR.html`<span class="redacted" title="redacted">${p}</span>` : SR.html`${p}`)), "") : SR.html`${text}`;
+    return SR.html`<span class="muted">binary, ${item.size} bytes; printable bytes shown, others as ·</span>\n${marked}`;
+  }
+
+  const PLACEHOLDER = /(REDACTED(?:-[a-z]+-\d+)?_*)/;
+
+  /** Up to ``limit`` bytes of a base64 body, printable ASCII as itself and the rest as "·". */
+  function printable(b64, limit) {
+    let bytes;
+    try { bytes = atob(String(b64).slice(0, Math.ceil(limit / 3) * 4)); } catch (e) { return "(not valid base64)"; }
+    let out = "";
+    for (let i = 0; i < Math.min(bytes.length, limit); i += 1) {
+      const c = bytes.charCodeAt(i);
+      out += (c >= 0x20 && c < 0x7f) || c === 0x0a ? bytes[i] : "·";
+    }
+    return out + (bytes.length > limit ? "…" : "");
   }
 
   function pathOf(url) {
@@ -218,7 +236,7 @@
     let text;
     if ("json" in b) text = JSON.stringify(b.json);
     else if ("text" in b) text = String(b.text).replace(/\s+/g, " ");
-    else return `binary, ${item.size} bytes`;
+    else return `binary, ${item.size} bytes: ${printable(b.base64, 240).replace(/\s+/g, " ")}`;
     return text.length > 240 ? `${text.slice(0, 240)}…` : text;
   }
 
