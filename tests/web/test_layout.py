@@ -206,6 +206,13 @@ def test_http_only_cassette_gets_an_http_view(page: Any, served: str) -> None:
     _assert_fits(page, "#summary .card, #http-view, #http-list > li, main")
     assert page.locator("#summary .card.test b").get_attribute("title") == HTTP_TEST
 
+    # zooming the waterfall narrows the calls to that range; "Reset zoom" brings them back
+    page.evaluate("Plotly.relayout('timeline', {'xaxis.range': [0.3, 0.5]})")
+    wait_until(page, "document.getElementById('http-list').dataset.total === '1'")
+    assert "404" in page.inner_text("#http-list")
+    page.click("#reset-zoom")
+    wait_until(page, "document.getElementById('http-list').dataset.total === '4'")
+
 
 def test_grpc_calls_show_as_http_with_method_and_status(page: Any, served: str) -> None:
     _open(page, served + "/cassette/grpc/orders.jsonl")
