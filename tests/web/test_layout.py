@@ -303,3 +303,19 @@ def test_error_page_with_a_long_name_fits(page: Any, served: str) -> None:
     assert response.status == 404
     assert "no such cassette" in page.inner_text("main")
     _assert_fits(page, "main, .error")
+
+
+def test_list_page_fits_a_1024px_window_too(page: Any, served: str) -> None:
+    page.set_viewport_size({"width": 1024, "height": 768})
+    _open(page, served + "/")
+    right = page.evaluate(
+        "Math.max(...[...document.querySelectorAll('#cassettes th, #cassettes td')]"
+        ".map((e) => e.getBoundingClientRect().right))"
+    )
+    assert right <= 1024
+    _assert_fits(page, "#cassettes, #cassettes-wrap, main")
+    # and the test ids stay readable: their column is not squeezed to a few characters
+    width = page.evaluate(
+        "document.querySelector('#cassettes td.test').getBoundingClientRect().width"
+    )
+    assert width >= 200, width
