@@ -36,6 +36,7 @@ __all__ = [
     "write_grpc",
     "write_http_only",
     "write_many",
+    "write_many_calls",
     "write_mixed",
 ]
 
@@ -130,6 +131,22 @@ def write_http_only(path: Path) -> Path:
 
 
 REDACTED_TOKEN = b"REDACTED-jwt-1____"  # what redaction leaves of an 18-byte secret
+
+
+def write_many_calls(path: Path, n: int = 120) -> Path:
+    """``n`` quick GETs, more than a page of the HTTP section."""
+    records = [
+        HttpInteraction(
+            id=i,
+            request=HttpRequest("GET", f"https://api.example.test/v1/ticks/{i}", [], None),
+            response=HttpResponse(200, "OK", headers=[], body=_json_body(f'{{"tick":{i}}}')),
+            t=10.0 * i,
+            duration_ms=2.0,
+        )
+        for i in range(n)
+    ]
+    write_cassette(path, new_header(test="tests/test_api.py::test_ticks"), records)
+    return path
 
 
 def _frame(payload: bytes) -> bytes:

@@ -18,6 +18,9 @@ import pytest
 from chromium import desktop_context, launched, requires_chromium, wait_until, watched_page
 from dashboard_server import serve_in_thread
 
+from pytest_streamreplay.cassette import new_header, write_cassette
+
+from .conftest import event_records
 from .layout_cassettes import (
     HTTP_TEST,
     LONG_NAME,
@@ -27,6 +30,7 @@ from .layout_cassettes import (
     write_grpc,
     write_http_only,
     write_many,
+    write_many_calls,
     write_mixed,
 )
 
@@ -73,6 +77,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     write_mixed(root / "mixed" / "feed_and_rest.jsonl")
     write_many(root / "feed" / "many.jsonl")
     write_mixed(root / LONG_NAME)
+    write_many_calls(root / "http" / "ticks.jsonl")
+    write_cassette(
+        root / "bot" / "session.jsonl", new_header(test=LONG_TEST), event_records(n=400)
+    )
     # unreadable: listed with its error, a long path in it
     (root / "recordings" / (LONG_NAME.rsplit("/", 1)[1][:-6] + "_broken.jsonl")).write_text(
         '{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"ws_msg", oops\n'
@@ -112,7 +120,7 @@ def _assert_fits(page: Any, containers: str) -> None:
 def test_list_page_shows_every_column_within_the_viewport(page: Any, served: str) -> None:
     _open(page, served + "/")
     rows = page.locator("#cassettes tbody tr")
-    assert rows.count() == 11
+    assert rows.count() == 13
     headers = page.locator("#cassettes thead th").all_inner_texts()
     assert [h.strip() for h in headers[-2:]] == ["age", "v"]
     # every header and every cell, age and version included, is inside the viewport
@@ -139,6 +147,7 @@ def test_list_page_shows_every_column_within_the_viewport(page: Any, served: str
         "mixed/feed_and_rest.jsonl",
         "dydx/book_trades_candles.jsonl",
         "dydx/rest.jsonl",
+        "bot/session.jsonl",
         LONG_NAME,
     ],
 )
@@ -319,3 +328,17 @@ def test_list_page_fits_a_1024px_window_too(page: Any, served: str) -> None:
         "document.querySelector('#cassettes td.test').getBoundingClientRect().width"
     )
     assert width >= 200, width
+
+
+def test_http_calls_page_past_fifty(page: Any, served: str) -> None:
+    _open(page, served + "/cassette/http/ticks.jsonl")
+    rows = page.locator("#http-list > li")
+    assert rows.count() == 50 and page.inner_text("#http-range").startswith("1\u201350 of 120")
+    page.click("#http-next")
+    wait_until(page, "document.getElementById('http-range').textContent.startsWith('51')")
+    assert rows.count() == 50 and "/v1/ticks/50" in rows.first.inner_text()
+    page.click("#http-next")
+    wait_until(page, "document.getElementById('http-range').textContent.startsWith('101')")
+    assert rows.count() == 20 and page.is_disabled("#http-next")
+    title = page.inner_text("#timeline-title")
+    assert title == "HTTP calls"  # all 120 on the waterfall (it shows up to 500)
