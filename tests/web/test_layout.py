@@ -219,6 +219,11 @@ def test_http_only_cassette_gets_an_http_view(page: Any, served: str) -> None:
     page.evaluate("Plotly.relayout('timeline', {'xaxis.range': [0.3, 0.5]})")
     wait_until(page, "document.getElementById('http-list').dataset.total === '1'")
     assert "404" in page.inner_text("#http-list")
+    # and what is in view can be cut into a cassette, as from the message list
+    page.fill("#http-view input[name=output]", "cut/late_calls.jsonl")
+    page.click("#http-view #create button[type=submit]")
+    page.wait_for_selector("#created a")
+    assert "kept 1 of 4 records" in page.inner_text("#created")
     page.click("#reset-zoom")
     wait_until(page, "document.getElementById('http-list').dataset.total === '4'")
 

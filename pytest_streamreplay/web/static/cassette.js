@@ -75,6 +75,10 @@
     // an HTTP-only cassette has no messages: its calls are the HTTP view, on a waterfall
     state.waterfall = Boolean(n.http) && !n.ws && !n.messages && !n.events;
     document.getElementById("messages-section").hidden = state.waterfall;
+    if (state.waterfall) {
+      // no message list: the calls in view (the waterfall's zoom) can still be cut
+      document.querySelector("#http-view .toolbar").append(document.getElementById("create"), document.getElementById("created"));
+    }
     const shown = d.http.length < n.http ? ` (the first ${d.http.length} of ${n.http})` : "";
     document.getElementById("timeline-title").textContent = state.waterfall ? `HTTP calls${shown}` : "Timeline";
     for (const [field, shown] of [["conn", n.ws], ["dir", n.messages]]) {
