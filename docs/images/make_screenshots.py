@@ -32,14 +32,18 @@ def _open(page: Any, url: str) -> None:
 
 
 def _settle(page: Any) -> None:
+    page.mouse.move(0, 0)  # no hover state or tooltip in the picture
     page.wait_for_timeout(600)  # plotly's responsive resize and transitions
 
 
 def make(out: Path) -> list[Path]:
     shots: list[Path] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "cassettes"
-        shutil.copytree(REPO / "cassettes", root)
+    # a fixed place, so the list page's header (the served directory) is the same every run
+    base = Path(tempfile.gettempdir()) / "streamreplay-docs"
+    shutil.rmtree(base, ignore_errors=True)
+    root = base / "cassettes"
+    shutil.copytree(REPO / "cassettes", root)
+    try:
         server = serve_in_thread(root)
         try:
             with launched() as browser, desktop_context(browser, WIDTH, HEIGHT) as context:
@@ -54,6 +58,7 @@ def make(out: Path) -> list[Path]:
 
                 page.locator("#messages > li summary").nth(9).click()
                 page.locator("#messages > li pre").first.wait_for()
+                page.evaluate("document.activeElement.blur()")  # no focus ring
                 page.evaluate("document.getElementById('messages-section').scrollIntoView()")
                 _settle(page)
                 shots.append(screenshot(page, "dashboard-messages.png", out))
@@ -69,6 +74,8 @@ def make(out: Path) -> list[Path]:
                 shots.append(screenshot(page, "dashboard-http.png", out))
         finally:
             server.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     return shots
 
 
