@@ -12,7 +12,12 @@ from __future__ import annotations
 import pytest
 
 _SLOW_FIXTURES = frozenset({"pytester", "testdir"})
-_SLOW_MODULES = ("test_browser.py", "test_hostile.py", "test_parity_e2e.py")
+_SLOW_MODULES = (
+    "test_browser.py",
+    "test_hostile.py",
+    "test_layout.py",
+    "test_parity_e2e.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
