@@ -78,9 +78,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     write_many(root / "feed" / "many.jsonl")
     write_mixed(root / LONG_NAME)
     write_many_calls(root / "http" / "ticks.jsonl")
-    write_cassette(
-        root / "bot" / "session.jsonl", new_header(test=LONG_TEST), event_records(n=400)
-    )
+    write_cassette(root / "bot" / "session.jsonl", new_header(test=LONG_TEST), event_records(n=400))
     # unreadable: listed with its error, a long path in it
     (root / "recordings" / (LONG_NAME.rsplit("/", 1)[1][:-6] + "_broken.jsonl")).write_text(
         '{"kind":"header","format":"streamreplay-cassette","version":1}\n{"kind":"ws_msg", oops\n'
