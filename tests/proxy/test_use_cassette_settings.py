@@ -1,0 +1,70 @@
+"""``use_cassette`` takes every setting the plugin lets a test choose (docs/configuration.md's
+table says which), so code without pytest can record what a marked test can."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from servers import make_self_signed, start_origin
+
+from pytest_streamreplay.cassette import iter_records
+from pytest_streamreplay.cassette.records import HttpInteraction
+from pytest_streamreplay.harness import runtime, use_cassette
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMREPLAY_CACHE_DIR", str(tmp_path / "cache"))
+    yield
+    runtime().stop()
+    runtime().configure()
+
+
+@pytest.fixture
+def tls_origin(tmp_path):
+    cert, key = make_self_signed(tmp_path)
+    server = start_origin(cert, key)
+    yield server, cert
+    server.stop()
+
+
+def _http(path) -> list[HttpInteraction]:
+    return [r for r in iter_records(path) if isinstance(r, HttpInteraction)]
+
+
+def test_upstream_ca_records_a_self_signed_origin(tmp_path, tls_origin) -> None:
+    origin, cert = tls_origin
+    path = tmp_path / "c.jsonl"
+    with use_cassette(path, record_mode="all", upstream_ca=cert):
+        assert httpx.get(origin.url + "/ca").status_code == 200
+    [recorded] = _http(path)
+    assert recorded.response.status == 200 and recorded.request.url.endswith("/ca")
+
+
+def test_a_blocks_upstream_trust_does_not_outlive_it(tmp_path, tls_origin) -> None:
+    origin, cert = tls_origin
+    with use_cassette(tmp_path / "c.jsonl", record_mode="all", upstream_ca=cert):
+        assert httpx.get(origin.url + "/first").status_code == 200
+    path = tmp_path / "d.jsonl"
+    with use_cassette(path, record_mode="all") as sr:
+        refused = httpx.get(origin.url + "/untrusted")
+    assert refused.status_code == 502 and "Certificate verify failed" in refused.text
+    assert [f.split(":")[0] for f in sr.session.origin_failures] == ["GET https"]
+    assert _http(path) == []
+    assert runtime().upstream == (None, False)
+
+
+def test_upstream_insecure_records_a_self_signed_origin(tmp_path, tls_origin) -> None:
+    origin, _ = tls_origin
+    path = tmp_path / "c.jsonl"
+    with use_cassette(path, record_mode="all", upstream_insecure=True):
+        assert httpx.get(origin.url + "/insecure").status_code == 200
+    assert [r.request.url.rsplit("/", 1)[1] for r in _http(path)] == ["insecure"]
+
+
+def test_an_unknown_keyword_names_the_known_ones(tmp_path) -> None:
+    with pytest.raises(TypeError) as raised:
+        use_cassette(tmp_path / "c.jsonl", record_mod="all")  # a typo
+    message = str(raised.value)
+    assert "record_mod" in message
+    assert "record_mode" in message and "upstream_ca" in message and "match_on" in message
