@@ -6,6 +6,7 @@ registers)."""
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,31 @@ def test_the_command_prints_and_updates(tmp_path: Path, capsys: pytest.CaptureFi
     assert options.main(["--update", str(page)]) == 0
     assert "updated" in capsys.readouterr().out
     assert options.main([]) == 2
+
+
+PAGES = [*sorted((DOCS.parent).glob("*.md")), DOCS.parents[1] / "README.md"]
+
+
+def test_the_docs_name_only_settings_that_exist() -> None:
+    """Prose elsewhere in the docs (ini keys, marker and use_cassette keywords in examples)
+    names only what the table has: a renamed or removed setting leaves no stale mention."""
+    ini = {s.ini for s in options.SETTINGS if s.ini}
+    marker = set(options.marker_keywords())
+    keywords = set(options.use_cassette_keywords())
+    stale: list[str] = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for key in re.findall(r"(?<![\w.])streamreplay_\w+", text):
+            if key not in ini:
+                stale.append(f"{page.name}: ini {key}")
+        for args in re.findall(r"mark\.streamreplay\(([^)]*)\)", text):
+            stale += [f"{page.name}: marker {k}=" for k in _keywords(args) if k not in marker]
+        for args in re.findall(r"use_cassette\(([^)]*)\)", text):
+            stale += [
+                f"{page.name}: use_cassette {k}=" for k in _keywords(args) if k not in keywords
+            ]
+    assert stale == []
+
+
+def _keywords(args: str) -> list[str]:
+    return re.findall(r"(?:^|[,(\s])(\w+)\s*=(?!=)", args)

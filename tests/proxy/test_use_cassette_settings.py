@@ -68,3 +68,40 @@ def test_an_unknown_keyword_names_the_known_ones(tmp_path) -> None:
     message = str(raised.value)
     assert "record_mod" in message
     assert "record_mode" in message and "upstream_ca" in message and "match_on" in message
+
+
+def test_extra_cassettes_replay_beside_the_cassette_and_are_not_written(tmp_path) -> None:
+    origin = start_origin()
+    try:
+        with use_cassette(tmp_path / "login.jsonl", record_mode="all"):
+            assert httpx.get(origin.url + "/login").status_code == 200
+    finally:
+        origin.stop()  # replay below is offline
+    before = (tmp_path / "login.jsonl").read_bytes()
+    with use_cassette(
+        tmp_path / "test.jsonl", record_mode="new_episodes", extra_cassettes=["login.jsonl"]
+    ) as sr:
+        replayed = httpx.get(origin.url + "/login")
+    assert replayed.status_code == 200 and replayed.json()["path"] == "/login"
+    assert sr.session.play_count == 1
+    assert (tmp_path / "login.jsonl").read_bytes() == before
+
+
+def test_redact_false_turns_the_built_in_rules_off_and_names_add(tmp_path) -> None:
+    origin = start_origin()
+    headers = {"Authorization": "Bearer fake-token-for-test", "X-Custom": "custom-value"}
+    try:
+        with use_cassette(tmp_path / "default.jsonl", record_mode="all", redact=["x-custom"]):
+            httpx.get(origin.url + "/a", headers=headers)
+        with use_cassette(tmp_path / "off.jsonl", record_mode="all", redact=False):
+            httpx.get(origin.url + "/a", headers=headers)
+    finally:
+        origin.stop()
+    [default] = _http(tmp_path / "default.jsonl")
+    [off] = _http(tmp_path / "off.jsonl")
+    sent = {k.lower(): v for k, v in default.request.headers}
+    assert "fake-token-for-test" not in sent["authorization"]
+    assert "custom-value" not in sent["x-custom"]
+    kept = {k.lower(): v for k, v in off.request.headers}
+    assert kept["authorization"] == "Bearer fake-token-for-test"
+    assert kept["x-custom"] == "custom-value"
