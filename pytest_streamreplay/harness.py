@@ -17,6 +17,7 @@ from typing import Any, Literal, Never
 from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
+from .options import as_names, as_paths
 from .playback import Speed
 from .proxy.binding import SessionBinding
 from .proxy.compat import aiohttp_trusts_env
@@ -225,13 +226,13 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
 def use_cassette(
     path: str | os.PathLike[str],
     *,
-    match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
-    redact: Sequence[str] | Literal[False] = (),
+    match_on: str | Sequence[str | Matcher] = DEFAULT_MATCH_ON,
+    redact: str | Sequence[str] | Literal[False] = (),
     allow_repeats: bool = True,
     record_mode: str | RecordMode = RecordMode.NONE,
     speed: str | float = "instant",
-    message_ignore: Sequence[str] = (),
-    extra_cassettes: Sequence[str | os.PathLike[str]] = (),
+    message_ignore: str | Sequence[str] = (),
+    extra_cassettes: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
     strict: bool = False,
     upstream_ca: str | os.PathLike[str] | None = None,
     upstream_insecure: bool = False,
@@ -259,13 +260,13 @@ def use_cassette(
     session = CassetteSession(
         cassette,
         record_mode=RecordMode(record_mode),
-        matchers=resolve_matchers(match_on),
+        matchers=resolve_matchers(as_names(match_on)),
         allow_repeats=allow_repeats,
-        redactor=Redactor(extra=redact or (), defaults=redact is not False),
+        redactor=Redactor(extra=as_names(redact or ()), defaults=redact is not False),
         strict=strict,
         speed=Speed.parse(speed),
-        message_ignore=tuple(message_ignore),
-        extra=[cassette.parent / extra for extra in extra_cassettes],
+        message_ignore=as_names(message_ignore),
+        extra=[cassette.parent / extra for extra in as_paths(extra_cassettes)],
     )
     ca = Path(upstream_ca).resolve() if upstream_ca else None
     return _use_cassette(session, ca, upstream_insecure, share_tls_contexts)

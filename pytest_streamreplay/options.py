@@ -27,12 +27,15 @@ __all__ = [
     "Found",
     "Setting",
     "add_options",
+    "as_names",
+    "as_paths",
     "by_name",
     "docs_section",
     "lookup",
     "markdown_table",
     "marker_help",
     "marker_keywords",
+    "split_names",
     "update_docs",
     "use_cassette_keywords",
 ]
@@ -324,6 +327,50 @@ def marker_help() -> str:
         "WebSocket and gRPC traffic through the pytest-streamreplay proxy "
         "(docs/configuration.md)"
     )
+
+
+# -- values given as one string -----------------------------------------------------------
+
+
+def split_names(text: str) -> tuple[str, ...]:
+    """Names from one string, as the marker and ``use_cassette`` take a list: separated by
+    spaces or commas, except inside brackets (``json_body[id,params.ts]`` stays one)."""
+    names: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        if depth == 0 and (ch == "," or ch.isspace()):
+            if current:
+                names.append("".join(current))
+                current = []
+        else:
+            current.append(ch)
+    if current:
+        names.append("".join(current))
+    return tuple(names)
+
+
+def as_names(value: Any) -> tuple[Any, ...]:
+    """A list setting's value: None is empty, one string is split (``split_names``), any
+    other iterable is taken item by item (matchers may be callables)."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return split_names(value)
+    return tuple(value)
+
+
+def as_paths(value: Any) -> tuple[Any, ...]:
+    """Cassette paths: one string or path is one path, not a list of its characters."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or hasattr(value, "__fspath__"):
+        return (value,)
+    return tuple(value)
 
 
 # -- where a value comes from --------------------------------------------------------------

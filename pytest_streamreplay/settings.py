@@ -59,14 +59,8 @@ def _record_mode(found: Found, config: Any) -> RecordMode:
         ) from None
 
 
-def _as_tuple(value: Any) -> tuple[Any, ...]:
-    if isinstance(value, str):
-        return tuple(v for v in value.replace(",", " ").split() if v)
-    return tuple(value)
-
-
 def _words(found: Found, config: Any) -> tuple[Any, ...]:
-    return _as_tuple(found.value)
+    return options.as_names(found.value)
 
 
 def _flag(found: Found, config: Any) -> bool:
@@ -92,7 +86,7 @@ def _cassette(found: Found, config: Any) -> str | None:
 
 
 def _extra_cassettes(found: Found, config: Any) -> tuple[str, ...]:
-    return tuple(str(p) for p in found.value or ())
+    return tuple(str(p) for p in options.as_paths(found.value))
 
 
 #: How each table entry that is a Settings field is read from its raw value.
@@ -115,7 +109,7 @@ def _redact(setting: Setting, config: Any, kwargs: dict[str, Any]) -> dict[str, 
     """The ini's names plus the marker's; the marker's ``False`` turns the built-in rules off."""
     value = kwargs.get("redact")
     ini = tuple(config.getini(setting.ini) or ()) if setting.ini else ()
-    marker = _as_tuple(value) if value not in (None, False) else ()
+    marker = options.as_names(value) if value is not False else ()
     return {"redact": ini + marker, "redact_defaults": value is not False}
 
 

@@ -163,3 +163,31 @@ def test_the_docs_name_only_settings_that_exist() -> None:
 
 def _keywords(args: str) -> list[str]:
     return re.findall(r"(?:^|[,(\s])(\w+)\s*=(?!=)", args)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("", ()),
+        ("a,b  c", ("a", "b", "c")),
+        (
+            "method, json_body[id, params.ts] headers[accept,x-v]",
+            (
+                "method",
+                "json_body[id, params.ts]",
+                "headers[accept,x-v]",
+            ),
+        ),
+        ("x-custom", ("x-custom",)),
+    ],
+)
+def test_one_string_splits_on_spaces_and_commas_outside_brackets(text, names) -> None:
+    assert options.split_names(text) == names
+    assert options.as_names(text) == names
+
+
+def test_one_path_is_one_path() -> None:
+    assert options.as_paths("login.jsonl") == ("login.jsonl",)
+    assert options.as_paths(Path("a b.jsonl")) == (Path("a b.jsonl"),)
+    assert options.as_paths(["a.jsonl", "b.jsonl"]) == ("a.jsonl", "b.jsonl")
+    assert options.as_paths(None) == ()

@@ -107,6 +107,12 @@ def test_defaults_ini_marker_and_command_line_in_that_order(pytester: pytest.Pyt
     assert cli.cassette_dir == Path.cwd() / "c"
     strict = resolve_settings(pytester.parseconfig("--replay-strict"), marker)
     assert (strict.strict, strict.record_mode) == (True, RecordMode.NONE)
+    one = pytest.mark.streamreplay(
+        extra_cassettes="login.jsonl", message_ignore="a, b", match_on="method, json_body[id,ts]"
+    ).mark
+    single = resolve_settings(pytester.parseconfig(), one)
+    assert (single.extra_cassettes, single.message_ignore) == (("login.jsonl",), ("a", "b"))
+    assert single.match_on == ("method", "json_body[id,ts]")
     off = resolve_settings(pytester.parseconfig(), pytest.mark.streamreplay(redact=False).mark)
     assert (off.redact, off.redact_defaults) == (("x-ini",), False)
 

@@ -105,3 +105,21 @@ def test_redact_false_turns_the_built_in_rules_off_and_names_add(tmp_path) -> No
     kept = {k.lower(): v for k, v in off.request.headers}
     assert kept["authorization"] == "Bearer fake-token-for-test"
     assert kept["x-custom"] == "custom-value"
+
+
+def test_a_string_where_names_are_expected_is_read_as_the_marker_reads_it(tmp_path) -> None:
+    """``redact="x-custom"`` is one name, not eight one-letter names; word lists split on
+    spaces and commas as in the ini and the marker; one extra cassette is one path."""
+    with use_cassette(
+        tmp_path / "c.jsonl",
+        record_mode="all",
+        redact="x-custom",
+        match_on="method, json_body[id,params.ts]",
+        message_ignore="nonce",
+        extra_cassettes="login.jsonl",
+    ) as sr:
+        session = sr.session
+    assert session.redactor.extra == ("x-custom",)
+    assert [m.name for m in session.matchers] == ["method", "json_body[id,params.ts]"]
+    assert session.message_ignore == ("nonce",)
+    assert session.extra == [tmp_path / "login.jsonl"]
