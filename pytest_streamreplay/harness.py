@@ -256,15 +256,27 @@ def use_cassette(
             f"use_cassette() got unknown keyword argument(s) {', '.join(sorted(unknown))}; "
             f"known: {', '.join(use_cassette_keywords())}"
         )
+    try:
+        mode = RecordMode(record_mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in RecordMode)
+        raise ValueError(
+            f"use_cassette(record_mode=...): unknown record mode {record_mode!r} "
+            f"(choose from {choices})"
+        ) from None
+    try:
+        pace = Speed.parse(speed)
+    except ValueError as exc:
+        raise ValueError(f"use_cassette(speed=...): {exc}") from None
     cassette = Path(path)
     session = CassetteSession(
         cassette,
-        record_mode=RecordMode(record_mode),
+        record_mode=mode,
         matchers=resolve_matchers(as_names(match_on)),
         allow_repeats=allow_repeats,
         redactor=Redactor(extra=as_names(redact or ()), defaults=redact is not False),
         strict=strict,
-        speed=Speed.parse(speed),
+        speed=pace,
         message_ignore=as_names(message_ignore),
         extra=[cassette.parent / extra for extra in as_paths(extra_cassettes)],
     )

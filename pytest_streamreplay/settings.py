@@ -7,7 +7,7 @@ ini > defaults; the ini's and the marker's ``redact`` names add up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     """The table's ``test`` and ``run`` settings, parsed (tests/test_settings_table.py checks
-    the fields match the table); ``redact_defaults`` is ``redact=False``'s other half."""
+    the fields match the table); ``redact_defaults`` is ``redact=False``'s other half. No
+    defaults here: ``resolve_settings`` fills every field from the table."""
 
     record_mode: RecordMode
     strict: bool
@@ -39,10 +40,10 @@ class Settings:
     redact_defaults: bool
     allow_repeats: bool
     record_on_failure: bool
-    speed: Speed = field(default_factory=Speed)
-    message_ignore: tuple[str, ...] = ()
-    extra_cassettes: tuple[str, ...] = ()
-    allow_cassette_outside: bool = False
+    speed: Speed
+    message_ignore: tuple[str, ...]
+    extra_cassettes: tuple[str, ...]
+    allow_cassette_outside: bool
 
 
 #: Settings fields that no table entry has: they come from another entry's value.
@@ -64,6 +65,9 @@ def _words(found: Found, config: Any) -> tuple[Any, ...]:
 
 
 def _flag(found: Found, config: Any) -> bool:
+    # pytest parses options and ini bools; a marker's "false" would otherwise be true.
+    if found.source == "marker" and not isinstance(found.value, bool):
+        raise SettingsError(f"{found.label}: True or False, not {found.value!r}")
     return bool(found.value)
 
 

@@ -121,6 +121,9 @@ def test_bad_values_and_unknown_marker_keywords_name_where(pytester: pytest.Pyte
     config = pytester.parseconfig("--replay-speed=fast")
     with pytest.raises(SettingsError, match=r"^--replay-speed: replay speed must be"):
         resolve_settings(config, None)
+    text = pytest.mark.streamreplay(allow_repeats="false").mark
+    with pytest.raises(SettingsError, match=r"allow_repeats=...\): True or False, not 'false'"):
+        resolve_settings(pytester.parseconfig(), text)
     pytester.makeini("[pytest]\nstreamreplay_record_mode = sometimes\n")
     with pytest.raises(SettingsError, match=r"^ini streamreplay_record_mode: unknown record mode"):
         resolve_settings(pytester.parseconfig(), None)

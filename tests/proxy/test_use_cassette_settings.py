@@ -123,3 +123,11 @@ def test_a_string_where_names_are_expected_is_read_as_the_marker_reads_it(tmp_pa
     assert [m.name for m in session.matchers] == ["method", "json_body[id,params.ts]"]
     assert session.message_ignore == ("nonce",)
     assert session.extra == [tmp_path / "login.jsonl"]
+
+
+def test_a_bad_record_mode_or_speed_names_the_keyword_and_the_choices(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"record_mode.*'sometimes'.*once, new_episodes, none"):
+        use_cassette(tmp_path / "c.jsonl", record_mode="sometimes")
+    with pytest.raises(ValueError, match=r"speed.*instant, recorded or a positive number"):
+        use_cassette(tmp_path / "c.jsonl", speed="fast")
+    assert not (tmp_path / "c.jsonl").exists()
