@@ -191,3 +191,9 @@ def test_one_path_is_one_path() -> None:
     assert options.as_paths(Path("a b.jsonl")) == (Path("a b.jsonl"),)
     assert options.as_paths(["a.jsonl", "b.jsonl"]) == ("a.jsonl", "b.jsonl")
     assert options.as_paths(None) == ()
+
+
+def test_the_docs_marker_signature_lists_every_marker_keyword() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    [signature] = re.findall(r"@pytest\.mark\.streamreplay\((cassette=None, \*,[^)]*)\)", text)
+    assert tuple(_keywords(signature)) == options.marker_keywords()
