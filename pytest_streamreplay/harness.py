@@ -12,11 +12,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Never
 
 from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
+from .options import as_names, as_paths
 from .playback import Speed
 from .proxy.binding import SessionBinding
 from .proxy.compat import aiohttp_trusts_env
@@ -48,6 +49,11 @@ class ProxyRuntime:
         self._config: tuple[Path | None, bool] = (None, False)
         self._lock = threading.Lock()
         self.share_tls_contexts = True
+
+    @property
+    def upstream(self) -> tuple[Path | None, bool]:
+        """The upstream TLS trust set by ``configure``: (CA file, insecure)."""
+        return self._config
 
     def configure(
         self, *, upstream_ca: Path | None = None, upstream_insecure: bool = False
@@ -217,37 +223,81 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
         reset_cached_openers()
 
 
-@contextlib.contextmanager
 def use_cassette(
     path: str | os.PathLike[str],
     *,
-    record_mode: str | RecordMode = RecordMode.NONE,
-    match_on: Sequence[str | Matcher] = DEFAULT_MATCH_ON,
+    match_on: str | Sequence[str | Matcher] = DEFAULT_MATCH_ON,
+    redact: str | Sequence[str] | Literal[False] = (),
     allow_repeats: bool = True,
-    redact: Sequence[str] = (),
-    strict: bool = False,
+    record_mode: str | RecordMode = RecordMode.NONE,
     speed: str | float = "instant",
-    message_ignore: Sequence[str] = (),
-) -> Iterator[StreamReplayHandle]:
+    message_ignore: str | Sequence[str] = (),
+    extra_cassettes: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+    strict: bool = False,
+    upstream_ca: str | os.PathLike[str] | None = None,
+    upstream_insecure: bool = False,
+    share_tls_contexts: bool = True,
+    **unknown: Never,  # type checkers reject any other keyword; at run time, a TypeError below
+) -> contextlib.AbstractContextManager[StreamReplayHandle]:
     """Record or replay ``path`` for the traffic of the block; saves when the block succeeds.
 
+    The keywords are the marker's and the options' (docs/configuration.md has the table).
     ``path`` is the calling program's choice and is used as given (unlike a marker's name, it
-    is not confined to a cassette directory).
+    is not confined to a cassette directory); ``extra_cassettes`` are relative to its folder.
+    ``upstream_ca``, ``upstream_insecure`` and ``share_tls_contexts`` set the process's proxy
+    for the block (it restarts when they change) and are put back afterwards.
 
     Raises ``ReplayProblemsError`` at the end of the block when anything went unmatched (and,
     with ``strict``, anything the plugin's ``--replay-strict`` would fail a test for)."""
+    if unknown:
+        from .options import use_cassette_keywords
+
+        raise TypeError(
+            f"use_cassette() got unknown keyword argument(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(use_cassette_keywords())}"
+        )
+    try:
+        mode = RecordMode(record_mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in RecordMode)
+        raise ValueError(
+            f"use_cassette(record_mode=...): unknown record mode {record_mode!r} "
+            f"(choose from {choices})"
+        ) from None
+    try:
+        pace = Speed.parse(speed)
+    except ValueError as exc:
+        raise ValueError(f"use_cassette(speed=...): {exc}") from None
+    cassette = Path(path)
     session = CassetteSession(
-        Path(path),
-        record_mode=RecordMode(record_mode),
-        matchers=resolve_matchers(match_on),
+        cassette,
+        record_mode=mode,
+        matchers=resolve_matchers(as_names(match_on)),
         allow_repeats=allow_repeats,
-        redactor=Redactor(extra=redact),
+        redactor=Redactor(extra=as_names(redact or ()), defaults=redact is not False),
         strict=strict,
-        speed=Speed.parse(speed),
-        message_ignore=tuple(message_ignore),
+        speed=pace,
+        message_ignore=as_names(message_ignore),
+        extra=[cassette.parent / extra for extra in as_paths(extra_cassettes)],
     )
-    with bound(session) as handle:
-        yield handle
+    ca = Path(upstream_ca).resolve() if upstream_ca else None
+    return _use_cassette(session, ca, upstream_insecure, share_tls_contexts)
+
+
+@contextlib.contextmanager
+def _use_cassette(
+    session: CassetteSession, upstream_ca: Path | None, insecure: bool, share_tls: bool
+) -> Iterator[StreamReplayHandle]:
+    rt = runtime()
+    before = rt.upstream, rt.share_tls_contexts
+    rt.configure(upstream_ca=upstream_ca, upstream_insecure=insecure)
+    rt.share_tls_contexts = share_tls
+    try:
+        with bound(session, rt) as handle:
+            yield handle
+    finally:
+        rt.configure(upstream_ca=before[0][0], upstream_insecure=before[0][1])
+        rt.share_tls_contexts = before[1]
     problems = session.problems()
     if problems:
         raise ReplayProblemsError("\n\n".join(problems))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import vcr_compat
+from . import options, vcr_compat
 from .netguard import NetworkGuard
 from .report import (
     NO_TRAFFIC,
@@ -34,17 +34,7 @@ if TYPE_CHECKING:
     from .session import CassetteSession
     from .settings import Settings
 
-# paths.ALLOW_OUTSIDE_INI, spelled out so that start-up does not import the cassette format
-# (tests/plugin/test_paths_and_import.py checks they agree).
-ALLOW_OUTSIDE_INI = "streamreplay_allow_cassette_outside"
-
 __all__ = ["streamreplay"]
-
-MARKER = (
-    "streamreplay(cassette=None, *, match_on=None, redact=None, allow_repeats=None, "
-    "record_mode=None, speed=None, message_ignore=None): record or replay this test's HTTP "
-    "and WebSocket traffic through the pytest-streamreplay proxy"
-)
 
 
 class _PluginState:
@@ -105,106 +95,23 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     # --record-mode and pytest-recording's interface: shared with pytest-recording when it is
     # installed too, which of the two registers them is decided there.
     vcr_compat.setup(parser, pluginmanager)
-    group = parser.getgroup(
-        "streamreplay", "streamreplay: record and replay HTTP and WebSocket traffic"
-    )
-    group.addoption(
-        "--replay-strict",
-        dest="replay_strict",
-        action="store_true",
-        help="CI mode: replay only, no connection leaves the machine, every recorded "
-        "interaction must be used",
-    )
-    group.addoption(
-        "--replay-speed",
-        dest="replay_speed",
-        default=None,
-        help="timing of replayed WebSocket messages and streamed bodies: instant (default, as "
-        "fast as the client reads), recorded (the recorded offsets), or a factor (2.0 = twice "
-        "as fast)",
-    )
-    group.addoption(
-        "--cassette-dir",
-        dest="cassette_dir",
-        default=None,
-        help="where cassettes live (default: ini streamreplay_cassette_dir)",
-    )
-    group.addoption(
-        "--record-on-failure",
-        dest="record_on_failure",
-        action="store_true",
-        help="save what a failing test recorded (default: keep the old cassette)",
-    )
-    group.addoption(
-        "--upstream-ca",
-        dest="upstream_ca",
-        default=None,
-        help="while recording, trust this CA file for origins (self-signed servers)",
-    )
-    group.addoption(
-        "--upstream-insecure",
-        dest="upstream_insecure",
-        action="store_true",
-        help="while recording, do not verify origins' TLS certificates",
-    )
-    parser.addini(
-        "streamreplay_cassette_dir",
-        "cassette directory, relative to the rootdir",
-        default="cassettes",
-    )
-    parser.addini("streamreplay_record_mode", "default record mode", default="none")
-    parser.addini(
-        "streamreplay_match_on",
-        "request matchers (method scheme host port path "
-        "query uri body json_body[paths] headers[names])",
-        type="args",
-        default=[],
-    )
-    parser.addini(
-        "streamreplay_redact",
-        "more header, parameter and JSON field names to redact",
-        type="args",
-        default=[],
-    )
-    parser.addini(
-        "streamreplay_allow_repeats",
-        "replay the last match again once a request's recordings run out",
-        type="bool",
-        default=True,
-    )
-    parser.addini(
-        "streamreplay_upstream_ca", "CA file trusted for origins while recording", default=""
-    )
-    parser.addini(
-        ALLOW_OUTSIDE_INI,
-        "let marker cassette names (../, absolute paths) resolve outside the cassette directory",
-        type="bool",
-        default=False,
-    )
-    parser.addini("streamreplay_replay_speed", "instant, recorded or a factor", default="")
-    parser.addini(
-        "streamreplay_share_tls_contexts",
-        "share httpx's TLS contexts (all trust the same bundle) while a test is bound",
-        type="bool",
-        default=True,
-    )
-    parser.addini(
-        "streamreplay_message_ignore",
-        "JSON paths ignored when comparing a client's WebSocket messages with the recording",
-        type="args",
-        default=[],
-    )
+    options.add_options(parser, shared=False)
+
+
+def _run_setting(config: pytest.Config, name: str) -> Any:
+    """A setting that no marker changes (the proxy's), from the command line, ini or default."""
+    return options.lookup(options.by_name(name), config, {}).value
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER)
+    config.addinivalue_line("markers", options.marker_help())
     workerinput = getattr(config, "workerinput", None) or {}
     state = _PluginState(workerinput.get("streamreplay_session") or uuid.uuid4().hex)
     config.stash[_STATE] = state
-    upstream_ca = config.getoption("upstream_ca") or config.getini("streamreplay_upstream_ca")
+    upstream_ca = _run_setting(config, "upstream_ca")
     state.upstream_ca = Path(upstream_ca).resolve() if upstream_ca else None
-    state.upstream_insecure = bool(config.getoption("upstream_insecure"))
-    state.share_tls_contexts = bool(config.getini("streamreplay_share_tls_contexts"))
+    state.upstream_insecure = bool(_run_setting(config, "upstream_insecure"))
+    state.share_tls_contexts = bool(_run_setting(config, "share_tls_contexts"))
     if config.getoption("replay_strict"):
         state.guard.install()
 
@@ -295,7 +202,7 @@ def _cassette_path(item: pytest.Item, settings: Settings) -> Path:
         getattr(item, "name", "test"),
         cls.__name__ if cls is not None else None,
         explicit=settings.cassette,
-        allow_outside=bool(item.config.getini(ALLOW_OUTSIDE_INI)),
+        allow_outside=settings.allow_cassette_outside,
     )
 
 

@@ -1,30 +1,24 @@
-"""One resolved settings object per test: command line > marker > ini > defaults.
+"""One resolved settings object per test, from the table in ``options``: command line > marker >
+ini > defaults; the ini's and the marker's ``redact`` names add up.
 
 ``--replay-strict`` beats everything: replay only, nothing live, nothing left unused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .cassette.matching import DEFAULT_MATCH_ON
+from . import options
+from .options import Found, Setting
 from .playback import Speed
 from .session import RecordMode
 
 __all__ = ["MARKER_KWARGS", "Settings", "SettingsError", "resolve_settings"]
 
-MARKER_KWARGS = (
-    "cassette",
-    "match_on",
-    "redact",
-    "allow_repeats",
-    "record_mode",
-    "speed",
-    "message_ignore",
-    "extra_cassettes",
-)
+MARKER_KWARGS = options.marker_keywords()
 
 
 class SettingsError(ValueError):
@@ -33,6 +27,10 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """The table's ``test`` and ``run`` settings, parsed (tests/test_settings_table.py checks
+    the fields match the table); ``redact_defaults`` is ``redact=False``'s other half. No
+    defaults here: ``resolve_settings`` fills every field from the table."""
+
     record_mode: RecordMode
     strict: bool
     cassette_dir: Path
@@ -42,29 +40,86 @@ class Settings:
     redact_defaults: bool
     allow_repeats: bool
     record_on_failure: bool
-    speed: Speed = field(default_factory=Speed)
-    message_ignore: tuple[str, ...] = ()
-    extra_cassettes: tuple[str, ...] = ()
+    speed: Speed
+    message_ignore: tuple[str, ...]
+    extra_cassettes: tuple[str, ...]
+    allow_cassette_outside: bool
 
 
-def _record_mode(value: Any, where: str) -> RecordMode:
+#: Settings fields that no table entry has: they come from another entry's value.
+DERIVED_FIELDS = {"redact_defaults": "redact"}
+
+
+def _record_mode(found: Found, config: Any) -> RecordMode:
     try:
-        return RecordMode(str(value))
+        return RecordMode(str(found.value))
     except ValueError:
         choices = ", ".join(m.value for m in RecordMode)
         raise SettingsError(
-            f"{where}: unknown record mode {value!r} (choose from {choices})"
+            f"{found.label}: unknown record mode {found.value!r} (choose from {choices})"
         ) from None
 
 
-def _as_tuple(value: Any) -> tuple[Any, ...]:
-    if isinstance(value, str):
-        return tuple(v for v in value.replace(",", " ").split() if v)
-    return tuple(value)
+def _words(found: Found, config: Any) -> tuple[Any, ...]:
+    return options.as_names(found.value)
 
 
-def resolve_settings(config: Any, marker: Any | None) -> Settings:
-    """``config`` is a pytest Config; ``marker`` the test's ``streamreplay`` mark or None."""
+def _flag(found: Found, config: Any) -> bool:
+    # pytest parses options and ini bools; a marker's "false" would otherwise be true.
+    if found.source == "marker" and not isinstance(found.value, bool):
+        raise SettingsError(f"{found.label}: True or False, not {found.value!r}")
+    return bool(found.value)
+
+
+def _speed(found: Found, config: Any) -> Speed:
+    try:
+        return Speed.parse(found.value)
+    except ValueError as exc:
+        raise SettingsError(f"{found.label}: {exc}") from None
+
+
+def _cassette_dir(found: Found, config: Any) -> Path:
+    path = Path(found.value)
+    if found.source == "option":
+        return path if path.is_absolute() else Path(config.invocation_params.dir) / path
+    return Path(config.rootpath) / path
+
+
+def _cassette(found: Found, config: Any) -> str | None:
+    return found.value
+
+
+def _extra_cassettes(found: Found, config: Any) -> tuple[str, ...]:
+    return tuple(str(p) for p in options.as_paths(found.value))
+
+
+#: How each table entry that is a Settings field is read from its raw value.
+PARSERS: dict[str, Callable[[Found, Any], Any]] = {
+    "record_mode": _record_mode,
+    "strict": _flag,
+    "cassette": _cassette,
+    "cassette_dir": _cassette_dir,
+    "allow_cassette_outside": _flag,
+    "extra_cassettes": _extra_cassettes,
+    "match_on": _words,
+    "allow_repeats": _flag,
+    "speed": _speed,
+    "message_ignore": _words,
+    "record_on_failure": _flag,
+}
+
+
+def _redact(setting: Setting, config: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The ini's names plus the marker's; the marker's ``False`` turns the built-in rules off."""
+    value = kwargs.get("redact")
+    ini = tuple(config.getini(setting.ini) or ()) if setting.ini else ()
+    marker = options.as_names(value) if value is not False else ()
+    return {"redact": ini + marker, "redact_defaults": value is not False}
+
+
+def marker_kwargs(marker: Any | None) -> dict[str, Any]:
+    """The marker's arguments by keyword; unknown ones raise ``SettingsError`` naming the
+    known ones."""
     kwargs: dict[str, Any] = dict(marker.kwargs) if marker is not None else {}
     if marker is not None and marker.args:
         if len(marker.args) > 1 or "cassette" in kwargs:
@@ -78,67 +133,25 @@ def resolve_settings(config: Any, marker: Any | None) -> Settings:
             f"@pytest.mark.streamreplay got unknown argument(s) {', '.join(unknown)}; "
             f"known: {', '.join(MARKER_KWARGS)}"
         )
+    return kwargs
 
-    strict = bool(config.getoption("replay_strict"))
-    cli_mode = config.getoption("record_mode")
-    if cli_mode is not None:
-        mode = _record_mode(cli_mode, "--record-mode")
-    elif kwargs.get("record_mode") is not None:
-        mode = _record_mode(kwargs["record_mode"], "@pytest.mark.streamreplay(record_mode=...)")
-    else:
-        mode = _record_mode(
-            config.getini("streamreplay_record_mode") or "none", "ini streamreplay_record_mode"
-        )
-    if strict:
-        mode = RecordMode.NONE
 
-    cli_dir = config.getoption("cassette_dir")
-    ini_dir = config.getini("streamreplay_cassette_dir")
-    if cli_dir:
-        cassette_dir = Path(cli_dir)
-        if not cassette_dir.is_absolute():
-            cassette_dir = Path(config.invocation_params.dir) / cassette_dir
-    else:
-        cassette_dir = Path(config.rootpath) / (ini_dir or "cassettes")
+def resolve_settings(config: Any, marker: Any | None) -> Settings:
+    """``config`` is a pytest Config; ``marker`` the test's ``streamreplay`` mark or None."""
+    kwargs = marker_kwargs(marker)
+    values: dict[str, Any] = {}
+    for setting in options.SETTINGS:
+        if setting.scope not in ("test", "run"):
+            continue
+        if setting.adds_up:
+            values.update(_redact(setting, config, kwargs))
+        else:
+            found = options.lookup(setting, config, kwargs)
+            values[setting.name] = PARSERS[setting.name](found, config)
+    if values["strict"]:
+        values["record_mode"] = RecordMode.NONE
+    return Settings(**values)
 
-    match_on = kwargs.get("match_on")
-    if match_on is None:
-        match_on = config.getini("streamreplay_match_on") or DEFAULT_MATCH_ON
-    redact_value = kwargs.get("redact")
-    redact_defaults = redact_value is not False
-    ini_redact = tuple(config.getini("streamreplay_redact") or ())
-    extra_redact = ini_redact + (
-        _as_tuple(redact_value) if redact_value not in (None, False) else ()
-    )
-    allow_repeats = kwargs.get("allow_repeats")
-    if allow_repeats is None:
-        allow_repeats = config.getini("streamreplay_allow_repeats")
 
-    speed_value = config.getoption("replay_speed")
-    where = "--replay-speed"
-    if speed_value is None and kwargs.get("speed") is not None:
-        speed_value, where = kwargs["speed"], "@pytest.mark.streamreplay(speed=...)"
-    if speed_value is None:
-        speed_value, where = config.getini("streamreplay_replay_speed") or "instant", "ini"
-    try:
-        speed = Speed.parse(speed_value)
-    except ValueError as exc:
-        raise SettingsError(f"{where}: {exc}") from None
-    message_ignore = kwargs.get("message_ignore")
-    if message_ignore is None:
-        message_ignore = config.getini("streamreplay_message_ignore") or ()
-
-    return Settings(
-        speed=speed,
-        message_ignore=_as_tuple(message_ignore),
-        record_mode=mode,
-        strict=strict,
-        cassette_dir=cassette_dir,
-        cassette=kwargs.get("cassette"),
-        match_on=_as_tuple(match_on),
-        redact=extra_redact,
-        redact_defaults=redact_defaults,
-        allow_repeats=bool(allow_repeats),
-        record_on_failure=bool(config.getoption("record_on_failure")),
-        extra_cassettes=tuple(str(p) for p in kwargs.get("extra_cassettes") or ()),
-    )
+def settings_fields() -> set[str]:
+    return {f.name for f in fields(Settings)}

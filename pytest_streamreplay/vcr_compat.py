@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-# The values of session.RecordMode, spelled out: this module is imported at pytest start-up by
-# every run, and the library is not (tests/plugin/test_paths_and_import.py checks they agree).
-RECORD_MODES = ("once", "new_episodes", "none", "all", "rewrite")
+from . import options
+
+RECORD_MODES = options.RECORD_MODES
 
 __all__ = [
     "HONOURED_KEYS",
@@ -253,42 +253,7 @@ def recording_plugin(pluginmanager: pytest.PytestPluginManager) -> Any | None:
 
 
 def _add_shared_options(parser: pytest.Parser) -> None:
-    group = parser.getgroup(
-        "streamreplay", "streamreplay: record and replay HTTP and WebSocket traffic"
-    )
-    group.addoption(
-        "--record-mode",
-        dest="record_mode",
-        choices=RECORD_MODES,
-        default=None,
-        help="once: record missing cassettes; new_episodes: also record new requests; "
-        "none (default): replay only; all: always record; rewrite: record tests again",
-    )
-    vcr = parser.getgroup("recording", "pytest-recording's options (served by pytest-streamreplay)")
-    vcr.addoption(
-        "--block-network",
-        action="store_true",
-        default=False,
-        help="block sockets in tests, except this plugin's proxy and --allowed-hosts (not in "
-        "@pytest.mark.vcr tests that may record)",
-    )
-    vcr.addoption(
-        "--allowed-hosts",
-        default=None,
-        help="comma-separated regular expressions of hosts --block-network lets through",
-    )
-    vcr.addoption(
-        "--allow-private-ips",
-        action="store_true",
-        default=False,
-        help="--block-network lets private addresses (loopback, LAN) through",
-    )
-    vcr.addoption(
-        "--disable-recording",
-        action="store_true",
-        default=False,
-        help="@pytest.mark.vcr does nothing: those tests use the real network",
-    )
+    options.add_options(parser, shared=True)
 
 
 def _take_over(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

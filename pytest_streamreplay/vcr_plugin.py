@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from . import options
 from .blocknet import blocked_network
 from .harness import runtime
 from .settings import SettingsError
@@ -103,11 +104,7 @@ def _merged_config(request: pytest.FixtureRequest, markers: list[pytest.Mark]) -
 @pytest.fixture(scope="session")
 def record_mode(request: pytest.FixtureRequest) -> str:
     """The record mode of @pytest.mark.vcr tests when neither vcr_config nor the mark set one."""
-    return str(
-        request.config.getoption("record_mode")
-        or request.config.getini("streamreplay_record_mode")
-        or "none"
-    )
+    return str(options.lookup(options.by_name("record_mode"), request.config, {}).value)
 
 
 @pytest.fixture(scope="session")

@@ -103,9 +103,3 @@ def test_record_mode_choices_match_the_library() -> None:
     from pytest_streamreplay.vcr_compat import RECORD_MODES
 
     assert list(RECORD_MODES) == [m.value for m in RecordMode]
-
-
-def test_cassette_outside_ini_name_matches_the_library() -> None:
-    from pytest_streamreplay import paths, plugin
-
-    assert plugin.ALLOW_OUTSIDE_INI == paths.ALLOW_OUTSIDE_INI

@@ -35,9 +35,10 @@ def test_shared_while_bound_and_restored_after(tmp_path) -> None:
 
 
 def test_opt_out(tmp_path) -> None:
-    runtime().share_tls_contexts = False
-    with use_cassette(tmp_path / "a.jsonl", record_mode="all"):
+    with use_cassette(tmp_path / "a.jsonl", record_mode="all", share_tls_contexts=False):
+        assert runtime().share_tls_contexts is False
         assert (
             httpx.Client()._transport._pool._ssl_context
             is not httpx.Client()._transport._pool._ssl_context
         )
+    assert runtime().share_tls_contexts is True, "the block's choice does not outlive it"
