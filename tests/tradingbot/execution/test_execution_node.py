@@ -1,0 +1,156 @@
+"""The live adapter against a stand-in validator node (``tests/dydx_node.py``): the real
+dydx-v4-client ``NodeClient`` over real gRPC, first directly, then recorded into a cassette by
+the plugin and replayed with the node stopped."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13)")
+
+from dydx_node import DydxNode, start_dydx_node, test_mnemonic  # noqa: E402
+from dydx_v4_client.network import local_node, make_insecure  # noqa: E402
+
+from tradingbot.execution import OrderStatus  # noqa: E402
+from tradingbot.execution.live import LiveBroker  # noqa: E402
+from tradingbot.feeds.events import BlockHeight, MarketUpdate, Side  # noqa: E402
+from tradingbot.market.book import BookState  # noqa: E402
+from tradingbot.strategy import IntentKind, TradeIntent  # noqa: E402
+
+MNEMONIC = test_mnemonic()
+ADDRESS = LiveBroker(env={"DYDX_MNEMONIC": MNEMONIC}).address or ""
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def btc_update() -> MarketUpdate:
+    return MarketUpdate(
+        market="BTC-USD",
+        is_snapshot=True,
+        oracle_price=D(65000),
+        initial_margin_fraction=D("0.05"),
+        maintenance_margin_fraction=D("0.03"),
+        atomic_resolution=-10,
+        quantum_conversion_exponent=-9,
+        step_base_quantums=1_000_000,
+        subticks_per_tick=100_000,
+        clob_pair_id="0",
+    )
+
+
+def intent(n: int, side: Side, size: str, price: int) -> TradeIntent:
+    return TradeIntent(
+        id=f"s{n:06d}",
+        market="BTC-USD",
+        side=side,
+        size=D(size),
+        price=D(price),
+        kind=IntentKind.ENTRY,
+        reason="test",
+    )
+
+
+@pytest.fixture
+def node() -> Iterator[DydxNode]:
+    server = start_dydx_node({ADDRESS: (7, 3)}, height=1_000)
+    yield server
+    server.stop()
+
+
+def live_broker(node: DydxNode) -> LiveBroker:
+    network = make_insecure(local_node, "http://127.0.0.1:9", "ws://127.0.0.1:9", node.target)
+    broker = LiveBroker(network=network, env={"DYDX_MNEMONIC": MNEMONIC})
+    assert not broker.dry_run
+    broker.on_event(btc_update(), T0)
+    broker.on_event(BookState("BTC-USD", ((D(64999), D(1)),), ((D(65000), D(1)),), time=T0), T0)
+    return broker
+
+
+def decoded(node: DydxNode) -> list[dict[str, Any]]:
+    return [
+        {
+            "owner": o.order.order_id.subaccount_id.owner,
+            "clob_pair_id": o.order.order_id.clob_pair_id,
+            "client_id": o.order.order_id.client_id,
+            "side": o.order.side,
+            "quantums": o.order.quantums,
+            "subticks": o.order.subticks,
+            "good_til_block": o.order.good_til_block,
+        }
+        for o in node.orders
+    ]
+
+
+def test_orders_reach_the_node_signed_with_chain_numbers_and_a_live_good_til_block(
+    node: DydxNode,
+) -> None:
+    """No block height on the feed (``tradingbot run`` subscribes none): the broker asks the
+    node, so the order lives to height + 20 instead of expiring at block 20."""
+    broker = live_broker(node)
+    try:
+        buy, _ = broker.submit(intent(1, Side.BUY, "0.5", 65010), T0)
+        sell, _ = broker.submit(intent(2, Side.SELL, "0.0768", 65096), T0)
+    finally:
+        broker.close()
+    assert node.refused == []
+    assert [buy.status, sell.status] == [OrderStatus.SENT, OrderStatus.SENT]
+    assert decoded(node) == [
+        {
+            "owner": ADDRESS,
+            "clob_pair_id": 0,
+            "client_id": broker.orders[0]["client_id"],
+            "side": 1,  # SIDE_BUY
+            "quantums": 5_000_000_000,
+            "subticks": 6_501_000_000,
+            "good_til_block": 1_020,
+        },
+        {
+            "owner": ADDRESS,
+            "clob_pair_id": 0,
+            "client_id": broker.orders[1]["client_id"],
+            "side": 2,  # SIDE_SELL
+            "quantums": 768_000_000,
+            "subticks": 6_509_600_000,
+            "good_til_block": 1_020,
+        },
+    ]
+    assert node.calls.count("BroadcastTx") == 2 and "GetLatestBlock" in node.calls
+    assert [(len(o["txhash"]), o["code"]) for o in broker.orders] == [(64, 0), (64, 0)]
+
+
+def test_a_feed_block_height_is_used_without_asking_the_node(node: DydxNode) -> None:
+    broker = live_broker(node)
+    broker.on_event(BlockHeight(height=995, time=T0), T0)
+    try:
+        report, _ = broker.submit(intent(1, Side.BUY, "0.5", 65010), T0)
+    finally:
+        broker.close()
+    assert report.status is OrderStatus.SENT
+    assert [o["good_til_block"] for o in decoded(node)] == [1_015]
+    assert "GetLatestBlock" not in node.calls
+
+
+def test_a_transaction_the_node_refuses_is_reported_rejected_with_its_log(
+    node: DydxNode,
+) -> None:
+    """A transaction the node answers with a non-zero code never reached the book: the report
+    says rejected, with the node's codespace, code and log."""
+    broker = live_broker(node)
+    broker.on_event(BlockHeight(height=900, time=T0), T0)  # a stale height: outside the window
+    try:
+        report, fills = broker.submit(intent(1, Side.BUY, "0.5", 65010), T0)
+    finally:
+        broker.close()
+    assert report.status is OrderStatus.REJECTED and fills == []
+    assert report.reasons == (
+        "node refused the order (clob code 2): good til block 920 outside (1000, 1020]",
+    )
+    assert broker.position_size("BTC-USD") == 0  # the shadow did not fill it either
+    [order] = broker.orders
+    assert order["code"] == 2 and len(order["txhash"]) == 64
+    assert json.dumps(broker.orders).count(MNEMONIC) == 0
