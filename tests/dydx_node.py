@@ -94,7 +94,7 @@ class _Auth(auth_grpc.QueryServicer):  # type: ignore[misc]
     def __init__(self, node: DydxNode) -> None:
         self.node = node
 
-    def Account(self, request: Any, context: Any) -> Any:  # noqa: N802  (the RPC's name)
+    def Account(self, request: Any, context: Any) -> Any:
         self.node.note("Account")
         known = self.node.accounts.get(request.address)
         if known is None:
@@ -110,7 +110,7 @@ class _Tendermint(tm_grpc.ServiceServicer):  # type: ignore[misc]
     def __init__(self, node: DydxNode) -> None:
         self.node = node
 
-    def GetLatestBlock(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetLatestBlock(self, request: Any, context: Any) -> Any:
         self.node.note("GetLatestBlock")
         header = Header(chain_id=self.node.chain_id, height=self.node.height)
         return tm_query.GetLatestBlockResponse(block=Block(header=header))
@@ -120,12 +120,12 @@ class _Tx(tx_grpc.ServiceServicer):  # type: ignore[misc]
     def __init__(self, node: DydxNode) -> None:
         self.node = node
 
-    def Simulate(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def Simulate(self, request: Any, context: Any) -> Any:
         self.node.note("Simulate")
         gas = GasInfo(gas_wanted=_SIMULATED_GAS, gas_used=_SIMULATED_GAS)
         return tx_service.SimulateResponse(gas_info=gas)
 
-    def BroadcastTx(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def BroadcastTx(self, request: Any, context: Any) -> Any:
         self.node.note("BroadcastTx")
         txhash = hashlib.sha256(request.tx_bytes).hexdigest().upper()
         refusal = self._check(Tx.FromString(request.tx_bytes))

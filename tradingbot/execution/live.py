@@ -9,7 +9,11 @@ shadow :class:`PaperBroker` so positions, margin and the liquidation guard behav
 The mnemonic is held in a :class:`Secret` whose ``repr``/``str`` are redacted, read once from the
 environment, never logged, printed or stored in reports; only the wallet *address* derived from
 it is shown. Sending for real (mnemonic + node) goes through ``NodeClient.place_order`` on a
-private asyncio loop thread; fills then arrive on the subaccount feed, not here.
+private asyncio loop thread; fills then arrive on the subaccount feed, not here. A transaction
+the node answers with a non-zero code is reported ``REJECTED`` with the node's log, not
+``SENT``; each sent order keeps its transaction hash and code in ``orders``. A short-term
+order is good until ``good_til_blocks`` past the feed's last block height, or, when the feed
+carries none, past the node's latest block (``GetLatestBlock``).
 """
 
 from __future__ import annotations
@@ -202,8 +206,9 @@ class LiveBroker:
 
     # -- orders ----------------------------------------------------------------------------
 
-    def build_order(self, intent: TradeIntent) -> Any:
-        """The ``Order`` protobuf for ``intent`` (raises KeyError for an unknown market)."""
+    def build_order(self, intent: TradeIntent, height: int | None = None) -> Any:
+        """The ``Order`` protobuf for ``intent`` (raises KeyError for an unknown market), good
+        until ``good_til_blocks`` past ``height`` (default: the feed's last block height)."""
         from dydx_v4_client import OrderFlags
         from dydx_v4_client.node.message import order, order_id
         from v4_proto.dydxprotocol.clob.order_pb2 import Order
@@ -230,25 +235,22 @@ class LiveBroker:
             subticks=subticks,
             time_in_force=tif,
             reduce_only=intent.reduce_only,
-            good_til_block=(self.height or 0) + self.good_til_blocks,
+            good_til_block=(height if height is not None else self.height or 0)
+            + self.good_til_blocks,
         )
 
     def submit(
         self, intent: TradeIntent, now: datetime | None
     ) -> tuple[ExecutionReport, list[Fill]]:
-        try:
-            built = self.build_order(intent)
-        except KeyError:
-            report, _ = self.shadow.submit(intent, now)
+        if intent.market not in self.chain_markets:
             reason = f"no chain parameters for {intent.market} (need a v4_markets snapshot)"
-            return replace(
-                report,
-                status=OrderStatus.REJECTED,
-                filled=Decimal(0),
-                average_price=None,
-                fee=Decimal(0),
-                reasons=(reason,),
-            ), []
+            return self._rejected(intent, now, reason), []
+        height = self.height
+        if not self.dry_run and height is None:
+            # No block height on the feed (``tradingbot run`` subscribes none): ask the node,
+            # or the order would be good until block 20 and the chain would refuse it.
+            height = self._run(self._latest_height())
+        built = self.build_order(intent, height)
         record = {
             "intent_id": intent.id,
             "market": intent.market,
@@ -265,16 +267,46 @@ class LiveBroker:
             report, fills = self.shadow.submit(intent, now)
             marked = [replace(f, channel="dry-run") for f in fills]
             return replace(report, status=OrderStatus.DRY_RUN, note=intent.reason), marked
-        self._run(self._place(built))
+        answer = self._run(self._place(built)).tx_response
+        record.update(txhash=answer.txhash, code=answer.code)
+        if answer.code != 0:
+            log.warning(
+                "node refused %s: %s code %d: %s",
+                record,
+                answer.codespace,
+                answer.code,
+                answer.raw_log,
+            )
+            reason = (
+                f"node refused the order ({answer.codespace} code {answer.code}): {answer.raw_log}"
+            )
+            return self._rejected(intent, now, reason), []
         log.info("placed %s", record)
         report, _ = self.shadow.submit(intent, now)
         return replace(
             report, status=OrderStatus.SENT, filled=Decimal(0), average_price=None, fee=Decimal(0)
         ), []
 
+    def _rejected(self, intent: TradeIntent, now: datetime | None, reason: str) -> ExecutionReport:
+        """A report for an order that never reached the book (the shadow does not fill it)."""
+        return ExecutionReport(
+            intent_id=intent.id,
+            market=intent.market,
+            side=intent.side,
+            kind=intent.kind,
+            status=OrderStatus.REJECTED,
+            requested=intent.size,
+            filled=Decimal(0),
+            average_price=None,
+            fee=Decimal(0),
+            at=now,
+            reasons=(reason,),
+            note=intent.reason,
+        )
+
     # -- the chain (live mode only) --------------------------------------------------------
 
-    async def _place(self, built: Any) -> Any:
+    async def _connect(self) -> Any:
         from dydx_v4_client.node.client import NodeClient
         from dydx_v4_client.wallet import Wallet
 
@@ -284,7 +316,15 @@ class LiveBroker:
             self._wallet = await Wallet.from_mnemonic(
                 self._node, self._mnemonic.reveal(), self.address or ""
             )
-        return await self._node.place_order(self._wallet, built)
+        return self._node
+
+    async def _latest_height(self) -> int:
+        node = await self._connect()
+        return int(await node.latest_block_height())
+
+    async def _place(self, built: Any) -> Any:
+        node = await self._connect()
+        return await node.place_order(self._wallet, built)
 
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         if self._loop is None:

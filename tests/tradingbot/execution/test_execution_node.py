@@ -14,14 +14,14 @@ import pytest
 
 pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13)")
 
-from dydx_node import DydxNode, start_dydx_node, test_mnemonic  # noqa: E402
-from dydx_v4_client.network import local_node, make_insecure  # noqa: E402
+from dydx_node import DydxNode, start_dydx_node, test_mnemonic
+from dydx_v4_client.network import local_node, make_insecure
 
-from tradingbot.execution import OrderStatus  # noqa: E402
-from tradingbot.execution.live import LiveBroker  # noqa: E402
-from tradingbot.feeds.events import BlockHeight, MarketUpdate, Side  # noqa: E402
-from tradingbot.market.book import BookState  # noqa: E402
-from tradingbot.strategy import IntentKind, TradeIntent  # noqa: E402
+from tradingbot.execution import OrderStatus
+from tradingbot.execution.live import LiveBroker
+from tradingbot.feeds.events import BlockHeight, MarketUpdate, Side
+from tradingbot.market.book import BookState
+from tradingbot.strategy import IntentKind, TradeIntent
 
 MNEMONIC = test_mnemonic()
 ADDRESS = LiveBroker(env={"DYDX_MNEMONIC": MNEMONIC}).address or ""
