@@ -510,10 +510,14 @@ class CassetteSession:
             f"  cassette: {self.path} (record mode {self.effective_mode.value}"
             f"{', --replay-strict' if self.strict else ''})",
         ]
+        # Nearest first: a recorded call to the same method and URL (a gRPC call whose message
+        # changed) before calls elsewhere, then by how many matchers fail.
+        url_only = {m.name for m in self.matchers if m.url_only}
         scored = []
         for i in range(len(self._http)):
             failures = self._compare(live, i)
-            scored.append((len(failures), i, failures))
+            elsewhere = sum(name in url_only for name, _ in failures)
+            scored.append(((elsewhere, len(failures)), i, failures))
         scored.sort(key=lambda s: s[0])
         if not scored:
             lines.append("  the cassette has no HTTP interactions")

@@ -18,9 +18,8 @@ import requests  # noqa: F401
 import websocket  # noqa: F401
 import websockets.asyncio.client
 import websockets.asyncio.server  # noqa: F401
+from pytester_helpers import prepare_inner
 from servers import Origin, make_self_signed, start_origin
-
-from pytest_streamreplay.proxy.env import CA_VARS, NODE_VARS, ROUTING_VARS
 
 
 @pytest.fixture(scope="session")
@@ -53,16 +52,7 @@ def inner(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ca_cache: Path
 ) -> pytest.Pytester:
     """A pytester whose inner tests find ``OUT`` (a folder for what they saw)."""
-    out = pytester.path / "out"
-    out.mkdir()
-    monkeypatch.setenv("OUT", str(out))
-    monkeypatch.setenv("STREAMREPLAY_CACHE_DIR", str(ca_cache))
-    # Inline runs re-import hypothesis at session end (~3 s each): the inner tests need none of it.
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cacheprovider")
-    # Whatever the developer's shell has must not leak into the inner runs.
-    for var in (*ROUTING_VARS, *CA_VARS, *NODE_VARS):
-        monkeypatch.delenv(var, raising=False)
-    return pytester
+    return prepare_inner(pytester, monkeypatch, ca_cache)
 
 
 def _pip_target(tmp_path_factory: pytest.TempPathFactory, name: str, *requirements: str) -> Path:

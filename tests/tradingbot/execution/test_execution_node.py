@@ -8,14 +8,23 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
+# pytester's inline runs drop the modules an inner run imported; importing these here keeps one
+# copy for every run (see tests/plugin/conftest.py).
+import cryptography.hazmat.primitives.hashes
+import cryptography.x509  # noqa: F401
+import mitmproxy.addons.proxyserver
+import mitmproxy.master
+import mitmproxy.proxy.layers.http  # noqa: F401
 import pytest
 
 pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13)")
 
 from dydx_node import DydxNode, start_dydx_node, test_mnemonic
 from dydx_v4_client.network import local_node, make_insecure
+from pytester_helpers import cassette_files, cassette_lines, outputs, prepare_inner
 
 from tradingbot.execution import OrderStatus
 from tradingbot.execution.live import LiveBroker
@@ -154,3 +163,133 @@ def test_a_transaction_the_node_refuses_is_reported_rejected_with_its_log(
     [order] = broker.orders
     assert order["code"] == 2 and len(order["txhash"]) == 64
     assert json.dumps(broker.orders).count(MNEMONIC) == 0
+
+
+# -- recorded by the plugin, replayed without the node ----------------------------------------
+
+INNER = """
+import json, os, pathlib
+from datetime import UTC, datetime
+from decimal import Decimal as D
+
+import pytest
+from dydx_v4_client.network import local_node, make_insecure, make_secure
+
+from tradingbot.execution.live import LiveBroker
+from tradingbot.feeds.events import MarketUpdate, Side
+from tradingbot.market.book import BookState
+from tradingbot.strategy import IntentKind, TradeIntent
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.streamreplay
+def test_orders():
+    make = make_secure if os.environ.get("NODE_TLS") else make_insecure
+    # made inside the test: a gRPC channel takes grpc_proxy when it is created
+    network = make(local_node, "http://127.0.0.1:9", "ws://127.0.0.1:9", os.environ["NODE"])
+    broker = LiveBroker(network=network)  # the mnemonic comes from DYDX_MNEMONIC
+    broker.on_event(MarketUpdate(
+        market="BTC-USD", is_snapshot=True, oracle_price=D(65000),
+        initial_margin_fraction=D("0.05"), maintenance_margin_fraction=D("0.03"),
+        atomic_resolution=-10, quantum_conversion_exponent=-9,
+        step_base_quantums=1_000_000, subticks_per_tick=100_000, clob_pair_id="0",
+    ), T0)
+    broker.on_event(BookState("BTC-USD", ((D(64999), D(1)),), ((D(65000), D(1)),), time=T0), T0)
+    intents = [
+        TradeIntent(id="s000001", market="BTC-USD", side=Side.BUY, size=D(os.environ["SIZE"]),
+                    price=D(65010), kind=IntentKind.ENTRY, reason="cross"),
+        TradeIntent(id="s000002", market="BTC-USD", side=Side.SELL, size=D("0.0768"),
+                    price=D(65096), kind=IntentKind.EXIT, reason="exit"),
+    ]
+    try:
+        reports = [broker.submit(intent, T0)[0] for intent in intents]
+    finally:
+        broker.close()
+    seen = {
+        "reports": [[r.intent_id, r.status.value, str(r.requested), list(r.reasons)]
+                    for r in reports],
+        "orders": broker.orders,
+    }
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(json.dumps(seen).encode())
+"""
+
+
+@pytest.fixture(scope="module")
+def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("streamreplay-cache")
+
+
+@pytest.fixture
+def inner(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ca_cache: Path
+) -> pytest.Pytester:
+    monkeypatch.setenv("DYDX_MNEMONIC", MNEMONIC)
+    monkeypatch.setenv("SIZE", "0.5")
+    pytester.makepyfile(test_node=INNER)
+    return prepare_inner(pytester, monkeypatch, ca_cache)
+
+
+def _record(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> DydxNode:
+    """Record the inner test against a stand-in node, then stop the node: what follows can
+    only be replay."""
+    node = start_dydx_node({ADDRESS: (7, 3)}, height=1_000, tls=None)
+    monkeypatch.setenv("NODE", node.target)
+    try:
+        inner.runpytest("--record-mode=once", *args).assert_outcomes(passed=1)
+    finally:
+        node.stop()
+    return node
+
+
+def test_node_client_records_then_replays_strictly_with_the_same_reports(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = _record(inner, monkeypatch)
+    # the wallet's account, then per order: the height (none on the feed), the sequence, the
+    # transaction
+    assert node.calls == ["Account", *["GetLatestBlock", "Account", "BroadcastTx"] * 2]
+    assert [(o["quantums"], o["subticks"], o["good_til_block"]) for o in decoded(node)] == [
+        (5_000_000_000, 6_501_000_000, 1_020),
+        (768_000_000, 6_509_600_000, 1_020),
+    ]
+
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = outputs(inner)
+    assert recorded == replayed, "the replayed node must give the broker the same answers"
+    seen = json.loads(recorded)
+    assert [r[:2] for r in seen["reports"]] == [["s000001", "sent"], ["s000002", "sent"]]
+    assert [o["code"] for o in seen["orders"]] == [0, 0]
+
+    (cassette,) = cassette_files(inner)
+    text = cassette.read_text()
+    calls = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
+    services = {
+        "Account": "cosmos.auth.v1beta1.Query",
+        "GetLatestBlock": "cosmos.base.tendermint.v1beta1.Service",
+        "BroadcastTx": "cosmos.tx.v1beta1.Service",
+    }
+    assert [c["request"]["url"].split("/", 3)[3] for c in calls] == [
+        f"{services[m]}/{m}" for m in node.calls
+    ]
+    # the mnemonic never goes to the node: neither it nor any of its words is in the cassette
+    assert not any(word in text for word in set(MNEMONIC.split()) if len(word) > 4)
+    private_key = LiveBroker(env={"DYDX_MNEMONIC": MNEMONIC})
+    assert private_key.address in text  # the public address is, as the node saw it
+
+
+def test_a_changed_order_fails_the_replay_naming_the_broadcast(
+    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _record(inner, monkeypatch)
+    monkeypatch.setenv("SIZE", "0.6")
+    replayed = inner.runpytest("--replay-strict")
+    replayed.assert_outcomes(failed=1)
+    text = replayed.stdout.str()
+    assert "Unmatched request POST http://localhost:" in text
+    # nearest: the recorded broadcasts (same method, another message), not the calls before
+    nearest = text.split("nearest recorded requests:\n", 1)[1].splitlines()[0]
+    assert "/cosmos.tx.v1beta1.Service/BroadcastTx  -- grpc messages: request message #0:" in (
+        nearest
+    )
