@@ -9,6 +9,8 @@ test is sorted without anyone remembering to mark it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 _SLOW_FIXTURES = frozenset({"pytester", "testdir"})
@@ -25,3 +27,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if fixtures & _SLOW_FIXTURES or item.path.name in _SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One proxy CA for all inner runs (pytester gives each test its own HOME), shared by every
+    directory: grpcio reads its TLS roots (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``) once per
+    process, so a second CA would not be trusted by gRPC over TLS in later inner runs."""
+    return tmp_path_factory.mktemp("streamreplay-cache")

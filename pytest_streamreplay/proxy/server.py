@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import logging
 import os
 import threading
@@ -182,7 +183,12 @@ class ProxyServer:
         opts: dict[str, Any] = {"ssl_insecure": self.upstream_insecure}
         if self.upstream_ca is not None:
             # mitmproxy's option replaces the default roots: keep certifi's beside the user's CA.
-            combined = bundle_with(self.upstream_ca, self.confdir.parent / "upstream-bundle.pem")
+            # Named by the CA's content: mitmproxy caches its TLS contexts by this path, so
+            # another CA under the same name would be ignored for the rest of the process.
+            digest = hashlib.sha256(self.upstream_ca.read_bytes()).hexdigest()[:16]
+            combined = bundle_with(
+                self.upstream_ca, self.confdir.parent / f"upstream-bundle-{digest}.pem"
+            )
             opts["ssl_verify_upstream_trusted_ca"] = str(combined)
         return opts
 

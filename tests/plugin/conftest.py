@@ -41,12 +41,6 @@ def tls_origin(origin_cert: tuple[Path, Path]) -> Iterator[Origin]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One proxy CA for all inner runs (pytester gives each test its own HOME)."""
-    return tmp_path_factory.mktemp("streamreplay-cache")
-
-
 @pytest.fixture
 def inner(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ca_cache: Path

@@ -75,3 +75,23 @@ def test_another_master_in_the_process_does_not_hijack_the_proxy(cache, tmp_path
         origin.stop()
     assert (first.returncode, second.returncode) == (0, 0), second.stderr
     assert b'"path": "/b"' in second.stdout
+
+
+def test_another_upstream_ca_in_the_same_process_is_trusted(cache, tmp_path) -> None:
+    """mitmproxy caches its upstream TLS contexts by the CA file's path: a proxy started with
+    another ``upstream_ca`` must not get the context made for the first one."""
+    import httpx
+    from servers import make_self_signed
+
+    for n in range(2):
+        (tmp_path / f"origin{n}").mkdir()
+        cert, key = make_self_signed(tmp_path / f"origin{n}")
+        origin = start_origin(cert, key)
+        proxy = ProxyServer(upstream_ca=cert).start()
+        try:
+            with httpx.Client(proxy=proxy.url, verify=str(proxy.ca_bundle)) as client:
+                reply = client.get(origin.url + "/a")
+            assert reply.status_code == 200, f"origin {n}: {reply.status_code} {reply.text}"
+        finally:
+            proxy.stop()
+            origin.stop()

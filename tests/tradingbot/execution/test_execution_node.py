@@ -25,6 +25,7 @@ pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (P
 from dydx_node import DydxNode, start_dydx_node, test_mnemonic
 from dydx_v4_client.network import local_node, make_insecure
 from pytester_helpers import cassette_files, cassette_lines, outputs, prepare_inner
+from servers import make_self_signed
 
 from tradingbot.execution import OrderStatus
 from tradingbot.execution.live import LiveBroker
@@ -216,11 +217,6 @@ def test_orders():
 """
 
 
-@pytest.fixture(scope="module")
-def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("streamreplay-cache")
-
-
 @pytest.fixture
 def inner(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, ca_cache: Path
@@ -231,11 +227,19 @@ def inner(
     return prepare_inner(pytester, monkeypatch, ca_cache)
 
 
-def _record(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str) -> DydxNode:
-    """Record the inner test against a stand-in node, then stop the node: what follows can
-    only be replay."""
-    node = start_dydx_node({ADDRESS: (7, 3)}, height=1_000, tls=None)
+def _record(
+    inner: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    tls: tuple[Path, Path] | None = None,
+) -> DydxNode:
+    """Record the inner test against a stand-in node (with ``tls``: (cert, key), as mainnet's
+    nodes speak TLS), then stop the node: what follows can only be replay."""
+    node = start_dydx_node({ADDRESS: (7, 3)}, height=1_000, tls=tls)
     monkeypatch.setenv("NODE", node.target)
+    args = []
+    if tls is not None:
+        monkeypatch.setenv("NODE_TLS", "1")
+        args.append(f"--upstream-ca={tls[0]}")
     try:
         inner.runpytest("--record-mode=once", *args).assert_outcomes(passed=1)
     finally:
@@ -243,10 +247,19 @@ def _record(inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, *args: str)
     return node
 
 
+@pytest.fixture(scope="module")
+def node_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return make_self_signed(tmp_path_factory.mktemp("node-tls"))
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
 def test_node_client_records_then_replays_strictly_with_the_same_reports(
-    inner: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+    inner: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    node_cert: tuple[Path, Path],
+    tls: bool,
 ) -> None:
-    node = _record(inner, monkeypatch)
+    node = _record(inner, monkeypatch, node_cert if tls else None)
     # the wallet's account, then per order: the height (none on the feed), the sequence, the
     # transaction
     assert node.calls == ["Account", *["GetLatestBlock", "Account", "BroadcastTx"] * 2]
