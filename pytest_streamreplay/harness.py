@@ -23,6 +23,7 @@ from .proxy.binding import SessionBinding
 from .proxy.compat import aiohttp_trusts_env
 from .proxy.contained_warnings import contained
 from .proxy.env import UNSET_VARS, client_env, reset_cached_openers, trust_in_cached_contexts
+from .proxy.grpc_channels import grpc_calls_through
 from .session import CassetteSession, RecordMode
 
 __all__ = [
@@ -214,7 +215,12 @@ def bound(session: CassetteSession, rt: ProxyRuntime | None = None) -> Iterator[
     session.start_clock()  # the proxy's start-up is not part of the recording
     rt.binding.bind(session)
     try:
-        with patched_environ(env), _tls_sharing(rt.share_tls_contexts), aiohttp_trusts_env():
+        with (
+            patched_environ(env),
+            _tls_sharing(rt.share_tls_contexts),
+            aiohttp_trusts_env(),
+            grpc_calls_through(proxy.url),
+        ):
             reset_cached_openers()
             yield handle
     finally:

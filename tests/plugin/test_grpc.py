@@ -337,3 +337,95 @@ def test_secrets_inside_grpc_messages_are_redacted_and_the_call_still_replays(
     changed = inner.runpytest("--replay-strict")
     changed.assert_outcomes(failed=1)
     changed.stdout.fnmatch_lines(["*request message #1: <*> != <*> (recorded)*"])
+
+
+EARLY = """
+import os, grpc, pytest
+
+# made at import (as dydx_v4_client.network makes TESTNET's channel), before the test's
+# proxy variables exist: grpcio takes grpc_proxy when a channel is created
+EARLY = grpc.insecure_channel(os.environ["GRPC_TARGET"])
+EARLY_CALL = grpc.insecure_channel(os.environ["GRPC_TARGET"]).unary_unary("/test.Echo/Unary")
+
+@pytest.mark.streamreplay
+def test_early_channel():
+    EARLY.unary_unary("/test.Echo/Unary")(b"hello", timeout=5)
+
+@pytest.mark.streamreplay
+def test_early_stub():
+    EARLY_CALL(b"hello", timeout=5)
+"""
+
+
+@pytest.mark.parametrize("mode", ["--record-mode=once", "--replay-strict"])
+def test_a_channel_made_before_the_test_is_refused_not_sent_past_the_proxy(
+    inner, monkeypatch, mode: str
+) -> None:
+    """Such a channel connects straight to the origin: while recording the call would be
+    missing from the cassette, and while replaying it would reach the network."""
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    try:
+        if mode == "--replay-strict":  # a cassette for both tests, from channels made in them
+            late = EARLY.replace(
+                "EARLY.unary_unary", 'grpc.insecure_channel(os.environ["GRPC_TARGET"]).unary_unary'
+            )
+            late = late.replace(
+                "EARLY_CALL(",
+                'grpc.insecure_channel(os.environ["GRPC_TARGET"]).unary_unary("/test.Echo/Unary")(',
+            )
+            inner.makepyfile(test_rpc=late)
+            inner.runpytest("--record-mode=once").assert_outcomes(passed=2)
+            server.calls.clear()
+        inner.makepyfile(test_rpc=EARLY)
+        result = inner.runpytest(mode)
+    finally:
+        server.stop()
+    result.assert_outcomes(failed=2)
+    assert server.calls == [], "a call went past the proxy"
+    result.stdout.fnmatch_lines(
+        ["E *GrpcChannelBypassError: gRPC channel to localhost:* was created before the test*"]
+    )
+    assert "create the channel (or the client that makes it" in result.stdout.str()
+
+
+EARLY_AIO = """
+import asyncio, os, grpc, pytest
+
+EARLY = []
+
+def setup_module():
+    async def make():  # an aio channel belongs to a loop: one made before the recording
+        EARLY.append(grpc.aio.insecure_channel(os.environ["GRPC_TARGET"]))
+    asyncio.run(make())
+
+async def call(channel):
+    return await channel.unary_unary("/test.Echo/Unary")(b"hello", timeout=5)
+
+@pytest.mark.streamreplay
+def test_early_aio_channel():
+    asyncio.run(call(EARLY[0]))
+
+@pytest.mark.streamreplay
+def test_aio_channel_made_in_the_test():
+    async def made_here():
+        async with grpc.aio.insecure_channel(os.environ["GRPC_TARGET"]) as channel:
+            return await call(channel)
+    assert asyncio.run(made_here()) == b"echo:hello"
+"""
+
+
+def test_an_aio_channel_made_before_the_test_is_refused_too(inner, monkeypatch) -> None:
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=EARLY_AIO)
+    try:
+        result = inner.runpytest("--record-mode=once")
+    finally:
+        server.stop()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_rpc.py::test_early_aio_channel - *grpc_c*"])
+    assert "GrpcChannelBypassError: gRPC channel to localhost:" in result.stdout.str()
+    assert server.calls == ["Unary"]  # the one made in its test, through the proxy
+    recorded = [c for f in cassette_files(inner) for c in cassette_lines(f) if c["kind"] == "http"]
+    assert [c["request"]["url"].rsplit("/", 1)[1] for c in recorded] == ["Unary"]
