@@ -23,6 +23,8 @@ import hashlib
 import threading
 from concurrent import futures
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +49,16 @@ from v4_proto.dydxprotocol.clob.tx_pb2 import MsgPlaceOrder
 from v4_proto.tendermint.types.block_pb2 import Block
 from v4_proto.tendermint.types.types_pb2 import Header
 
-__all__ = ["CHAIN_ID", "DydxNode", "start_dydx_node", "test_mnemonic"]
+__all__ = [
+    "CHAIN_ID",
+    "T0",
+    "DydxNode",
+    "decoded_orders",
+    "live_broker",
+    "start_dydx_node",
+    "test_mnemonic",
+    "trade_intent",
+]
 
 CHAIN_ID = "localdydxprotocol"  # dydx_v4_client.network.local_node's chain id
 SHORT_BLOCK_WINDOW = 20  # a short-term order lives at most this many blocks past the height
@@ -205,3 +216,76 @@ def start_dydx_node(
     tx_grpc.add_ServiceServicer_to_server(_Tx(node), server)
     server.start()
     return node
+
+
+# -- the bot's side: a LiveBroker that knows BTC-USD, and its intents -------------------------
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def live_broker(target: str, mnemonic: str | None = None, tls: bool = False) -> Any:
+    """A sending ``LiveBroker`` for the node at ``target`` (plaintext, or TLS as mainnet's
+    nodes; the local chain id) that knows BTC-USD's chain parameters and book; the mnemonic
+    defaults to ``DYDX_MNEMONIC``."""
+    from dydx_v4_client.network import local_node, make_insecure, make_secure
+
+    from tradingbot.execution.live import LiveBroker
+    from tradingbot.feeds.events import MarketUpdate
+    from tradingbot.market.book import BookState
+
+    # made here, not at import: a gRPC channel takes grpc_proxy when it is created
+    make = make_secure if tls else make_insecure
+    network = make(local_node, "http://127.0.0.1:9", "ws://127.0.0.1:9", target)
+    env = None if mnemonic is None else {"DYDX_MNEMONIC": mnemonic}
+    broker = LiveBroker(network=network, env=env)
+    assert not broker.dry_run
+    broker.on_event(
+        MarketUpdate(
+            market="BTC-USD",
+            is_snapshot=True,
+            oracle_price=Decimal(65000),
+            initial_margin_fraction=Decimal("0.05"),
+            maintenance_margin_fraction=Decimal("0.03"),
+            atomic_resolution=-10,
+            quantum_conversion_exponent=-9,
+            step_base_quantums=1_000_000,
+            subticks_per_tick=100_000,
+            clob_pair_id="0",
+        ),
+        T0,
+    )
+    book = BookState("BTC-USD", ((Decimal(64999), Decimal(1)),), ((Decimal(65000), Decimal(1)),))
+    broker.on_event(book, T0)
+    return broker
+
+
+def trade_intent(n: int, side: str, size: str, price: int) -> Any:
+    """Intent ``s00000n`` on BTC-USD (``side``: "BUY" or "SELL")."""
+    from tradingbot.feeds.events import Side
+    from tradingbot.strategy import IntentKind, TradeIntent
+
+    return TradeIntent(
+        id=f"s{n:06d}",
+        market="BTC-USD",
+        side=Side(side),
+        size=Decimal(size),
+        price=Decimal(price),
+        kind=IntentKind.ENTRY,
+        reason="test",
+    )
+
+
+def decoded_orders(node: DydxNode) -> list[dict[str, Any]]:
+    """The orders the node accepted, as the fields a test checks."""
+    return [
+        {
+            "owner": o.order.order_id.subaccount_id.owner,
+            "clob_pair_id": o.order.order_id.clob_pair_id,
+            "client_id": o.order.order_id.client_id,
+            "side": o.order.side,
+            "quantums": o.order.quantums,
+            "subticks": o.order.subticks,
+            "good_til_block": o.order.good_til_block,
+        }
+        for o in node.orders
+    ]

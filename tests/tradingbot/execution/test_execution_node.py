@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from decimal import Decimal as D
 from pathlib import Path
-from typing import Any
 
 # pytester's inline runs drop the modules an inner run imported; importing these here keeps one
 # copy for every run (see tests/plugin/conftest.py).
@@ -22,47 +19,26 @@ import pytest
 
 pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13)")
 
-from dydx_node import DydxNode, start_dydx_node, test_mnemonic
-from dydx_v4_client.network import local_node, make_insecure
+from dydx_node import (
+    T0,
+    DydxNode,
+    decoded_orders,
+    live_broker,
+    start_dydx_node,
+    test_mnemonic,
+    trade_intent,
+)
+from dydx_v4_client.key_pair import KeyPair
 from pytester_helpers import cassette_files, cassette_lines, outputs, prepare_inner
 from servers import make_self_signed
 
+from pytest_streamreplay.cassette import decode_body
 from tradingbot.execution import OrderStatus
 from tradingbot.execution.live import LiveBroker
-from tradingbot.feeds.events import BlockHeight, MarketUpdate, Side
-from tradingbot.market.book import BookState
-from tradingbot.strategy import IntentKind, TradeIntent
+from tradingbot.feeds.events import BlockHeight
 
 MNEMONIC = test_mnemonic()
 ADDRESS = LiveBroker(env={"DYDX_MNEMONIC": MNEMONIC}).address or ""
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
-
-
-def btc_update() -> MarketUpdate:
-    return MarketUpdate(
-        market="BTC-USD",
-        is_snapshot=True,
-        oracle_price=D(65000),
-        initial_margin_fraction=D("0.05"),
-        maintenance_margin_fraction=D("0.03"),
-        atomic_resolution=-10,
-        quantum_conversion_exponent=-9,
-        step_base_quantums=1_000_000,
-        subticks_per_tick=100_000,
-        clob_pair_id="0",
-    )
-
-
-def intent(n: int, side: Side, size: str, price: int) -> TradeIntent:
-    return TradeIntent(
-        id=f"s{n:06d}",
-        market="BTC-USD",
-        side=side,
-        size=D(size),
-        price=D(price),
-        kind=IntentKind.ENTRY,
-        reason="test",
-    )
 
 
 @pytest.fixture
@@ -72,44 +48,20 @@ def node() -> Iterator[DydxNode]:
     server.stop()
 
 
-def live_broker(node: DydxNode) -> LiveBroker:
-    network = make_insecure(local_node, "http://127.0.0.1:9", "ws://127.0.0.1:9", node.target)
-    broker = LiveBroker(network=network, env={"DYDX_MNEMONIC": MNEMONIC})
-    assert not broker.dry_run
-    broker.on_event(btc_update(), T0)
-    broker.on_event(BookState("BTC-USD", ((D(64999), D(1)),), ((D(65000), D(1)),), time=T0), T0)
-    return broker
-
-
-def decoded(node: DydxNode) -> list[dict[str, Any]]:
-    return [
-        {
-            "owner": o.order.order_id.subaccount_id.owner,
-            "clob_pair_id": o.order.order_id.clob_pair_id,
-            "client_id": o.order.order_id.client_id,
-            "side": o.order.side,
-            "quantums": o.order.quantums,
-            "subticks": o.order.subticks,
-            "good_til_block": o.order.good_til_block,
-        }
-        for o in node.orders
-    ]
-
-
 def test_orders_reach_the_node_signed_with_chain_numbers_and_a_live_good_til_block(
     node: DydxNode,
 ) -> None:
     """No block height on the feed (``tradingbot run`` subscribes none): the broker asks the
     node, so the order lives to height + 20 instead of expiring at block 20."""
-    broker = live_broker(node)
+    broker = live_broker(node.target, MNEMONIC)
     try:
-        buy, _ = broker.submit(intent(1, Side.BUY, "0.5", 65010), T0)
-        sell, _ = broker.submit(intent(2, Side.SELL, "0.0768", 65096), T0)
+        buy, _ = broker.submit(trade_intent(1, "BUY", "0.5", 65010), T0)
+        sell, _ = broker.submit(trade_intent(2, "SELL", "0.0768", 65096), T0)
     finally:
         broker.close()
     assert node.refused == []
     assert [buy.status, sell.status] == [OrderStatus.SENT, OrderStatus.SENT]
-    assert decoded(node) == [
+    assert decoded_orders(node) == [
         {
             "owner": ADDRESS,
             "clob_pair_id": 0,
@@ -134,14 +86,14 @@ def test_orders_reach_the_node_signed_with_chain_numbers_and_a_live_good_til_blo
 
 
 def test_a_feed_block_height_is_used_without_asking_the_node(node: DydxNode) -> None:
-    broker = live_broker(node)
+    broker = live_broker(node.target, MNEMONIC)
     broker.on_event(BlockHeight(height=995, time=T0), T0)
     try:
-        report, _ = broker.submit(intent(1, Side.BUY, "0.5", 65010), T0)
+        report, _ = broker.submit(trade_intent(1, "BUY", "0.5", 65010), T0)
     finally:
         broker.close()
     assert report.status is OrderStatus.SENT
-    assert [o["good_til_block"] for o in decoded(node)] == [1_015]
+    assert [o["good_til_block"] for o in decoded_orders(node)] == [1_015]
     assert "GetLatestBlock" not in node.calls
 
 
@@ -150,10 +102,10 @@ def test_a_transaction_the_node_refuses_is_reported_rejected_with_its_log(
 ) -> None:
     """A transaction the node answers with a non-zero code never reached the book: the report
     says rejected, with the node's codespace, code and log."""
-    broker = live_broker(node)
+    broker = live_broker(node.target, MNEMONIC)
     broker.on_event(BlockHeight(height=900, time=T0), T0)  # a stale height: outside the window
     try:
-        report, fills = broker.submit(intent(1, Side.BUY, "0.5", 65010), T0)
+        report, fills = broker.submit(trade_intent(1, "BUY", "0.5", 65010), T0)
     finally:
         broker.close()
     assert report.status is OrderStatus.REJECTED and fills == []
@@ -170,38 +122,18 @@ def test_a_transaction_the_node_refuses_is_reported_rejected_with_its_log(
 
 INNER = """
 import json, os, pathlib
-from datetime import UTC, datetime
-from decimal import Decimal as D
 
 import pytest
-from dydx_v4_client.network import local_node, make_insecure, make_secure
-
-from tradingbot.execution.live import LiveBroker
-from tradingbot.feeds.events import MarketUpdate, Side
-from tradingbot.market.book import BookState
-from tradingbot.strategy import IntentKind, TradeIntent
-
-T0 = datetime(2024, 1, 1, tzinfo=UTC)
+from dydx_node import T0, live_broker, trade_intent
 
 
 @pytest.mark.streamreplay
 def test_orders():
-    make = make_secure if os.environ.get("NODE_TLS") else make_insecure
-    # made inside the test: a gRPC channel takes grpc_proxy when it is created
-    network = make(local_node, "http://127.0.0.1:9", "ws://127.0.0.1:9", os.environ["NODE"])
-    broker = LiveBroker(network=network)  # the mnemonic comes from DYDX_MNEMONIC
-    broker.on_event(MarketUpdate(
-        market="BTC-USD", is_snapshot=True, oracle_price=D(65000),
-        initial_margin_fraction=D("0.05"), maintenance_margin_fraction=D("0.03"),
-        atomic_resolution=-10, quantum_conversion_exponent=-9,
-        step_base_quantums=1_000_000, subticks_per_tick=100_000, clob_pair_id="0",
-    ), T0)
-    broker.on_event(BookState("BTC-USD", ((D(64999), D(1)),), ((D(65000), D(1)),), time=T0), T0)
+    # the mnemonic comes from DYDX_MNEMONIC
+    broker = live_broker(os.environ["NODE"], tls=bool(os.environ.get("NODE_TLS")))
     intents = [
-        TradeIntent(id="s000001", market="BTC-USD", side=Side.BUY, size=D(os.environ["SIZE"]),
-                    price=D(65010), kind=IntentKind.ENTRY, reason="cross"),
-        TradeIntent(id="s000002", market="BTC-USD", side=Side.SELL, size=D("0.0768"),
-                    price=D(65096), kind=IntentKind.EXIT, reason="exit"),
+        trade_intent(1, "BUY", os.environ["SIZE"], 65010),
+        trade_intent(2, "SELL", "0.0768", 65096),
     ]
     try:
         reports = [broker.submit(intent, T0)[0] for intent in intents]
@@ -263,7 +195,7 @@ def test_node_client_records_then_replays_strictly_with_the_same_reports(
     # the wallet's account, then per order: the height (none on the feed), the sequence, the
     # transaction
     assert node.calls == ["Account", *["GetLatestBlock", "Account", "BroadcastTx"] * 2]
-    assert [(o["quantums"], o["subticks"], o["good_til_block"]) for o in decoded(node)] == [
+    assert [(o["quantums"], o["subticks"], o["good_til_block"]) for o in decoded_orders(node)] == [
         (5_000_000_000, 6_501_000_000, 1_020),
         (768_000_000, 6_509_600_000, 1_020),
     ]
@@ -286,10 +218,18 @@ def test_node_client_records_then_replays_strictly_with_the_same_reports(
     assert [c["request"]["url"].split("/", 3)[3] for c in calls] == [
         f"{services[m]}/{m}" for m in node.calls
     ]
-    # the mnemonic never goes to the node: neither it nor any of its words is in the cassette
-    assert not any(word in text for word in set(MNEMONIC.split()) if len(word) > 4)
-    private_key = LiveBroker(env={"DYDX_MNEMONIC": MNEMONIC})
-    assert private_key.address in text  # the public address is, as the node saw it
+    # The mnemonic and the key never go to the node (only the address, the public key and
+    # the signature do), so neither is in the cassette's text nor in its decoded messages.
+    sent = b"".join(decode_body(c["request"]["body"]) for c in calls)
+    received = b"".join(decode_body(c["response"].get("body")) for c in calls)
+    key = KeyPair.from_mnemonic(MNEMONIC)
+    words = MNEMONIC.split()
+    for secret in [MNEMONIC, *(" ".join(words[i : i + 3]) for i in range(len(words) - 2))]:
+        assert secret not in text and secret.encode() not in sent + received
+    private = key.key.secret
+    assert private.hex() not in text and private not in sent + received
+    assert ADDRESS in text  # the public address is, as the node saw it
+    assert key.public_key_bytes in sent  # so is the public key (inside the transaction)
 
 
 def test_a_changed_order_fails_the_replay_naming_the_broadcast(
