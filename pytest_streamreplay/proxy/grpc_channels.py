@@ -54,7 +54,6 @@ _TARGETS: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
 }
 _lock = threading.Lock()
 _active: list[str] = []  # the bound test's proxy URL (a stack: bindings may nest)
-_hook_installed = False
 
 
 class GrpcChannelBypassError(RuntimeError):
@@ -169,16 +168,26 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
         return None
 
 
+def _loaded(name: str) -> list[ModuleType]:
+    """The copies of module ``name`` in use: ``sys.modules``' and the one its package holds as
+    an attribute, which grpcio's own code reaches (they differ after a module was dropped from
+    ``sys.modules`` and imported again, as pytester's inline runs do)."""
+    found = [m for m in (sys.modules.get(name),) if m is not None]
+    parent, _, child = name.rpartition(".")
+    held = getattr(sys.modules.get(parent), child, None)
+    if isinstance(held, ModuleType) and all(held is not m for m in found):
+        found.append(held)
+    return found
+
+
 def _install() -> None:
-    global _hook_installed
     with _lock:
         for name in _TARGETS:
-            module = sys.modules.get(name)
-            if module is not None:
+            for module in _loaded(name):
                 _patch(module)
-        if not _hook_installed:
+        # checked each time: a test tool may restore sys.meta_path to an earlier copy
+        if not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
             sys.meta_path.insert(0, _PatchOnImport())
-            _hook_installed = True
 
 
 @contextlib.contextmanager
