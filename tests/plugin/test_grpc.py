@@ -429,3 +429,34 @@ def test_an_aio_channel_made_before_the_test_is_refused_too(inner, monkeypatch) 
     assert server.calls == ["Unary"]  # the one made in its test, through the proxy
     recorded = [c for f in cassette_files(inner) for c in cassette_lines(f) if c["kind"] == "http"]
     assert [c["request"]["url"].rsplit("/", 1)[1] for c in recorded] == ["Unary"]
+
+
+SECRET_IN_MESSAGE = """
+import json, os, pathlib, grpc, pytest
+
+MNEMONIC = " ".join(["abandon"] * 11 + ["about"])
+
+@pytest.mark.streamreplay
+def test_secret_in_a_message():
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        reply = ch.unary_unary("/test.Echo/Unary")(("seed " + MNEMONIC).encode(), timeout=10)
+        stream = list(ch.unary_stream("/test.Echo/Stream")(b"2", timeout=10))
+    out = pathlib.Path(os.environ["OUT"])
+    seen = {"reply": reply.decode(), "stream": [m.decode() for m in stream]}
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(json.dumps(seen).encode())
+"""
+
+
+def test_a_secret_inside_a_grpc_message_is_redacted_keeping_the_frames_whole(
+    inner, monkeypatch
+) -> None:
+    """Redaction finds a mnemonic in a message's text; a placeholder of another length inside
+    a gRPC frame would break its length prefix, so the replayed client could not read it."""
+    _record(inner, monkeypatch, SECRET_IN_MESSAGE)
+    (cassette,) = cassette_files(inner)
+    assert "abandon abandon" not in cassette.read_text()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = (json.loads(o) for o in outputs(inner))
+    assert recorded["reply"] == "echo:seed " + " ".join(["abandon"] * 11 + ["about"])
+    assert replayed["stream"] == recorded["stream"] == ["message 0", "message 1"]
+    assert "abandon" not in replayed["reply"] and replayed["reply"].startswith("echo:seed ")
