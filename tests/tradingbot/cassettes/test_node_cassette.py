@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13)")
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)")
 
 from dydx_node import T0, live_broker, start_dydx_node, test_mnemonic, trade_intent
 from dydx_v4_client.key_pair import KeyPair

@@ -17,7 +17,7 @@ import mitmproxy.master
 import mitmproxy.proxy.layers.http  # noqa: F401
 import pytest
 
-pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13)")
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)")
 
 from dydx_node import (
     T0,
