@@ -124,6 +124,18 @@ def test_a_changed_request_message_is_unmatched_with_its_difference(
     assert "grpc messages: request message #0: <5 bytes: 48 45 4c 4c 4f>" in text
 
 
+def test_the_unmatched_report_shows_the_same_method_first(inner, monkeypatch) -> None:
+    """The call whose message changed is nearest to its own recording, not to the calls of
+    other methods that happened to come first in the cassette."""
+    _record(inner, monkeypatch, CALLS)
+    inner.makepyfile(test_rpc=CALLS.replace('/test.Echo/Fail")(b"42"', '/test.Echo/Fail")(b"43"'))
+    replayed = inner.runpytest("--replay-strict")
+    replayed.assert_outcomes(failed=1)
+    text = replayed.stdout.str()
+    nearest = text.split("nearest recorded requests:\n", 1)[1].splitlines()[0]
+    assert "/test.Echo/Fail  -- grpc messages: request message #0: <2 bytes: 34 33>" in nearest
+
+
 STREAMS = """
 import json, os, pathlib, queue, grpc, pytest
 
