@@ -32,9 +32,9 @@ class GrpcOrigin:
 
 def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
     """``/test.Echo/Unary`` echoes with a custom trailer, ``/Stream`` sends N messages 50 ms
-    apart, ``/Fail`` ends with NOT_FOUND, its details and a trailer, ``/Collect`` (client
-    streaming) joins what it was sent, ``/Chat`` (bidirectional) answers each message as it
-    arrives."""
+    apart, ``/Burst`` a 2 MiB message and then N small ones back to back, ``/Fail`` ends
+    with NOT_FOUND, its details and a trailer, ``/Collect`` (client streaming) joins what it
+    was sent, ``/Chat`` (bidirectional) answers each message as it arrives."""
     seen: list[str] = []
     lock = threading.Lock()
 
@@ -53,6 +53,12 @@ def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
             if i:
                 time.sleep(0.05)
             yield b"message %d" % i
+
+    def burst(request: bytes, context: Any) -> Iterator[bytes]:
+        note("Burst")
+        yield bytes(range(256)) * 8192  # 2 MiB: several HTTP/2 frames, several socket reads
+        for i in range(int(request or b"20")):
+            yield b"small %d" % i  # sent back to back: many share one socket read
 
     def fail(request: bytes, context: Any) -> bytes:
         note("Fail")
@@ -74,6 +80,7 @@ def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
         {
             "Unary": grpc.unary_unary_rpc_method_handler(unary),
             "Stream": grpc.unary_stream_rpc_method_handler(stream),
+            "Burst": grpc.unary_stream_rpc_method_handler(burst),
             "Fail": grpc.unary_unary_rpc_method_handler(fail),
             "Collect": grpc.stream_unary_rpc_method_handler(collect),
             "Chat": grpc.stream_stream_rpc_method_handler(chat),

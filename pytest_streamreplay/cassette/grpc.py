@@ -10,10 +10,11 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from .records import Headers, HttpInteraction, HttpRequest, header_value
+from .records import Headers, HttpInteraction, HttpRequest, header_value, is_grpc
 
 __all__ = [
     "STATUS_NAMES",
+    "MessageCutter",
     "call_summary",
     "grpc_status",
     "is_grpc",
@@ -43,11 +44,6 @@ STATUS_NAMES = (
 )
 
 
-def is_grpc(headers: Headers) -> bool:
-    ctype = (header_value(headers, "content-type") or "").lower()
-    return ctype.startswith("application/grpc")
-
-
 def split_messages(data: bytes) -> tuple[list[bytes], bytes]:
     """The complete length-prefixed messages in ``data`` (payloads, flag dropped), and the
     incomplete rest."""
@@ -60,6 +56,30 @@ def split_messages(data: bytes) -> tuple[list[bytes], bytes]:
         out.append(data[pos + 5 : pos + 5 + length])
         pos += 5 + length
     return out, data[pos:]
+
+
+class MessageCutter:
+    """Cuts a byte stream into whole length-prefixed messages (each with its 5-byte prefix),
+    however the transport split it: a read may hold part of a message or several."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The messages ``data`` completes, framed as they were sent."""
+        self.pending += data
+        out: list[bytes] = []
+        pos = 0
+        while len(self.pending) - pos >= 5:
+            (length,) = struct.unpack_from(">I", self.pending, pos + 1)
+            end = pos + 5 + length
+            if len(self.pending) < end:
+                break
+            out.append(bytes(self.pending[pos:end]))
+            pos = end
+        if pos:
+            del self.pending[:pos]
+        return out
 
 
 def grpc_status(trailers: Headers | None, headers: Headers) -> tuple[int | None, str]:

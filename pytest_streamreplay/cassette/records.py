@@ -92,6 +92,11 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
+def is_grpc(headers: Headers) -> bool:
+    """A gRPC call or answer (its bodies are length-prefixed protobuf messages)."""
+    return (header_value(headers, "content-type") or "").lower().startswith("application/grpc")
+
+
 #: The header's own keys; any others are the recorder's metadata (``Header.extra``).
 HEADER_KEYS = frozenset(
     {"kind", "format", "version", "recorded_by", "recorded_at", "test", "note", "pytest_session"}
@@ -203,7 +208,8 @@ class HttpRequest:
 
     @classmethod
     def build(cls, method: str, url: str, headers: Headers, content: bytes | None) -> HttpRequest:
-        return cls(method, url, headers, encode_body(content))
+        # gRPC messages are binary even when their bytes happen to be UTF-8: always base64
+        return cls(method, url, headers, encode_body(content, binary=is_grpc(headers)))
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..cassette.body import encode_body
 from ..cassette.encoding import apply_encoding, describe_encoding
-from ..cassette.grpc import is_grpc
+from ..cassette.grpc import MessageCutter, is_grpc
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
 from ..session import CassetteSession
 from .binding import SessionBinding
@@ -130,19 +130,37 @@ def _answered_whole(interaction: HttpInteraction) -> bool:
 
 
 class _ChunkRecorder:
-    """mitmproxy calls this with each chunk as it arrives and forwards what it returns."""
+    """mitmproxy calls this with each chunk as it arrives and forwards what it returns.
 
-    def __init__(self, sent: bytearray | None = None) -> None:
+    A gRPC answer is recorded one chunk per message (stamped when its last byte passed), not
+    per socket read, so the cassette reads as the messages the client got; the bytes forwarded
+    are untouched."""
+
+    def __init__(self, sent: bytearray | None = None, *, grpc: bool = False) -> None:
         self.start = time.monotonic()
-        self.chunks: list[Chunk] = []
+        self._chunks: list[Chunk] = []
         self.sent = sent  # the request body so far, when it streams
+        self._cutter = MessageCutter() if grpc else None
+        self._partial: Chunk | None = None  # a message begun but not finished
 
     def __call__(self, data: bytes) -> bytes:
         if data:
             t = (time.monotonic() - self.start) * 1000.0
             after = None if self.sent is None else len(self.sent)
-            self.chunks.append(Chunk(t, encode_body(data, binary=not _is_text(data)), after))
+            if self._cutter is None:
+                self._chunks.append(Chunk(t, encode_body(data, binary=not _is_text(data)), after))
+            else:
+                for message in self._cutter.feed(data):
+                    self._chunks.append(Chunk(t, encode_body(message, binary=True), after))
+                rest = bytes(self._cutter.pending)
+                self._partial = Chunk(t, encode_body(rest, binary=True), after) if rest else None
         return data
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        """What passed so far; a message the stream broke off in is its last chunk."""
+        partial = self._partial
+        return [*self._chunks, partial] if partial is not None else list(self._chunks)
 
 
 def stream_end(error_msg: str, client_gone: bool = False) -> str:
@@ -340,7 +358,8 @@ class HttpRecordReplay:
         if isinstance(meta, Routed):
             flow.response.stream = True
         elif isinstance(meta, _Live) and flow.websocket is None and is_streaming(flow.response):
-            meta.recorder = _ChunkRecorder(meta.sent)
+            grpc = is_grpc(list(flow.response.headers.items(multi=True)))
+            meta.recorder = _ChunkRecorder(meta.sent, grpc=grpc)
             flow.response.stream = meta.recorder
 
     @fail_closed

@@ -109,7 +109,7 @@ def test_grpc_unary_stream_and_error_record_then_replay(
         ("/test.Echo/Fail", "NOT_FOUND", 0),
     ]
     assert summaries[2]["message"] == "order 42 not found"
-    assert len(calls[1]["response"]["chunks"]) >= 2  # messages recorded as they passed
+    assert len(calls[1]["response"]["chunks"]) == 4  # one chunk per message, as they passed
 
 
 def test_a_changed_request_message_is_unmatched_with_its_difference(
@@ -488,3 +488,34 @@ def test_a_secret_inside_a_grpc_message_is_redacted_keeping_the_frames_whole(
     for key in ("reply", "binary"):  # the same length, the secret gone
         assert len(replayed[key]) == len(recorded[key]) and "abandon" not in replayed[key]
     assert replayed["binary"].startswith("echo:\xff\x00\x81 seed REDACTED-mnemonic-1___")
+
+
+BURST = """
+import hashlib, json, os, pathlib, grpc, pytest
+
+@pytest.mark.streamreplay
+def test_burst():
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        got = list(ch.unary_stream("/test.Echo/Burst")(b"20", timeout=20))
+    seen = [hashlib.sha256(m).hexdigest() for m in got]
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(json.dumps(seen).encode())
+"""
+
+
+def test_a_server_stream_is_recorded_one_chunk_per_message(inner, monkeypatch) -> None:
+    """Socket reads cut a 2 MiB message in pieces and pack small ones together; the
+    cassette keeps one chunk per gRPC message, and replay still gives the same messages."""
+    _record(inner, monkeypatch, BURST)
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    first, second = outputs(inner)
+    assert first == second and len(json.loads(first)) == 21
+    (cassette,) = cassette_files(inner)
+    (call,) = [r for r in cassette_lines(cassette) if r["kind"] == "http"]
+    chunks = call["response"]["chunks"]
+    framed = [decode_body(c) for c in chunks]
+    lengths = [int.from_bytes(f[1:5], "big") for f in framed]
+    assert [len(f) - 5 for f in framed] == lengths, "each chunk is exactly one framed message"
+    assert lengths == [2097152] + [len(b"small %d" % i) for i in range(20)]
+    assert all(c["after"] == 7 for c in chunks)  # the request (one 2-byte message) had come
+    assert [c["t"] for c in chunks] == sorted(c["t"] for c in chunks)
