@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Never
 
+from .cassette.grpc_types import GrpcTypes
 from .cassette.matching import DEFAULT_MATCH_ON, Matcher, resolve_matchers
 from .cassette.records import HttpInteraction
 from .cassette.redaction import Redactor
@@ -239,6 +240,7 @@ def use_cassette(
     speed: str | float = "instant",
     message_ignore: str | Sequence[str] = (),
     extra_cassettes: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = (),
+    grpc_descriptors: str | Sequence[str] = (),
     strict: bool = False,
     upstream_ca: str | os.PathLike[str] | None = None,
     upstream_insecure: bool = False,
@@ -285,6 +287,7 @@ def use_cassette(
         speed=pace,
         message_ignore=as_names(message_ignore),
         extra=[cassette.parent / extra for extra in as_paths(extra_cassettes)],
+        grpc_types=GrpcTypes.load(as_names(grpc_descriptors)) if grpc_descriptors else None,
     )
     ca = Path(upstream_ca).resolve() if upstream_ca else None
     return _use_cassette(session, ca, upstream_insecure, share_tls_contexts)

@@ -177,6 +177,17 @@ SETTINGS: tuple[Setting, ...] = (
         use_cassette="extra_cassettes",
     ),
     Setting(
+        "grpc_descriptors",
+        "list",
+        (),
+        "protobuf _pb2 modules, FileDescriptorSet files (relative to the rootdir) and "
+        "server-reflection: gRPC messages get a JSON form (docs/grpc.md)",
+        "test",
+        marker="grpc_descriptors",
+        use_cassette="grpc_descriptors",
+        ini="streamreplay_grpc_descriptors",
+    ),
+    Setting(
         "strict",
         "bool",
         False,

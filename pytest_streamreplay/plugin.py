@@ -241,8 +241,21 @@ def _open_session(item: pytest.Item, state: _PluginState) -> tuple[CassetteSessi
         extra=[path.parent / extra for extra in settings.extra_cassettes],
         pytest_session=state.run_id,
         shared=state.users[_key(path)] > 1,
+        grpc_types=_grpc_types(settings, config),
     )
     return session, settings
+
+
+def _grpc_types(settings: Settings, config: pytest.Config) -> Any:
+    if not settings.grpc_descriptors:
+        return None
+    from .cassette.grpc_types import GrpcTypes, GrpcTypesError
+    from .settings import SettingsError
+
+    try:
+        return GrpcTypes.load(settings.grpc_descriptors, Path(config.rootpath))
+    except GrpcTypesError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _display(path: Path, config: pytest.Config) -> str:

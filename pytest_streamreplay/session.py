@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .cassette.grpc import is_grpc, messages_differ
+from .cassette.grpc_types import GrpcTypes
 from .cassette.index import CassetteIndex, IndexedHttp
 from .cassette.matching import NamedMatcher, compare
 from .cassette.records import (
@@ -111,6 +112,9 @@ class CassetteSession:
     pytest_session: str | None = None
     #: Other tests use this cassette too: "unused" is judged for the run, not by this test.
     shared: bool = False
+    #: Protobuf types (``grpc_descriptors``): gRPC messages get a JSON form when recorded and
+    #: when matched.
+    grpc_types: GrpcTypes | None = None
 
     existed: bool = field(init=False, default=False)
     can_replay: bool = field(init=False, default=False)
@@ -432,17 +436,12 @@ class CassetteSession:
         return self.redactor.live_json(value)
 
     # -- HTTP ------------------------------------------------------------------------------
-    def grpc_messages_differ(self, live: HttpRequest, recorded: HttpRequest) -> str | None:
-        """How a streamed gRPC call's whole request differs from the recorded one (None: the
-        same), both as matching sees them: the live one redacted by the recording's rules."""
-        return messages_differ(self.redactor.request(live), Redactor.matchable(recorded))
-
     def decide(self, live: HttpRequest, *, partial: bool = False) -> Decision:
         """Choose how to answer a live request (already in cassette form, not yet redacted).
 
         ``partial``: the request body is still arriving (a streamed gRPC call, matched on its
         first message)."""
-        live = self.redactor.request(live)
+        live = self.redactor.request(self._with_forms(live))
         with self._lock:
             self.traffic += 1
             if self.can_replay:
@@ -473,6 +472,25 @@ class CassetteSession:
             self.unmatched.append(Unmatched(live, report))
             return Decision("refuse", report=report)
 
+    def _with_forms(self, request: HttpRequest) -> HttpRequest:
+        """A gRPC request with the JSON forms of its messages, when the types know its method
+        and it has none yet (a live call, or one recorded without descriptors)."""
+        if self.grpc_types is None or request.messages is not None:
+            return request
+        forms = self.grpc_types.request_forms(request)
+        if forms is None:
+            return request
+        return HttpRequest(request.method, request.url, request.headers, request.body, forms)
+
+    def grpc_messages_differ(self, live: HttpRequest, recorded: HttpRequest) -> str | None:
+        """How a streamed call's whole request differs from the recorded one it was matched
+        to on its first message (None: the same), judged as matching judges it: the live one
+        redacted by the recording's rules, fields ignored as ``match_on`` says."""
+        mine = self.redactor.request(self._with_forms(live))
+        theirs = Redactor.matchable(self._with_forms(recorded))
+        ignore = next((m.grpc_ignore for m in self.matchers if m.grpc_ignore is not None), None)
+        return messages_differ(mine, theirs, ignore=ignore)
+
     def report_unmatched(self, live: HttpRequest, report: str) -> None:
         """A request found not to match after its answer began (a streamed call's later
         messages): the test fails with ``report``, as for an unmatched request."""
@@ -492,7 +510,7 @@ class CassetteSession:
             url_matchers = [m for m in self.matchers if m.url_only]
             if url_matchers and (failures := compare(live, summary, url_matchers)):
                 return failures  # differs already on method or URL: no need to read it back
-            recorded = Redactor.matchable(source.request(entry))
+            recorded = Redactor.matchable(self._with_forms(source.request(entry)))
             return compare(live, recorded, self.matchers, partial=partial)
         except CassetteError:
             raise
@@ -542,6 +560,8 @@ class CassetteSession:
     def record(self, record: Record, flow: str | None = None) -> Record:
         """Redact a freshly recorded record and keep it for saving; with ``flow``, only while
         that flow is live (a message arriving after teardown cut its connection is dropped)."""
+        if self.grpc_types is not None and isinstance(record, HttpInteraction):
+            self.grpc_types.annotate(record)  # before redaction: the JSON forms are redacted
         self.redactor.record(record)
         if self.extra_redact is not None and self.extra_redact(record) is False:
             return record  # left out of the cassette, as a hook asked

@@ -43,6 +43,8 @@ class Settings:
     speed: Speed
     message_ignore: tuple[str, ...]
     extra_cassettes: tuple[str, ...]
+    #: ``_pb2`` module names, FileDescriptorSet paths and ``server-reflection``.
+    grpc_descriptors: tuple[str, ...]
     allow_cassette_outside: bool
 
 
@@ -106,6 +108,7 @@ PARSERS: dict[str, Callable[[Found, Any], Any]] = {
     "speed": _speed,
     "message_ignore": _words,
     "record_on_failure": _flag,
+    "grpc_descriptors": _words,
 }
 
 

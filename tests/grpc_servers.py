@@ -96,3 +96,34 @@ def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
         port = server.add_secure_port("127.0.0.1:0", creds)
     server.start()
     return GrpcOrigin(server, port, seen)
+
+
+def start_shop_origin(protos: Any) -> GrpcOrigin:
+    """A plaintext grpcio server of ``shop.Orders`` (see grpc_protos.py) with real messages:
+    ``Get`` answers the order asked for, ``Watch`` streams ``limit`` updates of it 20 ms
+    apart, ``Trade`` (bidirectional) confirms each order as it arrives."""
+    pb2, pb2_grpc = protos.pb2, protos.pb2_grpc
+    seen: list[str] = []
+
+    class Orders(pb2_grpc.OrdersServicer):  # type: ignore[misc,name-defined]
+        def Get(self, request: Any, context: Any) -> Any:
+            seen.append("Get")
+            return pb2.Order(id=request.id, status="open", quantity=3, tags=["new"])
+
+        def Watch(self, request: Any, context: Any) -> Iterator[Any]:
+            seen.append("Watch")
+            for i in range(request.limit or 3):
+                if i:
+                    time.sleep(0.02)
+                yield pb2.Order(id=request.id, status=f"step {i}", quantity=i)
+
+        def Trade(self, requests: Iterator[Any], context: Any) -> Iterator[Any]:
+            seen.append("Trade")
+            for order in requests:
+                yield pb2.Order(id=order.id, status="filled", quantity=order.quantity)
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb2_grpc.add_OrdersServicer_to_server(Orders(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    return GrpcOrigin(server, port, seen)

@@ -7,15 +7,19 @@ protobuf bytes; its status travels in the trailers (``grpc-status``, ``grpc-mess
 
 from __future__ import annotations
 
+import json
 import struct
 from typing import Any
 
+from .jsonpaths import without_paths
 from .records import Headers, HttpInteraction, HttpRequest, header_value, is_grpc
 
 __all__ = [
     "STATUS_NAMES",
     "MessageCutter",
     "call_summary",
+    "field_changes",
+    "framed_messages",
     "grpc_status",
     "is_grpc",
     "messages_differ",
@@ -44,18 +48,25 @@ STATUS_NAMES = (
 )
 
 
-def split_messages(data: bytes) -> tuple[list[bytes], bytes]:
-    """The complete length-prefixed messages in ``data`` (payloads, flag dropped), and the
+def framed_messages(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """(compressed flag, payload) of each whole length-prefixed message in ``data``, and the
     incomplete rest."""
-    out: list[bytes] = []
+    out: list[tuple[int, bytes]] = []
     pos = 0
     while len(data) - pos >= 5:
         (length,) = struct.unpack_from(">I", data, pos + 1)
         if len(data) - pos - 5 < length:
             break
-        out.append(data[pos + 5 : pos + 5 + length])
+        out.append((data[pos], data[pos + 5 : pos + 5 + length]))
         pos += 5 + length
     return out, data[pos:]
+
+
+def split_messages(data: bytes) -> tuple[list[bytes], bytes]:
+    """The complete length-prefixed messages in ``data`` (payloads, flag dropped), and the
+    incomplete rest."""
+    messages, rest = framed_messages(data)
+    return [payload for _, payload in messages], rest
 
 
 class MessageCutter:
@@ -93,20 +104,83 @@ def grpc_status(trailers: Headers | None, headers: Headers) -> tuple[int | None,
 
 
 def messages_differ(
-    live: HttpRequest, recorded: HttpRequest, *, first_only: bool = False
+    live: HttpRequest,
+    recorded: HttpRequest,
+    *,
+    first_only: bool = False,
+    ignore: tuple[str, ...] | None = None,
 ) -> str | None:
     """How two gRPC requests' messages differ (None when they are the same); ``first_only``
-    compares the first message (a request still arriving)."""
+    compares the first message (a request still arriving).
+
+    Messages are compared as bytes; the difference is shown field by field when both sides
+    have JSON forms. With ``ignore`` (dotted paths, as ``json_body[...]`` takes) the JSON
+    forms are compared without those fields; without JSON forms on both sides, as bytes."""
     mine, _ = split_messages(live.content)
     theirs, _ = split_messages(recorded.content)
+    mine_json, theirs_json = _json_forms(live), _json_forms(recorded)
+    by_fields = ignore is not None and mine_json is not None and theirs_json is not None
     if first_only:
         mine, theirs = mine[:1], theirs[:1]
-    if mine == theirs:
+        mine_json = None if mine_json is None else mine_json[:1]
+        theirs_json = None if theirs_json is None else theirs_json[:1]
+    if by_fields:
+        assert mine_json is not None and theirs_json is not None and ignore is not None
+        mine_cmp: list[Any] = [without_paths(v, ignore) for v in mine_json]
+        theirs_cmp: list[Any] = [without_paths(v, ignore) for v in theirs_json]
+    else:
+        mine_cmp, theirs_cmp = list(mine), list(theirs)
+    if mine_cmp == theirs_cmp:
         return None
-    if len(mine) != len(theirs):
-        return f"{len(mine)} request message(s) != {len(theirs)} recorded"
-    k = next(i for i, (a, b) in enumerate(zip(mine, theirs, strict=True)) if a != b)
+    if len(mine_cmp) != len(theirs_cmp):
+        return f"{len(mine_cmp)} request message(s) != {len(theirs_cmp)} recorded"
+    k = next(i for i, (a, b) in enumerate(zip(mine_cmp, theirs_cmp, strict=True)) if a != b)
+    if mine_json is not None and theirs_json is not None:
+        kind = (recorded.messages or [{}])[k].get("type", "message")
+        a, b = mine_json[k], theirs_json[k]
+        if by_fields and ignore:
+            a, b = without_paths(a, ignore), without_paths(b, ignore)
+        changes = "; ".join(field_changes(a, b)) or "same fields, different bytes"
+        return f"request message #{k} ({kind}): {changes}"
     return f"request message #{k}: {_show(mine[k])} != {_show(theirs[k])} (recorded)"
+
+
+def _json_forms(request: HttpRequest) -> list[Any] | None:
+    forms = request.messages
+    if not forms or any("json" not in f for f in forms):
+        return None
+    return [f["json"] for f in forms]
+
+
+def field_changes(live: Any, recorded: Any, path: str = "", limit: int = 8) -> list[str]:
+    """``path: live != recorded (recorded)`` for each field that differs (at most ``limit``)."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, where: str) -> None:
+        if len(out) >= limit or a == b:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key, _ABSENT), b.get(key, _ABSENT), f"{where}.{key}" if where else key)
+            return
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{where}.{i}" if where else str(i))
+            return
+        out.append(f"{where or '(message)'}: {_value(a)} != {_value(b)} (recorded)")
+
+    walk(live, recorded, path)
+    return out
+
+
+_ABSENT = object()
+
+
+def _value(value: Any) -> str:
+    if value is _ABSENT:
+        return "absent"
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _show(payload: bytes, limit: int = 48) -> str:

@@ -3,17 +3,19 @@
 A matcher compares a live request with a recorded one and returns None when they agree, or a
 short description of the difference (``"/x != /"``), which the unmatched-request report shows.
 Matchers are named in ``match_on``; some take arguments in brackets: ``json_body[id,params.ts]``
-ignores those JSON paths, ``headers[accept,x-version]`` compares only those headers.
+ignores those JSON paths, ``headers[accept,x-version]`` compares only those headers,
+``grpc_message[at,items.*.ts]`` compares gRPC request messages by their JSON forms without
+those fields.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .grpc import is_grpc, messages_differ
+from .jsonpaths import without_paths
 from .records import HttpRequest
 
 __all__ = [
@@ -49,6 +51,9 @@ class NamedMatcher:
     #: A built-in matcher that reads only the method and the URL: a cassette's index can
     #: answer it without reading headers and bodies back from the file.
     url_only: bool = False
+    #: ``grpc_message[paths]``: gRPC request messages compare by their JSON forms without
+    #: these fields (see ``compare``).
+    grpc_ignore: tuple[str, ...] | None = None
 
     def __call__(self, live: HttpRequest, recorded: HttpRequest) -> str | None:
         return self.fn(live, recorded)
@@ -70,47 +75,6 @@ def _headers(req: HttpRequest, only: frozenset[str] | None) -> dict[str, list[st
             continue
         out.setdefault(key, []).append(v)
     return out
-
-
-def _drop_path(value: Any, path: Sequence[str]) -> None:
-    """Remove one dotted path (``params.ts``, ``items.*.id``) from a JSON value in place."""
-    if not path:
-        return
-    head, rest = path[0], path[1:]
-    targets: list[Any]
-    if isinstance(value, dict):
-        if head == "*":
-            targets = list(value.values())
-        elif not rest:
-            value.pop(head, None)
-            return
-        else:
-            targets = [value[head]] if head in value else []
-    elif isinstance(value, list):
-        if head == "*":
-            targets = value
-        elif head.isdigit() and int(head) < len(value):
-            if not rest:
-                value[int(head)] = None
-                return
-            targets = [value[int(head)]]
-        else:
-            targets = []
-    else:
-        return
-    for target in targets:
-        if rest:
-            _drop_path(target, rest)
-        elif isinstance(value, dict):
-            value.clear()
-
-
-def without_paths(value: Any, paths: Iterable[str]) -> Any:
-    """A copy of ``value`` with the given dotted paths removed."""
-    copied = json.loads(json.dumps(value))
-    for path in paths:
-        _drop_path(copied, [p for p in path.strip().lstrip("$").strip(".").split(".") if p])
-    return copied
 
 
 def _json_body(ignore: tuple[str, ...]) -> Matcher:
@@ -162,6 +126,7 @@ def matcher_names() -> list[str]:
         "body",
         "json_body",
         "headers",
+        "grpc_message",
     ]
 
 
@@ -189,6 +154,9 @@ def resolve_matchers(
         if name in custom and not args:
             out.append(NamedMatcher(name, custom[name]))
             continue
+        if name == "grpc_message":
+            out.append(NamedMatcher(spec, _no_opinion, grpc_ignore=args))
+            continue
         try:
             out.append(NamedMatcher(spec, _builtin(name, args), name in _URL_ONLY))
         except MatcherSpecError as exc:
@@ -201,6 +169,10 @@ def resolve_matchers(
     return out
 
 
+def _no_opinion(live: HttpRequest, recorded: HttpRequest) -> str | None:
+    return None  # compared in ``compare``, which knows whether the request is still arriving
+
+
 def compare(
     live: HttpRequest,
     recorded: HttpRequest,
@@ -210,9 +182,10 @@ def compare(
 ) -> list[tuple[str, str]]:
     """The failing matchers as ``(name, difference)``; empty when the requests match.
 
-    Two gRPC calls also compare their request messages (a method's calls differ by them),
-    unless the matchers already look at the body; ``partial``: the live request is still
-    arriving, compare its first message only."""
+    Two gRPC calls also compare their request messages (a method's calls differ by them):
+    as bytes, or by their JSON forms without some fields when ``match_on`` has
+    ``grpc_message[paths]``; not at all when the matchers already look at the body.
+    ``partial``: the live request is still arriving, compare its first message only."""
     failures = []
     for m in matchers:
         diff = m(live, recorded)
@@ -223,9 +196,11 @@ def compare(
         and is_grpc(recorded.headers)
         and not any(m.name.split("[")[0] in _BODY_MATCHERS for m in matchers)
     ):
-        diff = messages_differ(live, recorded, first_only=partial)
+        by_fields = next((m for m in matchers if m.grpc_ignore is not None), None)
+        ignore = None if by_fields is None else by_fields.grpc_ignore
+        diff = messages_differ(live, recorded, first_only=partial, ignore=ignore)
         if diff is not None:
-            failures.append(("grpc messages", diff))
+            failures.append((by_fields.name if by_fields else "grpc messages", diff))
     return failures
 
 

@@ -92,6 +92,16 @@ def header_value(headers: Headers, name: str) -> str | None:
     return None
 
 
+def check_message_form(form: Any, what: str) -> None:
+    """A gRPC message's JSON form: ``{"type": "package.Message", "json": value}`` (``json``
+    absent when the bytes did not parse as the type)."""
+    if not isinstance(form, dict) or not isinstance(form.get("type"), str):
+        raise ValueError(f'{what} must be an object like {{"type": "pkg.Message", "json": ...}}')
+    unknown = sorted(set(form) - {"type", "json"})
+    if unknown:
+        raise ValueError(f"{what} has unknown keys {unknown} (known: type, json)")
+
+
 def is_grpc(headers: Headers) -> bool:
     """A gRPC call or answer (its bodies are length-prefixed protobuf messages)."""
     return (header_value(headers, "content-type") or "").lower().startswith("application/grpc")
@@ -154,6 +164,9 @@ class HttpRequest:
     url: str
     headers: Headers = field(default_factory=list)
     body: dict[str, Any] | None = None
+    #: A gRPC call's messages in JSON form, when descriptors knew its method: one
+    #: ``{"type": full name, "json": value}`` per message of ``body``.
+    messages: list[dict[str, Any]] | None = None
 
     @property
     def content(self) -> bytes:
@@ -188,22 +201,32 @@ class HttpRequest:
         return header_value(self.headers, name)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "method": self.method,
             "url": self.url,
             "headers": _headers_to(self.headers),
             "body": self.body,
         }
+        if self.messages is not None:
+            out["messages"] = self.messages
+        return out
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> HttpRequest:
         body = obj.get("body")
         check_body(body, "request body")
+        messages = obj.get("messages")
+        if messages is not None:
+            if not isinstance(messages, list):
+                raise ValueError("request messages must be a list of {type, json} objects")
+            for i, form in enumerate(messages):
+                check_message_form(form, f"request message {i}")
         return cls(
             _str(obj, "method", "request method"),
             _str(obj, "url", "request url"),
             _headers_from(obj.get("headers"), "request headers"),
             body,
+            messages,
         )
 
     @classmethod
@@ -219,6 +242,8 @@ class Chunk:
     # For a call whose request streamed (gRPC): request bytes the origin had received when it
     # sent this chunk; replay sends the chunk once the client has sent as many.
     after: int | None = None
+    #: A gRPC chunk's message in JSON form (``{"type", "json"}``), when its type is known.
+    message: dict[str, Any] | None = None
 
     @property
     def content(self) -> bytes:
@@ -229,6 +254,8 @@ class Chunk:
         if self.after is not None:
             out["after"] = self.after
         out.update(self.body or {"text": ""})
+        if self.message is not None:
+            out["message"] = self.message
         return out
 
     @classmethod
@@ -238,7 +265,10 @@ class Chunk:
         body = {k: v for k, v in obj.items() if k in ("json", "text", "base64", "layout")}
         check_body(body or None, what)
         after = obj.get("after")
-        return cls(float(obj["t"]), body or None, None if after is None else int(after))
+        message = obj.get("message")
+        if message is not None:
+            check_message_form(message, f"{what} message")
+        return cls(float(obj["t"]), body or None, None if after is None else int(after), message)
 
 
 @dataclass

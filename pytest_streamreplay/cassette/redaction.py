@@ -590,6 +590,8 @@ class Redactor:
                 resp.trailers = self.headers(resp.trailers)
             ctype = resp.header("content-type")
             if resp.chunks is not None:
+                for chunk in resp.chunks:
+                    chunk.message = self._message_form(chunk.message)
                 if _textual(ctype) or (
                     ctype is None and all(not c.body or "base64" not in c.body for c in resp.chunks)
                 ):
@@ -611,6 +613,15 @@ class Redactor:
         req.headers = self.headers(req.headers)  # names first: they teach values to scrub
         req.url = self.url(req.url)
         req.body = self.body(req.body, req.header("content-type"))
+        if req.messages is not None:
+            req.messages = [self._message_form(f) or f for f in req.messages]
+
+    def _message_form(self, form: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A gRPC message's JSON form, redacted like a JSON body."""
+        if not form or "json" not in form:
+            return form
+        new = self._json(form["json"], False)
+        return form if new is form["json"] else {**form, "json": new}
 
     def redact_record(self, record: Record) -> Record:
         """Redact one record in place and return it; a secret first learned inside it is
@@ -658,7 +669,7 @@ class Redactor:
 
     def request(self, req: HttpRequest) -> HttpRequest:
         """A live request redacted by the same rules and ready to compare (``matchable``)."""
-        copy = HttpRequest(req.method, req.url, list(req.headers), req.body)
+        copy = HttpRequest(req.method, req.url, list(req.headers), req.body, req.messages)
         live = self._live
         generation = live.generation
         live._request(copy)
@@ -705,6 +716,12 @@ class Redactor:
             normalize_placeholders(req.url),
             [(k, normalize_placeholders(v)) for k, v in req.headers],
             body,
+            None
+            if req.messages is None
+            else [
+                {**f, "json": matchable_value(f["json"])} if "json" in f else f
+                for f in req.messages
+            ],
         )
 
     matchable_value = staticmethod(matchable_value)
