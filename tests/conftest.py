@@ -35,3 +35,15 @@ def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory: grpcio reads its TLS roots (``GRPC_DEFAULT_SSL_ROOTS_FILE_PATH``) once per
     process, so a second CA would not be trusted by gRPC over TLS in later inner runs."""
     return tmp_path_factory.mktemp("streamreplay-cache")
+
+
+@pytest.fixture(scope="session")
+def grpc_cassette(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cassette of real gRPC calls (see grpc_protos.record_shop_calls), with JSON forms."""
+    pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+    pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed")
+    from grpc_protos import compile_shop, record_shop_calls
+
+    folder = tmp_path_factory.mktemp("grpc_cassette")
+    protos = compile_shop(folder / "protos")
+    return record_shop_calls(folder / "shop.jsonl", protos)

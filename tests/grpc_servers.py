@@ -100,14 +100,17 @@ def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
 
 def start_shop_origin(protos: Any) -> GrpcOrigin:
     """A plaintext grpcio server of ``shop.Orders`` (see grpc_protos.py) with real messages:
-    ``Get`` answers the order asked for, ``Watch`` streams ``limit`` updates of it 20 ms
-    apart, ``Trade`` (bidirectional) confirms each order as it arrives."""
+    ``Get`` answers the order asked for (NOT_FOUND for id ``missing``), ``Watch`` streams
+    ``limit`` updates of it 20 ms apart, ``Trade`` (bidirectional) confirms each order as it
+    arrives."""
     pb2, pb2_grpc = protos.pb2, protos.pb2_grpc
     seen: list[str] = []
 
     class Orders(pb2_grpc.OrdersServicer):  # type: ignore[misc,name-defined]
         def Get(self, request: Any, context: Any) -> Any:
             seen.append("Get")
+            if request.id == "missing":
+                context.abort(grpc.StatusCode.NOT_FOUND, "no order missing")
             return pb2.Order(id=request.id, status="open", quantity=3, tags=["new"])
 
         def Watch(self, request: Any, context: Any) -> Iterator[Any]:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 from .jsonpaths import without_paths
-from .records import Headers, HttpInteraction, HttpRequest, header_value, is_grpc
+from .records import Chunk, Headers, HttpInteraction, HttpRequest, header_value, is_grpc
 
 __all__ = [
     "STATUS_NAMES",
+    "CallMessage",
     "MessageCutter",
+    "call_messages",
     "call_summary",
     "field_changes",
     "framed_messages",
@@ -204,3 +207,70 @@ def call_summary(interaction: HttpInteraction) -> dict[str, Any] | None:
         "request_messages": len(split_messages(request.content)[0]),
         "response_messages": len(split_messages(response.content)[0]),
     }
+
+
+@dataclass(frozen=True)
+class CallMessage:
+    """One message of a gRPC call, as a reader wants it: like a WebSocket message.
+
+    ``t`` is from the call's start: a response message's is its chunk's; a request message's
+    is the latest response message sent before it had fully arrived (0 when none was), as the
+    chunks' ``after`` tell (the request's own messages have no offsets of their own)."""
+
+    dir: str  # "send": client to server; "recv": server to client
+    index: int  # within its direction
+    t: float
+    payload: bytes  # the protobuf bytes (the 5-byte prefix dropped)
+    type: str | None = None
+    json: Any = None  # the JSON form when the descriptors knew the type
+    decoded: bool = False
+
+    @property
+    def value(self) -> Any:
+        """The JSON form when there is one, else the bytes."""
+        return self.json if self.decoded else self.payload
+
+
+def _form(forms: list[dict[str, Any]] | None, index: int) -> tuple[str | None, Any, bool]:
+    if forms is None or index >= len(forms):
+        return None, None, False
+    form = forms[index]
+    return form.get("type"), form.get("json"), "json" in form
+
+
+def call_messages(interaction: HttpInteraction) -> list[CallMessage]:
+    """A gRPC call's request and response messages in the order they passed (empty for
+    other interactions)."""
+    request, response = interaction.request, interaction.response
+    if not is_grpc(request.headers):
+        return []
+    sent: list[tuple[int, bytes]] = []  # (end offset in the request body, payload)
+    end = 0
+    for _, payload in framed_messages(request.content)[0]:
+        end += 5 + len(payload)
+        sent.append((end, payload))
+    out: list[CallMessage] = []
+    k = 0
+    last_t = 0.0
+
+    def send_upto(limit: int | None, t: float) -> None:
+        nonlocal k
+        while k < len(sent) and (limit is None or sent[k][0] <= limit):
+            kind, value, decoded = _form(request.messages, k)
+            out.append(CallMessage("send", k, t, sent[k][1], kind, value, decoded))
+            k += 1
+
+    received = 0
+    chunks = response.chunks
+    if chunks is None:
+        chunks = [Chunk(0.0, response.body)] if response.body else []
+    for chunk in chunks:
+        send_upto(chunk.after, last_t)  # without ``after``: every request message first
+        forms = [chunk.message] if chunk.message is not None else None
+        for i, (_, payload) in enumerate(framed_messages(chunk.content)[0]):
+            kind, value, decoded = _form(forms, i)
+            out.append(CallMessage("recv", received, chunk.t, payload, kind, value, decoded))
+            received += 1
+        last_t = chunk.t
+    send_upto(None, last_t)
+    return out

@@ -4,12 +4,13 @@ A ``Query`` names what to keep; its fields are declared once, here, with the ``f
 option and help text of each in the field's metadata, so the command line, the web API's
 parameters and its JSON body are all derived from ``QUERY_FIELDS`` and cannot drift.
 
-Records come in three families: HTTP interactions, WebSocket connections (a ``ws`` record, its
-messages and its close) and events. Fields that name a family (``conn``, ``dir`` and ``url``
-name WebSocket; ``url`` also HTTP; ``event`` events) keep only the families named; with none of
-them every family stays. The content fields (``channel``, ``text``, ``path``/``value``,
-``where``) and the time range then test each interaction, message and event. A connection's
-``ws`` and ``ws_close`` records stay with it, so a cut cassette replays like the original.
+Records come in three families: HTTP interactions (gRPC calls among them), WebSocket
+connections (a ``ws`` record, its messages and its close) and events. Fields that name a
+family (``conn``, ``dir`` and ``url`` name WebSocket; ``url``, ``grpc_method`` and
+``grpc_status`` HTTP; ``event`` events) keep only the families named; with none of them every
+family stays. The content fields (``channel``, ``text``, ``path``/``value``, ``where``) and
+the time range then test each interaction, message and event. A connection's ``ws`` and
+``ws_close`` records stay with it, so a cut cassette replays like the original.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .grpc import STATUS_NAMES, call_summary
 from .records import Event, HttpInteraction, Record, WsClose, WsConnection, WsMessage
 from .redaction import Redactor
 from .storage import CassetteWriter, iter_records, read_header
@@ -102,6 +104,22 @@ class Query:
             metavar="SUBSTR",
         ),
     )
+    grpc_method: str | None = field(
+        default=None,
+        metadata=_spec(
+            "--grpc-method",
+            "keep gRPC calls whose method (/package.Service/Method) contains SUBSTR",
+            metavar="SUBSTR",
+        ),
+    )
+    grpc_status: str | None = field(
+        default=None,
+        metadata=_spec(
+            "--grpc-status",
+            "keep gRPC calls that ended with this status (a name such as NOT_FOUND, or its number)",
+            metavar="STATUS",
+        ),
+    )
     channel: str | None = field(
         default=None,
         metadata=_spec(
@@ -155,6 +173,7 @@ class Query:
             raise QueryError("t_to is before t_from")
         if self.value is not None and not self.path:
             raise QueryError("value needs a path")
+        self._grpc_status = _grpc_status(self.grpc_status)
         self._where = Where(self.where) if self.where else None
         self._channel = Where(f"channel == {json.dumps(self.channel)}") if self.channel else None
         self._path = parse_path(self.path) if self.path else None
@@ -186,7 +205,14 @@ class Query:
     def structural(self) -> bool:
         """True when record kinds, connections, directions, event names, channels and times
         alone decide (an index can answer without reading bodies)."""
-        return not (self.text or self.path or self.where or self.url)
+        return not (
+            self.text
+            or self.path
+            or self.where
+            or self.url
+            or self.grpc_method is not None
+            or self.grpc_status is not None
+        )
 
     def selection(self) -> Selection:
         return Selection(self)
@@ -217,8 +243,9 @@ class Selection:
     def __init__(self, query: Query) -> None:
         self.query = query
         q = query
-        scoped = q.conn or q.url is not None or q.dir or q.event
-        self.keep_http = not scoped or q.url is not None
+        grpc = q.grpc_method is not None or q.grpc_status is not None
+        scoped = q.conn or q.url is not None or q.dir or q.event or grpc
+        self.keep_http = not scoped or q.url is not None or grpc
         self.keep_ws = not scoped or bool(q.conn or q.url is not None or q.dir)
         self.keep_events = not scoped or bool(q.event)
         self._conns = set(q.conn) if q.conn else None
@@ -247,6 +274,14 @@ class Selection:
         if isinstance(record, HttpInteraction):
             if not self.keep_http or (q.url is not None and q.url not in record.request.url):
                 return False
+            if q.grpc_method is not None or q.grpc_status is not None:
+                call = call_summary(record)
+                if call is None:
+                    return False
+                if q.grpc_method is not None and q.grpc_method not in call["method"]:
+                    return False
+                if q._grpc_status is not None and call["status"] != q._grpc_status:
+                    return False
             return self._matches(record)
         if isinstance(record, WsMessage):
             if record.conn not in self._open:
@@ -273,6 +308,10 @@ class Selection:
         if q._channel is None and q._where is None and q._text is None and q._path is None:
             return True
         obj = record.to_json()
+        if isinstance(record, HttpInteraction):
+            call = call_summary(record)
+            if call is not None:
+                obj["grpc"] = call  # --where grpc.status_name == "NOT_FOUND"
         if q._channel is not None and not q._channel(obj):
             return False
         if q._where is not None and not q._where(obj):
@@ -327,6 +366,22 @@ def write_filtered(
                 kept[obj["kind"]] += 1
                 writer.write(obj)
     return kept, total
+
+
+def _grpc_status(value: str | None) -> int | None:
+    """A status code from its name (any case) or number; a clear error for anything else."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    name = text.upper()
+    if name in STATUS_NAMES:
+        return STATUS_NAMES.index(name)
+    raise QueryError(
+        f"grpc_status {value!r} is not a gRPC status; use a number or one of "
+        f"{', '.join(STATUS_NAMES)}"
+    )
 
 
 # -- JSON paths ---------------------------------------------------------------------------

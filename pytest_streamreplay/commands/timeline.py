@@ -8,12 +8,15 @@ preview. HTTP interactions get the same treatment as one group when no connectio
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ..cassette import HttpInteraction, WsClose, WsConnection, WsMessage, iter_records, read_header
+from ..cassette.grpc import call_messages, call_summary
 from ._common import CommandError, describe_close, is_plain, ms, preview, size
 
 if TYPE_CHECKING:
@@ -79,6 +82,7 @@ class _Group:
     total: int = 0
     end: float = 0.0
     close: WsClose | None = None
+    status: str | None = None  # a gRPC call's ending, shown where a connection's close is
 
 
 def _collect(path: Path, only: int | None, limit: int, width: int) -> dict[str, _Group]:
@@ -109,6 +113,9 @@ def _collect(path: Path, only: int | None, limit: int, width: int) -> dict[str, 
                         preview(record.body, content, record.binary, preview_width),
                     )
                 )
+        elif isinstance(record, HttpInteraction) and (call := call_summary(record)):
+            if only is None or record.id == only:
+                groups[f"grpc{record.id}"] = _grpc_group(record, call, limit, preview_width)
         elif isinstance(record, HttpInteraction) and keep:
             group = groups.setdefault("http", _Group("http", "(HTTP interactions)"))
             group.total += 1
@@ -126,6 +133,34 @@ def _collect(path: Path, only: int | None, limit: int, width: int) -> dict[str, 
     return groups
 
 
+def _grpc_group(
+    record: HttpInteraction, call: dict[str, Any], limit: int, preview_width: int
+) -> _Group:
+    """A gRPC call as a connection: its messages both ways, from the call's start."""
+    parts = urlsplit(record.request.url)
+    group = _Group(f"grpc call {record.id}", f"{call['method']}  {parts.scheme}://{parts.netloc}")
+    for message in call_messages(record):
+        group.total += 1
+        group.times[message.dir].append(message.t)
+        group.end = max(group.end, message.t)
+        if len(group.rows) < limit:
+            if message.decoded:
+                shown = json.dumps(message.json, ensure_ascii=False, separators=(",", ":"))
+                text = f"{message.type} {shown}"
+                text = text if len(text) <= preview_width else text[: preview_width - 1] + "…"
+            else:
+                text = preview({"base64": ""}, message.payload, True, preview_width)
+            group.rows.append(_Row(message.t, _ARROWS[message.dir], len(message.payload), text))
+    group.end = max(group.end, record.duration_ms)
+    ending = record.response.end
+    name = call["status_name"] or call["status"]
+    if name is None:
+        group.status = f"no status ({ending})" if ending else "no status"
+    else:
+        group.status = f"{name}: {call['message']}" if call["message"] else str(name)
+    return group
+
+
 def run_timeline(args: argparse.Namespace, console: Console) -> int:
     from rich.text import Text
 
@@ -137,7 +172,7 @@ def run_timeline(args: argparse.Namespace, console: Console) -> int:
     limit = args.limit if args.limit > 0 else 1 << 62
     groups = _collect(path, args.connection, limit, width)
     if args.connection is not None and not groups:
-        raise CommandError(f"{path}: no WebSocket connection {args.connection}")
+        raise CommandError(f"{path}: no WebSocket connection or gRPC call {args.connection}")
     if not groups:
         console.print(
             f"{path}: no WebSocket messages or HTTP interactions", markup=False, soft_wrap=True
@@ -178,7 +213,9 @@ def run_timeline(args: argparse.Namespace, console: Console) -> int:
         hidden = group.total - len(group.rows)
         if hidden > 0:
             line(f"  … {hidden} more (--limit 0 shows all)", "dim")
-        if group.title != "http":
+        if group.status is not None:
+            line(f"  status: {group.status}")
+        elif group.title != "http":
             line(
                 f"  closed: {describe_close(group.close)}"
                 if group.close

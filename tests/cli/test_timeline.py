@@ -58,7 +58,7 @@ def test_timeline_one_connection_with_a_row_limit(run: Run, feed: Path) -> None:
 
 def test_timeline_errors(run: Run, feed: Path, corrupt: Path) -> None:
     assert one_error_line(run("timeline", str(feed), "--connection", "7")) == (
-        f"streamreplay: error: {feed}: no WebSocket connection 7"
+        f"streamreplay: error: {feed}: no WebSocket connection or gRPC call 7"
     )
     assert one_error_line(run("timeline", str(corrupt))).startswith(
         f"streamreplay: error: {corrupt}:3:"

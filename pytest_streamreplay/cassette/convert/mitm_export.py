@@ -132,6 +132,7 @@ def _response(
     start: float,
     end: float,
     recipe: dict[str, Any] | None = None,
+    trailers: list[tuple[str, str]] | None = None,
 ) -> http.Response:
     from mitmproxy import http
 
@@ -141,7 +142,7 @@ def _response(
         reason=reason.encode("utf-8"),
         headers=http.Headers(_fields(headers)),
         content=encode_content(content, headers, recipe),
-        trailers=None,
+        trailers=None if trailers is None else http.Headers(_fields(trailers)),
         timestamp_start=start,
         timestamp_end=end,
     )
@@ -150,6 +151,24 @@ def _response(
 def _mark(flow: http.HTTPFlow, base: float, record_id: int) -> None:
     """What ``from_mitm`` needs to give back the same records: the time origin and the id."""
     flow.metadata[METADATA_KEY] = {"cassette_start": base, "id": record_id}
+
+
+def _mark_parts(flow: http.HTTPFlow, record: HttpInteraction) -> None:
+    """What a flow has no place for: a streamed response's chunks (their sizes, offsets and
+    ``after``) and the JSON forms of a gRPC call's messages; the bytes are the flow's."""
+    stored = flow.metadata[METADATA_KEY]
+    if record.response.chunks is not None:
+        stored["chunks"] = [
+            {
+                "t": round(c.t, 3),
+                "size": len(c.content),
+                **({"after": c.after} if c.after is not None else {}),
+                **({"message": c.message} if c.message is not None else {}),
+            }
+            for c in record.response.chunks
+        ]
+    if record.request.messages is not None:
+        stored["request_messages"] = record.request.messages
 
 
 def _http_flow(record: HttpInteraction, base: float) -> http.HTTPFlow:
@@ -178,8 +197,10 @@ def _http_flow(record: HttpInteraction, base: float) -> http.HTTPFlow:
         end,
         end,
         resp.encoded,
+        resp.trailers,
     )
     _mark(flow, base, record.id)
+    _mark_parts(flow, record)
     return flow
 
 

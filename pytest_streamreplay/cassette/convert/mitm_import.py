@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..body import encode_body
+from ..body import decode_body, encode_body
+from ..grpc import framed_messages
 from ..records import (
+    Chunk,
     HttpInteraction,
     HttpRequest,
     HttpResponse,
@@ -21,6 +23,7 @@ from ..records import (
     WsClose,
     WsConnection,
     WsMessage,
+    is_grpc,
 )
 from ._common import (
     ConvertError,
@@ -101,21 +104,72 @@ def _http_record(flow: http.HTTPFlow, rid: int, origin: float) -> HttpInteractio
     assert resp is not None
     req_body, req_headers = _body(req.raw_content, _headers(req.headers))
     resp_body, resp_headers = _body(resp.raw_content, _headers(resp.headers))
+    if is_grpc(req_headers):  # messages are binary, whatever their bytes look like
+        req_body = encode_body(decode_body(req_body), binary=True)
     end = resp.timestamp_end or resp.timestamp_start
+    stored = flow.metadata.get(METADATA_KEY)
+    stored = stored if isinstance(stored, dict) else {}
+    response = HttpResponse(
+        status=resp.status_code,
+        reason=resp.reason,
+        http_version=resp.http_version,
+        headers=resp_headers,
+        body=resp_body,
+        encoded=_wire_recipe(resp.raw_content, resp_headers, resp_body),
+        trailers=None if resp.trailers is None else _headers(resp.trailers),
+    )
+    chunks = _chunks(stored.get("chunks"), decode_body(resp_body), is_grpc(resp_headers))
+    if chunks is not None:
+        response.body, response.encoded, response.chunks = None, None, chunks
+    messages = stored.get("request_messages")
     return HttpInteraction(
         id=rid,
-        request=HttpRequest(req.method, _http_url(req), req_headers, req_body),
-        response=HttpResponse(
-            status=resp.status_code,
-            reason=resp.reason,
-            http_version=resp.http_version,
-            headers=resp_headers,
-            body=resp_body,
-            encoded=_wire_recipe(resp.raw_content, resp_headers, resp_body),
+        request=HttpRequest(
+            req.method,
+            _http_url(req),
+            req_headers,
+            req_body,
+            messages if isinstance(messages, list) else None,
         ),
+        response=response,
         t=_ms(req.timestamp_start - origin),
         duration_ms=max(0.0, _ms(end - req.timestamp_start)),
     )
+
+
+def _chunks(stored: Any, content: bytes, grpc: bool) -> list[Chunk] | None:
+    """A streamed response's chunks again: as ``to_mitm`` described them (sizes, offsets,
+    ``after``, JSON forms), or for a gRPC answer from elsewhere one per message (no offsets)."""
+    if isinstance(stored, list) and sum(int(c.get("size", -1)) for c in stored) == len(content):
+        out: list[Chunk] = []
+        pos = 0
+        for c in stored:
+            piece = content[pos : pos + int(c["size"])]
+            pos += len(piece)
+            after = c.get("after")
+            body = encode_body(piece, binary=grpc or not _is_text(piece))
+            out.append(Chunk(float(c["t"]), body, None if after is None else int(after)))
+            out[-1].message = c.get("message")
+        return out
+    if grpc and content:
+        messages, rest = framed_messages(content)
+        pieces = [b"\0" + len(p).to_bytes(4, "big") + p for _, p in messages]
+        pieces = [
+            p if flag == 0 else bytes([flag]) + p[1:]
+            for (flag, _), p in zip(messages, pieces, strict=True)
+        ]
+        if rest:
+            pieces.append(rest)
+        return [Chunk(0.0, encode_body(p, binary=True)) for p in pieces]
+    return None
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _ws_records(flow: http.HTTPFlow, cid: int, origin: float) -> Iterator[Record]:
