@@ -1,4 +1,5 @@
-"""A cassette's WebSocket messages (or bus events) as a cold Observable on recorded time.
+"""A cassette's WebSocket messages, gRPC calls' messages (or bus events) as a cold Observable
+on recorded time.
 
 The file is read lazily, in chunks of whole lines, by the parser ``iter_records`` uses (messages
 are not built into records unless asked for): one item is parsed ahead and one action is
@@ -11,6 +12,7 @@ items costs no queue round trips; due times are integer microseconds, the clock'
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from collections.abc import Generator
@@ -23,8 +25,9 @@ from reactivex import abc
 from reactivex.disposable import Disposable
 from reactivex.scheduler import TimeoutScheduler
 
-from ..cassette import Event, WsConnection, WsMessage, record_from_json
+from ..cassette import Event, HttpInteraction, WsConnection, WsMessage, record_from_json
 from ..cassette.body import check_body
+from ..cassette.grpc import CallMessage, call_messages, is_grpc
 from ..cassette.storage import _bad_record, _iter_objects
 from .scheduling import JumpWindow, VirtualScheduler, ms_to_us
 
@@ -46,6 +49,24 @@ def _matches(conn: WsConnection, connection: int | str | None) -> bool:
     return connection in conn.url
 
 
+def _matches_call(record: HttpInteraction, connection: int | str | None) -> bool:
+    if not is_grpc(record.request.headers):
+        return False
+    if connection is None:
+        return True
+    if isinstance(connection, int):
+        return record.id == connection
+    return connection in record.request.url
+
+
+def _as_message(call: int, m: CallMessage) -> WsMessage:
+    """A gRPC message as a WebSocket message record of its call: the JSON form when the
+    cassette has one, else the protobuf bytes (binary)."""
+    if m.decoded:
+        return WsMessage(call, m.dir, m.t, {"json": m.json})
+    return WsMessage(call, m.dir, m.t, {"base64": base64.b64encode(m.payload).decode()}, True)
+
+
 def iter_timed_items(
     path: str | os.PathLike[str],
     *,
@@ -56,7 +77,10 @@ def iter_timed_items(
     """Yield (offset ms, item) in file order: message values (or records) and ``Event`` records.
 
     Message offsets are from the opening of the first selected connection (for one connection:
-    the recorded ``t``); event offsets are their ``t`` from the session start.
+    the recorded ``t``); event offsets are their ``t`` from the session start. A gRPC call is
+    a connection too (``connection``: its id or a part of its URL such as its method): its
+    messages come when its record does, at the call's start plus their offsets (see
+    ``cassette.grpc.call_messages``).
     """
     if direction not in ("recv", "send", "both"):
         raise ValueError(f"direction must be 'recv', 'send' or 'both', not {direction!r}")
@@ -112,6 +136,14 @@ def iter_timed_items(
                 if base is None:
                     base = record.t
                 shifts[record.id] = record.t - base
+        elif isinstance(record, HttpInteraction) and _matches_call(record, connection):
+            # a gRPC call is a connection whose messages are its request and response
+            if base is None:
+                base = record.t
+            shift = record.t - base
+            for m in call_messages(record):
+                if wanted is None or m.dir == wanted:
+                    yield shift + m.t, (_as_message(record.id, m) if records else m.value)
         elif isinstance(record, Event) and connection in (None, record.session):
             yield record.t, record
 
@@ -263,9 +295,12 @@ def cassette_stream(
     """A cold Observable of a cassette's WebSocket messages at their recorded offsets.
 
     Values are ``WsMessage.value`` (parsed JSON, text, or bytes); ``records=True`` gives the
-    ``WsMessage`` records (with ``dir``). ``kind: event`` records are emitted as ``Event``
-    records (``connection`` then selects a session name). ``speed``: None/"recorded" as
-    recorded, 2.0 twice as fast, "instant" everything at subscription time in file order.
+    ``WsMessage`` records (with ``dir``). A gRPC call's messages come the same way (its JSON
+    form, else the protobuf bytes; records have the call's id as ``conn``): ``connection``
+    picks one by id or by a part of its URL (``"/shop.Orders/Watch"``). ``kind: event``
+    records are emitted as ``Event`` records (``connection`` then selects a session name).
+    ``speed``: None/"recorded" as recorded, 2.0 twice as fast, "instant" everything at
+    subscription time in file order.
     """
     return CassetteObservable(
         path,
