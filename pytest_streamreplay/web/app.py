@@ -295,6 +295,22 @@ def create_app(
         root.existing(name)
         return replays.status(name)
 
+    @app.get(
+        "/api/cassettes/{name:path}/grpc/{call_id}",
+        tags=["cassettes"],
+        summary="A gRPC call's messages",
+    )
+    def grpc_call(
+        name: str,
+        call_id: int,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    ) -> Any:
+        try:
+            return service.grpc_call(root, root.existing(name), call_id, offset=offset, limit=limit)
+        except service.NotFound as exc:
+            return _error(404, str(exc))
+
     @app.get("/api/cassettes/{name:path}", tags=["cassettes"], summary="Cassette details")
     def details(name: str) -> Any:
         return service.cassette_details(root, root.existing(name))

@@ -34,7 +34,7 @@ from ..cassette import (
     read_header,
     record_from_json,
 )
-from ..cassette.grpc import call_summary
+from ..cassette.grpc import CallMessage, call_messages, call_summary, is_grpc
 from ..cassette.query import MISSING, Query, QueryError, payload_of, write_filtered
 from ..cassette.redaction import REDACTED
 from ..commands._common import age
@@ -43,12 +43,14 @@ from .paths import CassetteRoot
 __all__ = [
     "MAX_BINS",
     "MAX_LIMIT",
+    "NotFound",
     "Query",
     "QueryError",
     "Summary",
     "cassette_details",
     "create_filtered",
     "fields_of",
+    "grpc_call",
     "http_page",
     "http_summary",
     "list_cassettes",
@@ -196,12 +198,15 @@ class Summary:
     events: list[dict[str, Any]]
     duration_ms: float
     channels: dict[str, int] = field(default_factory=dict)
+    grpc: int = 0  # how many of the HTTP interactions are gRPC calls
 
     @property
     def kind(self) -> list[str]:
         labels = []
-        if self.kinds.get("http"):
+        if self.kinds.get("http", 0) > self.grpc:
             labels.append("HTTP")
+        if self.grpc:
+            labels.append("gRPC")
         if self.kinds.get("ws"):
             labels.append("WebSocket")
         if self.kinds.get("event"):
@@ -219,6 +224,7 @@ class Summary:
                 "ws": self.kinds.get("ws", 0),
                 "messages": self.kinds.get("ws_msg", 0),
                 "events": self.kinds.get("event", 0),
+                "grpc": self.grpc,
             },
             "size": self.size,
             "recorded_at": recorded_at,
@@ -311,6 +317,7 @@ def _build_index(root: CassetteRoot, path: Path) -> Index:
             kinds["http"] += 1
             kind, t, conn = HTTP, record.t, record.id
             end = max(end, record.t + record.duration_ms)
+            summary.grpc += is_grpc(record.request.headers)
             if len(summary.http) < _HTTP_SHOWN:
                 summary.http.append(http_summary(record, len(index.kinds) + 2))
         elif isinstance(record, WsConnection):
@@ -464,6 +471,12 @@ def _item(record: Record, t: float, line: int) -> dict[str, Any]:
         body = response.body if response.chunks is None else encode_body(response.content)
         item["size"] = len(response.content)
         item["duration_ms"] = record.duration_ms
+        call = call_summary(record)
+        if call is not None:  # a gRPC call: its summary and its first messages
+            messages = call_messages(record)
+            item["grpc"] = call
+            item["messages"] = [_message(m) for m in messages[:_ITEM_MESSAGES]]
+            item["messages_total"] = len(messages)
     payload = payload_of(record)
     if isinstance(payload, dict) and isinstance(payload.get("channel"), str):
         item["channel"] = payload["channel"]
@@ -494,6 +507,67 @@ def _redacted_bytes(b64: str) -> list[str]:
     except ValueError:
         return []
     return ["$"] if REDACTED.encode() in data else []
+
+
+_ITEM_MESSAGES = 50
+
+
+def _message(m: CallMessage) -> dict[str, Any]:
+    """One gRPC message as the page shows it, like a WebSocket message: its direction, offset
+    from the call's start, size, type and JSON form when known, and its protobuf bytes."""
+    b64 = base64.b64encode(m.payload[: _MAX_BODY_CHARS * 3 // 4]).decode("ascii")
+    out: dict[str, Any] = {
+        "dir": m.dir,
+        "index": m.index,
+        "t": round(m.t, 3),
+        "size": len(m.payload),
+        "type": m.type,
+        "base64": b64,
+        "truncated": len(m.payload) > _MAX_BODY_CHARS * 3 // 4,
+    }
+    if m.decoded:
+        out["json"] = m.json
+        out["redacted"] = _redacted_paths(m.json)
+    return out
+
+
+class NotFound(LookupError):
+    """Something the request names that the cassette does not have (the API answers 404)."""
+
+
+def grpc_call(
+    root: CassetteRoot, path: Path, call_id: int, *, offset: int = 0, limit: int = 100
+) -> dict[str, Any]:
+    """A gRPC call as a stream of messages (both directions, in the order they passed), a
+    page at a time, with its summary, status, trailers and ending."""
+    if offset < 0 or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"offset must be >= 0 and limit between 1 and {MAX_LIMIT}")
+    index = index_of(root, path)
+    numbers = [
+        n for n in range(len(index.kinds)) if index.kinds[n] == HTTP and index.conns[n] == call_id
+    ]
+    records = _read_records(path, index, numbers[:1])
+    record = records[0] if records else None
+    call = call_summary(record) if isinstance(record, HttpInteraction) else None
+    if call is None or not isinstance(record, HttpInteraction):
+        raise NotFound(f"{root.name_of(path)}: no gRPC call {call_id}")
+    messages = call_messages(record)
+    page = messages[offset : offset + limit]
+    more = offset + limit < len(messages)
+    return {
+        "id": record.id,
+        "line": numbers[0] + 2,
+        "t": record.t,
+        "url": record.request.url,
+        "grpc": call,
+        "status": {"code": call["status"], "name": call["status_name"], "message": call["message"]},
+        "trailers": record.response.trailers,
+        "end": record.response.end,
+        "total": len(messages),
+        "offset": offset,
+        "messages": [_message(m) for m in page],
+        "next_offset": offset + len(page) if more else None,
+    }
 
 
 def _fast_matches(index: Index, query: Query) -> Iterator[int]:

@@ -31,7 +31,7 @@ def test_list_shows_every_cassette_with_counts_and_kind(client: TestClient) -> N
     feed = rows["feed/test_book.jsonl"]
     assert feed["test"] == FEED_TEST
     assert feed["kind"] == ["HTTP", "WebSocket"]
-    assert feed["counts"] == {"http": 1, "ws": 2, "messages": 14, "events": 0}
+    assert feed["counts"] == {"http": 1, "ws": 2, "messages": 14, "events": 0, "grpc": 0}
     assert feed["version"] == 1 and feed["size"] > 0 and feed["age"].endswith("s")
     assert rows["bot/session.jsonl"]["kind"] == ["events"]
     assert rows["bot/session.jsonl"]["counts"]["events"] == 40
