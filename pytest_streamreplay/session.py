@@ -7,6 +7,8 @@ tells it to save. It knows nothing of pytest or mitmproxy.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import logging
 import threading
 import time
@@ -18,7 +20,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .cassette.grpc import is_grpc, messages_differ
-from .cassette.grpc_types import GrpcTypes
+from .cassette.grpc_types import DESCRIPTOR_SET_KEY, GrpcTypes
 from .cassette.index import CassetteIndex, IndexedHttp
 from .cassette.matching import NamedMatcher, compare
 from .cassette.records import (
@@ -131,6 +133,8 @@ class CassetteSession:
     traffic: int = field(init=False, default=0)
     #: Failures inside the proxy while serving this test (always fail it): see ``add_error``.
     errors: list[str] = field(init=False, default_factory=list)
+    #: ``_types``'s answer once worked out (False: not yet).
+    _replay_types: GrpcTypes | bool | None = field(init=False, default=False, repr=False)
     #: Requests whose origin could not be reached while recording (``METHOD url: why``).
     origin_failures: list[str] = field(init=False, default_factory=list)
 
@@ -475,9 +479,10 @@ class CassetteSession:
     def _with_forms(self, request: HttpRequest) -> HttpRequest:
         """A gRPC request with the JSON forms of its messages, when the types know its method
         and it has none yet (a live call, or one recorded without descriptors)."""
-        if self.grpc_types is None or request.messages is not None:
+        types = self._types() if request.messages is None else None
+        if types is None:
             return request
-        forms = self.grpc_types.request_forms(request)
+        forms = types.request_forms(request)
         if forms is None:
             return request
         return HttpRequest(request.method, request.url, request.headers, request.body, forms)
@@ -560,8 +565,18 @@ class CassetteSession:
     def record(self, record: Record, flow: str | None = None) -> Record:
         """Redact a freshly recorded record and keep it for saving; with ``flow``, only while
         that flow is live (a message arriving after teardown cut its connection is dropped)."""
-        if self.grpc_types is not None and isinstance(record, HttpInteraction):
-            self.grpc_types.annotate(record)  # before redaction: the JSON forms are redacted
+        types = self.grpc_types
+        # before redaction, so the JSON forms are redacted; a service the descriptors do not
+        # know is asked of its server now, while it is up (see ``records_to_save``)
+        if (
+            types is not None
+            and isinstance(record, HttpInteraction)
+            and not types.annotate(record)
+            and types.reflection is not None
+            and is_grpc(record.request.headers)
+        ):
+            url = self.route(record.request.url) or record.request.url
+            types.reflection.ask(url, record.request.path)
         self.redactor.record(record)
         if self.extra_redact is not None and self.extra_redact(record) is False:
             return record  # left out of the cassette, as a hook asked
@@ -579,6 +594,7 @@ class CassetteSession:
         if not self.can_record:
             return None
         self.settle()  # flows the test started are finished or cut off, then written
+        self._learn_by_reflection()
         with self._lock:
             if self.errors:  # the proxy failed on some of the traffic: the recording is partial
                 return None
@@ -586,6 +602,46 @@ class CassetteSession:
             if nothing_new and self.effective_mode is RecordMode.NEW_EPISODES:
                 return None
             return list(self.new_records)
+
+    def _learn_by_reflection(self) -> None:
+        """Give the calls recorded before their servers described them their JSON forms."""
+        types = self.grpc_types
+        if types is None or types.reflection is None:
+            return
+        types.reflection.wait()
+        with self._lock:
+            records = list(self.new_records)
+        for record in records:
+            if (
+                isinstance(record, HttpInteraction)
+                and record.request.messages is None
+                and types.annotate(record)
+            ):
+                self.redactor.redact_record(record)  # its new JSON forms too
+        for problem in types.reflection.problems:
+            log.warning("pytest-streamreplay: gRPC server reflection: %s", problem)
+
+    def _types(self) -> GrpcTypes | None:
+        """The types to decode live calls with: the test's, and those the cassette's header
+        keeps (learned by server reflection when it was recorded)."""
+        if self._replay_types is not False:
+            return self._replay_types  # type: ignore[return-value]
+        types = self.grpc_types
+        stored = None
+        if self.existed:
+            with contextlib.suppress(CassetteError, OSError):
+                stored = read_header(self.path).extra.get(DESCRIPTOR_SET_KEY)
+        if isinstance(stored, str):
+            try:
+                loaded = GrpcTypes() if types is None else types
+                loaded.add_descriptor_set(base64.b64decode(stored), f"{self.path} header")
+                types = loaded
+            except Exception as exc:  # a header we cannot use: decode with what we have
+                log.warning(
+                    "pytest-streamreplay: %s: %s not used: %s", self.path, DESCRIPTOR_SET_KEY, exc
+                )
+        self._replay_types = types
+        return types
 
     def save(
         self, note: str | None = None, metadata: Mapping[str, Any] | None = None
@@ -599,7 +655,13 @@ class CassetteSession:
         if records is None:
             return None
         self.redactor.finish(records)  # secrets learned late, out of records made before
-        header = new_header(test=self.test_id, note=note, **(metadata or {}))
+        metadata = dict(metadata or {})
+        types = self.grpc_types
+        if types is not None and types.reflection is not None:
+            learned = types.descriptor_set()  # what servers said: replay decodes with it
+            if learned is not None:
+                metadata[DESCRIPTOR_SET_KEY] = base64.b64encode(learned).decode("ascii")
+        header = new_header(test=self.test_id, note=note, **metadata)
         header.pytest_session = self.pytest_session
         fresh = self.effective_mode in (RecordMode.ALL, RecordMode.REWRITE)
         merged = save_merged(self.path, header, records, fresh=fresh, scrub=self.redactor.finish)

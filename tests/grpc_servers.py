@@ -98,11 +98,11 @@ def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
     return GrpcOrigin(server, port, seen)
 
 
-def start_shop_origin(protos: Any) -> GrpcOrigin:
+def start_shop_origin(protos: Any, *, reflection: bool = False) -> GrpcOrigin:
     """A plaintext grpcio server of ``shop.Orders`` (see grpc_protos.py) with real messages:
     ``Get`` answers the order asked for (NOT_FOUND for id ``missing``), ``Watch`` streams
     ``limit`` updates of it 20 ms apart, ``Trade`` (bidirectional) confirms each order as it
-    arrives."""
+    arrives. ``reflection``: the server describes itself (gRPC server reflection)."""
     pb2, pb2_grpc = protos.pb2, protos.pb2_grpc
     seen: list[str] = []
 
@@ -127,6 +127,11 @@ def start_shop_origin(protos: Any) -> GrpcOrigin:
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     pb2_grpc.add_OrdersServicer_to_server(Orders(), server)
+    if reflection:
+        from grpc_reflection.v1alpha import reflection as grpc_reflection
+
+        names = (pb2.DESCRIPTOR.services_by_name["Orders"].full_name, grpc_reflection.SERVICE_NAME)
+        grpc_reflection.enable_server_reflection(names, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return GrpcOrigin(server, port, seen)

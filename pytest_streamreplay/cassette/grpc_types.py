@@ -2,7 +2,8 @@
 cassette and for matching on fields.
 
 The types come from descriptors the test names (``grpc_descriptors``): generated ``_pb2``
-modules, or FileDescriptorSet files (``protoc --descriptor_set_out=... --include_imports``).
+modules, or FileDescriptorSet files (``protoc --descriptor_set_out=... --include_imports``), or
+``server-reflection``: the servers a recording called, asked while they are up.
 A method's path ``/package.Service/Method`` names its request and response types. Messages are
 kept as bytes in any case; the JSON form sits beside them (``google.protobuf.json_format``,
 the ``.proto`` field names) and is only as good as the descriptors: a message whose bytes do
@@ -13,15 +14,25 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import threading
+import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .grpc import framed_messages
 from .records import HttpInteraction, HttpRequest, header_value, is_grpc
 
-__all__ = ["GrpcTypes", "GrpcTypesError", "message_forms"]
+__all__ = [
+    "DESCRIPTOR_SET_KEY",
+    "SERVER_REFLECTION",
+    "GrpcTypes",
+    "GrpcTypesError",
+    "Reflection",
+    "message_forms",
+]
 
 
 class GrpcTypesError(ValueError):
@@ -50,8 +61,10 @@ class GrpcTypes:
         from google.protobuf import descriptor_pool
 
         self.pool = pool if pool is not None else descriptor_pool.DescriptorPool()
-        self._files: set[str] = set()
+        self._files: dict[str, Any] = {}  # name -> FileDescriptorProto, in the order added
         self._classes: dict[str, Any] = {}
+        #: Set when the sources name ``server-reflection``: ask servers at record time.
+        self.reflection: Reflection | None = None
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
@@ -60,7 +73,10 @@ class GrpcTypes:
         ``root``), in any mix."""
         types = cls()
         for source in sources:
-            types.add(source, root)
+            if source == SERVER_REFLECTION:
+                types.reflection = Reflection(types)
+            else:
+                types.add(source, root)
         return types
 
     def add(self, source: str, root: Path | None = None) -> None:
@@ -116,7 +132,17 @@ class GrpcTypes:
         if proto.name in self._files:
             return
         self.pool.Add(proto)
-        self._files.add(proto.name)
+        self._files[proto.name] = proto
+
+    def descriptor_set(self) -> bytes | None:
+        """Every file known, as a serialized FileDescriptorSet (None when there is none)."""
+        from google.protobuf import descriptor_pb2
+
+        if not self._files:
+            return None
+        files = descriptor_pb2.FileDescriptorSet()
+        files.file.extend(self._files.values())
+        return bytes(files.SerializeToString())
 
     # -- lookups -----------------------------------------------------------------------------
     def method_types(self, path: str) -> tuple[Any, Any] | None:
@@ -208,3 +234,109 @@ def message_forms(request: HttpRequest) -> list[Any] | None:
     if not forms or any("json" not in f for f in forms):
         return None
     return [f["json"] for f in forms]
+
+
+#: The ``grpc_descriptors`` entry that asks servers for their types (not a module name).
+SERVER_REFLECTION = "server-reflection"
+#: The cassette header key keeping what servers described (base64 of a FileDescriptorSet).
+DESCRIPTOR_SET_KEY = "grpc_descriptor_set"
+_REFLECTION_TIMEOUT_S = 5.0
+
+
+class Reflection:
+    """Asks gRPC servers for the descriptors of the services a recording called (gRPC server
+    reflection, ``grpcio-reflection``), each (server, service) once, on its own thread, while
+    the server is still up; ``wait`` merges what came into ``types``.
+
+    The question goes straight to the origin, never through the proxy (so it is not recorded).
+    """
+
+    def __init__(self, types: GrpcTypes) -> None:
+        self.types = types
+        self._asked: dict[tuple[str, str], threading.Thread] = {}
+        self._found: list[Any] = []  # FileDescriptorProtos, in dependency order
+        self.problems: list[str] = []
+        self._lock = threading.Lock()
+
+    def ask(self, url: str, path: str) -> None:
+        """Ask the server at ``url`` for the service of ``path`` (``/pkg.Service/Method``)."""
+        service = path.strip("/").rpartition("/")[0]
+        parts = urlsplit(url)
+        target = parts.netloc
+        if not service or not target:
+            return
+        key = (f"{parts.scheme}://{target}", service)
+        with self._lock:
+            if key in self._asked:
+                return
+            thread = threading.Thread(
+                target=self._fetch,
+                args=(target, parts.scheme == "https", service),
+                name=f"streamreplay-grpc-reflection-{service}",
+                daemon=True,
+            )
+            self._asked[key] = thread
+        thread.start()
+
+    def _fetch(self, target: str, tls: bool, service: str) -> None:
+        try:
+            import grpc
+            from google.protobuf import descriptor_pool
+            from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+                ProtoReflectionDescriptorDatabase,
+            )
+        except ImportError as exc:
+            self._problem(f"{service}: server reflection needs grpcio-reflection ({exc})")
+            return
+        options = [("grpc.enable_http_proxy", 0)]  # straight to the origin, not the proxy
+        channel = (
+            grpc.secure_channel(target, grpc.ssl_channel_credentials(), options=options)
+            if tls
+            else grpc.insecure_channel(target, options=options)
+        )
+        try:
+            with channel:
+                pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+                ready = grpc.channel_ready_future(channel)
+                ready.result(timeout=_REFLECTION_TIMEOUT_S)
+                found = pool.FindServiceByName(service)
+                protos: list[Any] = []
+                _collect_files(found.file, protos, set())
+        except Exception as exc:  # no reflection there, or the server went away
+            self._problem(f"{target} did not describe {service}: {type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            self._found.extend(protos)
+
+    def _problem(self, text: str) -> None:
+        with self._lock:
+            self.problems.append(text)
+
+    def wait(self, timeout: float = _REFLECTION_TIMEOUT_S) -> None:
+        """Wait for the questions asked (at most ``timeout`` in all), then learn the answers."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._asked.values())
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            found, self._found = self._found, []
+        for proto in found:
+            self.types._add_proto(proto)
+
+    def descriptor_set(self) -> bytes | None:
+        """The files learned so far as a FileDescriptorSet (for a cassette's header)."""
+        return self.types.descriptor_set()
+
+
+def _collect_files(descriptor: Any, out: list[Any], seen: set[str]) -> None:
+    from google.protobuf import descriptor_pb2
+
+    if descriptor.name in seen:
+        return
+    seen.add(descriptor.name)
+    for dependency in descriptor.dependencies:
+        _collect_files(dependency, out, seen)
+    proto = descriptor_pb2.FileDescriptorProto()
+    descriptor.CopyToProto(proto)
+    out.append(proto)

@@ -46,8 +46,8 @@ def _source(marker: str = "", trades: str = '[("a", 1), ("b", 2)]') -> str:
     return CALLS.replace("MARKER", marker).replace("TRADES", trades)
 
 
-def _record(inner, monkeypatch, shop: ShopProtos, source: str) -> None:
-    server = start_shop_origin(shop)
+def _record(inner, monkeypatch, shop: ShopProtos, source: str, *, reflection: bool = False) -> None:
+    server = start_shop_origin(shop, reflection=reflection)
     monkeypatch.setenv("GRPC_TARGET", server.target)
     inner.makepyfile(test_rpc=source)
     try:
@@ -159,3 +159,45 @@ def test_a_descriptor_that_cannot_be_found_is_a_clear_error(inner, monkeypatch, 
     assert result.ret != 0
     assert "grpc_descriptors: 'no_such_pb2' is neither a file nor an importable module" in text
     assert not cassette_files(inner)
+
+
+def test_server_reflection_gives_json_forms_and_the_cassette_keeps_the_types(
+    inner, monkeypatch, shop
+) -> None:
+    """No descriptors in the test: the server describes itself while recording; the cassette
+    keeps what it said, so replay (server gone) still compares fields by name."""
+    pytest.importorskip("grpc_reflection", reason="grpcio-reflection is not installed")
+    marker = 'grpc_descriptors=["server-reflection"]'
+    _record(inner, monkeypatch, shop, _source(marker), reflection=True)
+    (cassette,) = cassette_files(inner)
+    header, *records = cassette_lines(cassette)
+    assert "grpc_descriptor_set" in header
+    get, watch, trade = (r for r in records if r["kind"] == "http")
+    assert get["request"]["messages"][0]["json"] == {
+        "id": "42",
+        "at": "2023-11-14T22:13:20Z",
+        "limit": 3,
+    }
+    assert [c["message"]["type"] for c in watch["response"]["chunks"]] == ["shop.Order"] * 3
+    assert len(trade["request"]["messages"]) == 2
+    # the reflection call itself went straight to the server: it is not in the cassette
+    assert all("ServerReflection" not in r["request"]["url"] for r in records if "request" in r)
+
+    monkeypatch.setenv("AT", "1700000060")
+    replayed = inner.runpytest("--replay-strict")
+    replayed.assert_outcomes(failed=1)
+    assert 'request message #0 (shop.OrderQuery): at: "2023-11-14T22:14:20Z"' in (
+        replayed.stdout.str()
+    )
+    ignoring = marker + ', match_on=["method", "path", "grpc_message[at]"]'
+    inner.makepyfile(test_rpc=_source(ignoring))
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+
+
+def test_a_server_without_reflection_leaves_messages_as_bytes(inner, monkeypatch, shop) -> None:
+    pytest.importorskip("grpc_reflection", reason="grpcio-reflection is not installed")
+    _record(inner, monkeypatch, shop, _source('grpc_descriptors=["server-reflection"]'))
+    (cassette,) = cassette_files(inner)
+    header, *records = cassette_lines(cassette)
+    assert "grpc_descriptor_set" not in header
+    assert all("messages" not in r["request"] for r in records)
