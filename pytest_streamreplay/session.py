@@ -578,6 +578,8 @@ class CassetteSession:
             url = self.route(record.request.url) or record.request.url
             types.reflection.ask(url, record.request.path)
         self.redactor.record(record)
+        if types is not None and isinstance(record, HttpInteraction):
+            types.sync_bytes(record)  # a secret redacted in a JSON form leaves the bytes too
         if self.extra_redact is not None and self.extra_redact(record) is False:
             return record  # left out of the cassette, as a hook asked
         with self._lock:
@@ -618,6 +620,7 @@ class CassetteSession:
                 and types.annotate(record)
             ):
                 self.redactor.redact_record(record)  # its new JSON forms too
+                types.sync_bytes(record)
         for problem in types.reflection.problems:
             log.warning("pytest-streamreplay: gRPC server reflection: %s", problem)
 
@@ -657,6 +660,10 @@ class CassetteSession:
         self.redactor.finish(records)  # secrets learned late, out of records made before
         metadata = dict(metadata or {})
         types = self.grpc_types
+        if types is not None:
+            for record in records:
+                if isinstance(record, HttpInteraction):
+                    types.sync_bytes(record)
         if types is not None and types.reflection is not None:
             learned = types.descriptor_set()  # what servers said: replay decodes with it
             if learned is not None:

@@ -22,6 +22,7 @@ message OrderQuery {
   string id = 1;
   google.protobuf.Timestamp at = 2;
   int32 limit = 3;
+  string api_key = 4;
 }
 
 message Order {

@@ -116,19 +116,22 @@ def messages_differ(
     """How two gRPC requests' messages differ (None when they are the same); ``first_only``
     compares the first message (a request still arriving).
 
-    Messages are compared as bytes; the difference is shown field by field when both sides
-    have JSON forms. With ``ignore`` (dotted paths, as ``json_body[...]`` takes) the JSON
-    forms are compared without those fields; without JSON forms on both sides, as bytes."""
+    Messages are compared by their JSON forms when both sides have them (the difference shown
+    field by field; ``ignore``: dotted paths left out, as ``json_body[...]`` takes them), else
+    as bytes."""
     mine, _ = split_messages(live.content)
     theirs, _ = split_messages(recorded.content)
     mine_json, theirs_json = _json_forms(live), _json_forms(recorded)
-    by_fields = ignore is not None and mine_json is not None and theirs_json is not None
+    # with JSON forms on both sides they decide (redaction leaves placeholders in the
+    # recorded bytes, which the live bytes cannot equal), else the bytes
+    by_fields = mine_json is not None and theirs_json is not None
+    ignore = ignore or ()
     if first_only:
         mine, theirs = mine[:1], theirs[:1]
         mine_json = None if mine_json is None else mine_json[:1]
         theirs_json = None if theirs_json is None else theirs_json[:1]
     if by_fields:
-        assert mine_json is not None and theirs_json is not None and ignore is not None
+        assert mine_json is not None and theirs_json is not None
         mine_cmp: list[Any] = [without_paths(v, ignore) for v in mine_json]
         theirs_cmp: list[Any] = [without_paths(v, ignore) for v in theirs_json]
     else:
@@ -141,7 +144,7 @@ def messages_differ(
     if mine_json is not None and theirs_json is not None:
         kind = (recorded.messages or [{}])[k].get("type", "message")
         a, b = mine_json[k], theirs_json[k]
-        if by_fields and ignore:
+        if ignore:
             a, b = without_paths(a, ignore), without_paths(b, ignore)
         changes = "; ".join(field_changes(a, b)) or "same fields, different bytes"
         return f"request message #{k} ({kind}): {changes}"

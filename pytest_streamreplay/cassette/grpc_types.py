@@ -189,6 +189,46 @@ class GrpcTypes:
         json_format.ParseDict(value, message)
         return bytes(message.SerializeToString())
 
+    def _rebuilt(self, flag: int, payload: bytes, form: dict[str, Any] | None) -> bytes | None:
+        """The message's protobuf bytes written from its JSON form, when that form no longer
+        says what the bytes say (redaction changed it); None when they agree."""
+        if form is None or "json" not in form or flag:
+            return None
+        descriptor = self.pool.FindMessageTypeByName(form["type"])
+        if self.to_json(descriptor, payload) == form["json"]:
+            return None
+        try:
+            return self.from_json(form["type"], form["json"])
+        except Exception:  # a placeholder where a number goes: leave those fields out
+            return self.from_json(
+                form["type"], _strings_only(form["json"], self.to_json(descriptor, payload))
+            )
+
+    def sync_bytes(self, interaction: HttpInteraction) -> bool:
+        """Write a gRPC call's message bytes again from their JSON forms where redaction
+        changed the forms, so a secret leaves the protobuf bytes too; True when any did."""
+        from .body import encode_body
+
+        request, changed = interaction.request, False
+        if request.messages is not None:
+            out = bytearray()
+            messages = framed_messages(request.content)[0]
+            for i, (flag, payload) in enumerate(messages):
+                form = request.messages[i] if i < len(request.messages) else None
+                new = self._rebuilt(flag, payload, form)
+                changed |= new is not None
+                out += _framed(new) if new is not None else bytes([flag]) + _framed(payload)[1:]
+            if changed:
+                request.body = encode_body(bytes(out), binary=True)
+        for chunk in interaction.response.chunks or []:
+            messages = framed_messages(chunk.content)[0]
+            if len(messages) == 1:
+                new = self._rebuilt(messages[0][0], messages[0][1], chunk.message)
+                if new is not None:
+                    chunk.body = encode_body(_framed(new), binary=True)
+                    changed = True
+        return changed
+
     # -- annotating --------------------------------------------------------------------------
     def forms(self, data: bytes, descriptor: Any, encoding: str | None) -> list[dict[str, Any]]:
         """``{"type", "json"}`` for each whole message in ``data`` (no ``json`` when one does
@@ -228,12 +268,30 @@ class GrpcTypes:
         return True
 
 
+def _framed(payload: bytes) -> bytes:
+    return b"\0" + len(payload).to_bytes(4, "big") + payload
+
+
 def message_forms(request: HttpRequest) -> list[Any] | None:
     """The JSON values of a request's messages when every one has a JSON form, else None."""
     forms = request.messages
     if not forms or any("json" not in f for f in forms):
         return None
     return [f["json"] for f in forms]
+
+
+def _strings_only(redacted: Any, original: Any) -> Any:
+    """``redacted`` without the values that were not strings before redaction changed them
+    (a placeholder cannot go where a number or a boolean goes: the field is left out)."""
+    if isinstance(redacted, dict) and isinstance(original, dict):
+        return {
+            k: _strings_only(v, original.get(k))
+            for k, v in redacted.items()
+            if v == original.get(k) or isinstance(original.get(k), str | dict | list)
+        }
+    if isinstance(redacted, list) and isinstance(original, list) and len(redacted) == len(original):
+        return [_strings_only(a, b) for a, b in zip(redacted, original, strict=True)]
+    return redacted
 
 
 #: The ``grpc_descriptors`` entry that asks servers for their types (not a module name).
