@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from pytest_streamreplay.cassette import decode_body
 from pytest_streamreplay.cassette.grpc import MessageCutter
 from pytest_streamreplay.proxy.http_addon import _ChunkRecorder
@@ -58,3 +60,17 @@ def test_other_streams_keep_one_chunk_per_read() -> None:
     for read in (b"data: 1\n\nda", b"ta: 2\n\n"):
         recorder(read)
     assert [decode_body(c.body) for c in recorder.chunks] == [b"data: 1\n\nda", b"ta: 2\n\n"]
+
+
+def test_descriptors_that_cannot_be_used_are_named(tmp_path) -> None:
+    pytest.importorskip("google.protobuf")
+    from pytest_streamreplay.cassette.grpc_types import GrpcTypes, GrpcTypesError
+
+    bad = tmp_path / "api.binpb"
+    bad.write_bytes(b"\xff\xff not a descriptor set")
+    with pytest.raises(GrpcTypesError, match=r"api\.binpb is not a FileDescriptorSet .*protoc"):
+        GrpcTypes.load([str(bad)])
+    with pytest.raises(GrpcTypesError, match="'nowhere_pb2' is neither a file nor an importable"):
+        GrpcTypes.load(["nowhere_pb2"])
+    with pytest.raises(GrpcTypesError, match="has no protobuf file DESCRIPTOR"):
+        GrpcTypes.load(["json"])  # a module, but not a generated one

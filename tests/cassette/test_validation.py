@@ -52,6 +52,13 @@ BAD = [
     (_with("response.headers", [["a", "b", "c"]]), "headers must be a list of [name, value]"),
     (_with("response.status", "ok"), "status"),
     (_with("request.url", 5), "url must be a string"),
+    (_with("request.messages", {"type": "a.B"}), "request messages must be a list"),
+    (_with("request.messages", [{"json": {}}]), "request message 0 must be an object like"),
+    (_with("request.messages", [{"type": "a.B", "js": 1}]), "has unknown keys ['js']"),
+    (
+        _with("response.chunks", [{"t": 0, "base64": "AA==", "message": {"type": 5}}]),
+        "response chunk 0 message must be an object like",
+    ),
     ({**WS_MSG, "base64": "abc", "binary": True}, "message body: invalid base64"),
     ({**WS_MSG, "json": {"a": 1}, "layout": 3}, "layout must be a string"),
 ]

@@ -104,3 +104,36 @@ def test_export_to_mitm_and_back_keeps_the_calls(
     # what mitmproxy's own tools see: the status in the trailers, the messages as the body
     assert watch.response.trailers["grpc-status"] == "0"
     assert watch.response.content.count(b"step ") == 3
+
+
+def test_a_grpc_flow_from_mitmproxy_itself_is_imported_one_chunk_per_message(
+    run: Run, grpc_cassette: Path, tmp_path: Path
+) -> None:
+    """A flow mitmproxy captured has no streamreplay metadata: the answer is cut into its
+    messages (without offsets), its status stays in the trailers, its bodies stay base64."""
+    from mitmproxy import io as mitmio
+
+    flows, bare, back = tmp_path / "shop.mitm", tmp_path / "bare.mitm", tmp_path / "b.jsonl"
+    assert run("export", str(grpc_cassette), "-o", str(flows), "--no-redact").returncode == 0
+    with open(flows, "rb") as fh:
+        loaded = list(mitmio.FlowReader(fh).stream())
+    with open(bare, "wb") as fh:
+        writer = mitmio.FlowWriter(fh)
+        for flow in loaded:
+            flow.metadata.clear()
+            writer.add(flow)
+    assert run("import", str(bare), "-o", str(back), "--no-redact").returncode == 0
+    calls = [r for r in read_cassette(back)[1] if isinstance(r, HttpInteraction)]
+    watch = next(c for c in calls if c.request.path == "/shop.Orders/Watch")
+    assert watch.response.trailers == [("grpc-status", "0"), ("grpc-message", "")]
+    assert watch.response.chunks is not None and len(watch.response.chunks) == 3
+    assert all(c.t == 0.0 and c.after is None for c in watch.response.chunks)
+    assert watch.request.body is not None and "base64" in watch.request.body
+    original = next(
+        r
+        for r in read_cassette(grpc_cassette)[1]
+        if isinstance(r, HttpInteraction) and r.request.path == "/shop.Orders/Watch"
+    )
+    assert [c.content for c in watch.response.chunks] == [
+        c.content for c in original.response.chunks
+    ]
