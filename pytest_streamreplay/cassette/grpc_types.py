@@ -17,7 +17,7 @@ import importlib
 import threading
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,6 +26,7 @@ from .grpc import framed_messages
 from .records import HttpInteraction, HttpRequest, header_value, is_grpc
 
 __all__ = [
+    "CHANNEL_HOOKS",
     "DESCRIPTOR_SET_KEY",
     "SERVER_REFLECTION",
     "GrpcTypes",
@@ -294,6 +295,10 @@ def _strings_only(redacted: Any, original: Any) -> Any:
     return redacted
 
 
+#: Called with each channel ``Reflection`` opens (the proxy's channel guard lets them through:
+#: they go straight to the server on purpose, and are not the test's traffic).
+CHANNEL_HOOKS: list[Callable[[Any], None]] = []
+
 #: The ``grpc_descriptors`` entry that asks servers for their types (not a module name).
 SERVER_REFLECTION = "server-reflection"
 #: The cassette header key keeping what servers described (base64 of a FileDescriptorSet).
@@ -352,6 +357,8 @@ class Reflection:
             if tls
             else grpc.insecure_channel(target, options=options)
         )
+        for hook in CHANNEL_HOOKS:
+            hook(channel)
         try:
             with channel:
                 pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))

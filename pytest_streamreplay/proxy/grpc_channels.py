@@ -25,9 +25,11 @@ from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-__all__ = ["GrpcChannelBypassError", "grpc_calls_through"]
+__all__ = ["GrpcChannelBypassError", "grpc_calls_through", "own_channel"]
 
 _NOTE = "_streamreplay_proxy"
+#: The note of the plugin's own channels, opened straight to a server on purpose.
+_OWN = "streamreplay:own-channel"
 _TARGET = "_streamreplay_target"
 _FACTORIES = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
 # module -> (channel class, {call object class: its methods that start a call})
@@ -69,10 +71,17 @@ def _proxy_of(options: Sequence[Any] | None) -> str | None:
     return env.get("grpc_proxy") or env.get("https_proxy") or env.get("http_proxy")
 
 
+def own_channel(channel: Any) -> None:
+    """Let a channel the plugin opens itself straight to a server through: the recorder asking
+    a server for its message types by gRPC server reflection (not traffic of the test)."""
+    setattr(channel, _NOTE, _OWN)
+
+
 def _check(call: Any) -> None:
     if not _active:
         return
-    if getattr(call, _NOTE, None) != _active[-1]:
+    note = getattr(call, _NOTE, None)
+    if note != _active[-1] and note != _OWN:
         target = getattr(call, _TARGET, None) or getattr(call, "_target", b"?")
         if isinstance(target, bytes):
             target = target.decode(errors="replace")
@@ -181,7 +190,11 @@ def _loaded(name: str) -> list[ModuleType]:
 
 
 def _install() -> None:
+    from ..cassette.grpc_types import CHANNEL_HOOKS
+
     with _lock:
+        if own_channel not in CHANNEL_HOOKS:
+            CHANNEL_HOOKS.append(own_channel)
         for name in _TARGETS:
             for module in _loaded(name):
                 _patch(module)
