@@ -228,7 +228,8 @@ def test_node_client_records_then_replays_strictly_with_the_same_reports(
         assert secret not in text and secret.encode() not in sent + received
     private = key.key.secret
     assert private.hex() not in text and private not in sent + received
-    assert ADDRESS in text  # the public address is, as the node saw it
+    # the public address is, as the node saw it (in the protobuf bytes, stored as base64)
+    assert ADDRESS.encode() in sent
     assert key.public_key_bytes in sent  # so is the public key (inside the transaction)
 
 
