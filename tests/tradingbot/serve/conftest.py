@@ -16,6 +16,7 @@ to end".
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
 from collections.abc import Iterator
@@ -174,7 +175,10 @@ def replay_bar_messages(
             messages.append(message)
         return messages, pipeline
 
-    return asyncio.run(subscribe_and_replay())
+    # on its own thread: a browser test's sync Playwright keeps an event loop running on this
+    # one for the rest of the module
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, subscribe_and_replay()).result()
 
 
 def subscriber_view(stream: list[Message], joined: int) -> list[Message]:
