@@ -148,7 +148,7 @@ def messages_differ(
             a, b = without_paths(a, ignore), without_paths(b, ignore)
         changes = "; ".join(field_changes(a, b)) or "same fields, different bytes"
         return f"request message #{k} ({kind}): {changes}"
-    return f"request message #{k}: {_show(mine[k])} != {_show(theirs[k])} (recorded)"
+    return f"request message #{k}: {_byte_diff(mine[k], theirs[k])}"
 
 
 def _json_forms(request: HttpRequest) -> list[Any] | None:
@@ -189,9 +189,23 @@ def _value(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _show(payload: bytes, limit: int = 48) -> str:
-    text = payload[:limit].hex(" ")
-    return f"<{len(payload)} bytes: {text}{' …' if len(payload) > limit else ''}>"
+def _byte_diff(live: bytes, recorded: bytes, limit: int = 48) -> str:
+    """Both messages in hex: whole when short, else from just before their first difference
+    (a signed transaction differs deep inside)."""
+    if len(live) <= limit and len(recorded) <= limit:
+        return f"{_show(live, 0, limit)} != {_show(recorded, 0, limit)} (recorded)"
+    pairs = zip(live, recorded, strict=False)
+    at = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(live), len(recorded)))
+    start = max(0, at - 8)
+    shown = f"{_show(live, start, limit)} != {_show(recorded, start, limit)} (recorded)"
+    return f"first difference at byte {at}: {shown}"
+
+
+def _show(payload: bytes, start: int, limit: int) -> str:
+    text = payload[start : start + limit].hex(" ")
+    where = f", from byte {start}: … " if start else ": "
+    more = " …" if start + limit < len(payload) else ""
+    return f"<{len(payload)} bytes{where}{text}{more}>"
 
 
 def call_summary(interaction: HttpInteraction) -> dict[str, Any] | None:

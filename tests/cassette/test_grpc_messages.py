@@ -74,3 +74,29 @@ def test_descriptors_that_cannot_be_used_are_named(tmp_path) -> None:
         GrpcTypes.load(["nowhere_pb2"])
     with pytest.raises(GrpcTypesError, match="has no protobuf file DESCRIPTOR"):
         GrpcTypes.load(["json"])  # a module, but not a generated one
+
+
+def test_a_byte_difference_past_the_first_48_bytes_is_shown_where_it_is() -> None:
+    """Without JSON forms the report shows bytes; in a long message (a signed transaction) it
+    shows them around the first difference, not the first 48 (where nothing differs)."""
+    from pytest_streamreplay.cassette.body import encode_body
+    from pytest_streamreplay.cassette.grpc import messages_differ
+    from pytest_streamreplay.cassette.records import HttpRequest
+
+    def call(message: bytes) -> HttpRequest:
+        frame = b"\0" + len(message).to_bytes(4, "big") + message
+        headers = [("content-type", "application/grpc")]
+        return HttpRequest(
+            "POST",
+            "http://node/cosmos.tx.v1beta1.Service/BroadcastTx",
+            headers,
+            encode_body(frame, binary=True),
+        )
+
+    recorded = bytes(range(200)) + b"\x10\x05" + bytes(93)
+    live = bytes(range(200)) + b"\x10\x07" + bytes(93)
+    diff = messages_differ(call(live), call(recorded))
+    assert diff is not None
+    assert "first difference at byte 201" in diff
+    assert "07" in diff.split("!=")[0] and "05" in diff.split("!=")[1]
+    assert diff.endswith("(recorded)")

@@ -348,7 +348,12 @@ def test_secrets_inside_grpc_messages_are_redacted_and_the_call_still_replays(
     monkeypatch.setenv("WHO", "bobby")
     changed = inner.runpytest("--replay-strict")
     changed.assert_outcomes(failed=1)
-    changed.stdout.fnmatch_lines(["*request message #1: <*> != <*> (recorded)*"])
+    changed.stdout.fnmatch_lines(
+        [
+            "*request message #1: first difference at byte 104: "
+            "<*62 6f 62 62 79> != <*61 6c 69 63 65> (recorded)"
+        ]
+    )
 
 
 EARLY = """
