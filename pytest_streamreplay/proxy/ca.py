@@ -3,11 +3,18 @@
 The CA lives in a per-user cache directory (mode 0700, key 0600). Clients trust it through a
 bundle file holding certifi's roots plus the CA, so proxied and direct TLS both keep working.
 Creation is serialised with a file lock: parallel xdist workers must not race to write it.
+
+The key is ECDSA P-256 rather than mitmproxy's RSA-2048: cryptography checks an RSA key each
+time it is loaded (~40 ms of every proxy start, measured) and generating one costs more again
+on a fresh CI cache; an EC key loads in microseconds. mitmproxy signs each host's certificate
+with the CA's own key, so clients then see ECDSA certificates, which every current TLS library
+accepts. A CA made by an earlier version (RSA) is kept: users may have installed it elsewhere.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,14 +58,71 @@ def ensure_ca(confdir: Path | None = None) -> Path:
         return confdir
     with _locked(confdir.parent / ".ca.lock"):
         if not cert.exists():
-            from mitmproxy.certs import CertStore
-
             confdir.mkdir(parents=True, exist_ok=True)
             os.chmod(confdir, 0o700)
-            CertStore.create_store(confdir, CA_BASENAME, 2048)
-            for key_file in confdir.glob(f"{CA_BASENAME}-ca.*"):
-                os.chmod(key_file, 0o600)
+            _write_ca(confdir)
     return confdir
+
+
+def _write_ca(confdir: Path) -> None:
+    """The files mitmproxy's cert store reads: ``<base>-ca.pem`` (key, then certificate) and
+    ``<base>-ca-cert.pem`` (certificate only, what clients trust)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, "pytest-streamreplay proxy CA"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "pytest-streamreplay"),
+        ]
+    )
+    now = datetime.datetime.now(datetime.UTC)
+    no_usage = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "encipher_only",
+            "decipher_only",
+        ),
+        False,
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=2))  # client clocks that lag behind
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(key_cert_sign=True, crl_sign=True, **no_usage), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_private(confdir / f"{CA_BASENAME}-ca.pem", key_pem + cert_pem)
+    _write_private(confdir / f"{CA_BASENAME}-ca-cert.pem", cert_pem)  # last: marks it complete
+
+
+def _write_private(path: Path, content: bytes) -> None:
+    """Atomically, readable by the user alone from the first byte."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(content)
+    os.replace(tmp, path)
 
 
 def bundle_with(extra_pem: Path, out: Path) -> Path:
