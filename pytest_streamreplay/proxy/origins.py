@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,31 +108,51 @@ class ReplayOrigins:
         self._ws_jobs: dict[str, WsJob] = {}
         self._stream_jobs: dict[str, StreamJob] = {}
         self._ws_server: Any = None
+        self._ws_socket: socket.socket | None = None
+        self._ws_starting: asyncio.Future[None] | None = None
         self._http_server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- lifecycle (on the proxy loop) -----------------------------------------------------
     async def start(self) -> None:
-        from websockets.asyncio.server import serve
-
-        self._ws_server = await serve(
-            self._ws_handler,
-            "127.0.0.1",
-            0,
-            compression=None,
-            max_size=None,
-            ping_interval=None,
-            select_subprotocol=self._select_subprotocol,
-            process_response=self._process_response,
-        )
-        self.ws_port = self._ws_server.sockets[0].getsockname()[1]
+        # The WebSocket port is bound now, so routing and the replay guard know it; the
+        # websockets server behind it (~15-20 ms of import) starts with the first replayed
+        # connection: the kernel queues that connection until then.
+        self._ws_socket = _listening_socket()
+        self.ws_port = self._ws_socket.getsockname()[1]
         self._http_server = await asyncio.start_server(self._http_handler, "127.0.0.1", 0)
         self.http_port = self._http_server.sockets[0].getsockname()[1]
 
+    async def _serve_ws(self, sock: socket.socket) -> None:
+        from websockets.asyncio.server import serve
+
+        try:
+            self._ws_server = await serve(
+                self._ws_handler,
+                sock=sock,
+                compression=None,
+                max_size=None,
+                ping_interval=None,
+                select_subprotocol=self._select_subprotocol,
+                process_response=self._process_response,
+            )
+        except Exception as exc:  # the queued connection then fails, and its test with it
+            log.error("pytest-streamreplay: the WebSocket replay origin did not start: %s", exc)
+            sock.close()
+
+    def _ensure_ws_server(self) -> None:
+        sock, self._ws_socket = self._ws_socket, None
+        if sock is not None:
+            self._ws_starting = asyncio.ensure_future(self._serve_ws(sock))
+
     async def stop(self) -> None:
+        if self._ws_starting is not None:
+            await asyncio.gather(self._ws_starting, return_exceptions=True)
         if self._ws_server is not None:
             self._ws_server.close()
             await self._ws_server.wait_closed()
+        if self._ws_socket is not None:
+            self._ws_socket.close()
         if self._http_server is not None:
             self._http_server.close()
         for task in list(self._tasks):
@@ -141,6 +162,7 @@ class ReplayOrigins:
     def add_ws(self, job: WsJob) -> str:
         token = f"ws{secrets.token_urlsafe(16)}"
         self._ws_jobs[token] = job
+        self._ensure_ws_server()
         return ROUTE_PREFIX + token
 
     def add_stream(self, job: StreamJob) -> str:
@@ -270,6 +292,21 @@ class ReplayOrigins:
         if not sized and resp.end is None:
             writer.write(b"0\r\n\r\n")  # an unfinished body never gets its last chunk
             await writer.drain()
+
+
+def _listening_socket() -> socket.socket:
+    """A TCP socket on 127.0.0.1, bound and listening. ``IPPROTO_TCP`` spelled out: asyncio sets
+    TCP_NODELAY only on connections of such sockets, and without it each small replayed message
+    after the first waits ~40 ms for the client's delayed ACK (Nagle)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def _failed(on_error: Callable[[str], None] | None, what: str, exc: Exception) -> None:
