@@ -10,6 +10,7 @@ the ``vcr_config`` keys translated; everything else (proxy, replay, saving, the 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +20,6 @@ import pytest
 
 from . import options
 from .blocknet import blocked_network
-from .harness import runtime
-from .settings import SettingsError
 from .vcr_compat import (
     HONOURED_KEYS,
     IGNORED_KEYS,
@@ -170,7 +169,9 @@ def allow_private_ips(request: pytest.FixtureRequest) -> bool:
 
 
 def _is_proxy(host: str, port: int) -> bool:
-    address = runtime().address
+    # Not imported here: a run loads the library only once a test uses it (no proxy before).
+    runtime = getattr(sys.modules.get(f"{__package__}.harness"), "runtime", None)
+    address = runtime().address if runtime is not None else None
     if address is None or port != address[1]:
         return False
     return host in (address[0], "127.0.0.1", "::1", "localhost")
@@ -224,6 +225,8 @@ def vcr(
     if disable_recording or not vcr_markers:
         yield None
         return
+    from .settings import SettingsError
+
     config = request.config
     merged = _merged_config(request, vcr_markers)
     try:

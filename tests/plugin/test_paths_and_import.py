@@ -103,3 +103,24 @@ def test_record_mode_choices_match_the_library() -> None:
     from pytest_streamreplay.vcr_compat import RECORD_MODES
 
     assert list(RECORD_MODES) == [m.value for m in RecordMode]
+
+
+UNUSED_RUN = """
+import sys
+
+def test_plain():
+    loaded = sorted(m for m in sys.modules if m.startswith("pytest_streamreplay."))
+    print("LOADED", " ".join(loaded))
+"""
+
+
+def test_a_run_without_marked_tests_loads_no_library(inner) -> None:
+    """The whole run, not just the import: pytest-recording's interface (served when it is not
+    installed) must not load the cassette library at start-up either (~45 ms)."""
+    inner.makepyfile(test_plain=UNUSED_RUN)
+    result = inner.runpytest_subprocess("-s", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    line = next(line for line in result.outlines if "LOADED" in line)
+    loaded = line.split("LOADED", 1)[1].split()
+    assert "pytest_streamreplay.vcr_plugin" in loaded  # the interface is served...
+    assert not {"pytest_streamreplay.harness", "pytest_streamreplay.session"} & set(loaded)
