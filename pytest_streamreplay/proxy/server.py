@@ -1,8 +1,9 @@
 """An in-process mitmproxy on its own event-loop thread, listening on 127.0.0.1 only.
 
 One per process (``mitmproxy.ctx.master`` is process-global): started once, then each test
-binds its cassette session to the running addons. Starting costs ~70 ms after the ~0.9 s
-import of mitmproxy, which is why nothing imports mitmproxy until a proxy is first needed.
+binds its cassette session to the running addons. Starting costs 15-35 ms after the import of
+mitmproxy (0.2-0.9 s, by load), which is why nothing imports mitmproxy until a proxy is first
+needed.
 """
 
 from __future__ import annotations
