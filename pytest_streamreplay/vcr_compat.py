@@ -289,9 +289,13 @@ class _LateSetup:
 
 class _Header:
     @staticmethod
-    def pytest_report_header(config: pytest.Config) -> str:
+    def pytest_report_header(config: pytest.Config) -> str | None:
+        """Which plugin serves pytest-recording's interface: always when pytest-recording is
+        installed (both could), else only with -v (nothing else could)."""
         owner = recording_plugin(config.pluginmanager)
         if owner is None:
+            if not config.get_verbosity() and importlib.util.find_spec("pytest_recording") is None:
+                return None
             return (
                 "streamreplay: @pytest.mark.streamreplay and pytest-recording's @pytest.mark.vcr, "
                 "vcr_config and --block-network are handled by pytest-streamreplay"

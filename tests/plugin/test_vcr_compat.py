@@ -275,12 +275,13 @@ def test_live(vcr):
     assert not (api.path / "cassettes").exists()
 
 
-def test_header_names_the_plugin_that_handles_vcr(api) -> None:
+def test_header_names_the_plugin_that_handles_vcr_only_when_asked(api) -> None:
+    """Without pytest-recording installed the line tells a plain run nothing: it shows with -v
+    (with pytest-recording beside, always: tests/plugin/test_vcr_coexistence.py)."""
     api.makepyfile(test_h="def test_h():\n    pass\n")
-    result = api.runpytest()
-    result.stdout.fnmatch_lines(
-        ["streamreplay: @pytest.mark.streamreplay and pytest-recording's @pytest.mark.vcr*"]
-    )
+    line = "streamreplay: @pytest.mark.streamreplay and pytest-recording's @pytest.mark.vcr*"
+    api.runpytest().stdout.no_fnmatch_line(line)
+    api.runpytest("-v").stdout.fnmatch_lines([line])
 
 
 def test_unknown_matcher_is_a_clear_failure(api) -> None:
