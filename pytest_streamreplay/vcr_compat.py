@@ -314,12 +314,22 @@ class _Header:
         )
 
 
+def _loaded_by_a_conftest(pluginmanager: pytest.PytestPluginManager) -> bool:
+    """Whether conftest files are being loaded (a conftest's ``pytest_plugins`` named this
+    plugin): every ``-p`` and entry-point plugin is loaded by then, and the hook ``_LateSetup``
+    waits for has already begun, so it would never run."""
+    return any(
+        str(getattr(plugin, "__file__", None) or "").endswith("conftest.py")
+        for plugin in pluginmanager.get_plugins()
+    )
+
+
 def setup(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     """Called from the plugin's ``pytest_addoption``."""
     pluginmanager.register(_Header(), "streamreplay-vcr-header")
     if recording_plugin(pluginmanager) is not None:
         return  # loaded before us: it owns --record-mode and the rest
-    if importlib.util.find_spec("pytest_recording") is None:
+    if importlib.util.find_spec("pytest_recording") is None or _loaded_by_a_conftest(pluginmanager):
         _take_over(parser, pluginmanager)  # cannot be loaded later in this run
         return
     pluginmanager.register(_LateSetup(), "streamreplay-vcr-late")

@@ -99,3 +99,33 @@ def test_with_vcr(vcr):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["streamreplay: @pytest.mark.streamreplay and pytest-recording's*"])
     assert (inner.path / "cassettes" / "test_vcr" / "test_with_vcr.jsonl").exists()
+
+
+VCR_ONLY = """
+import os, requests, pytest
+
+@pytest.mark.vcr
+def test_with_vcr(vcr):
+    assert vcr.cassette_path.name == "test_with_vcr.jsonl"
+    assert requests.get(os.environ["ORIGIN"] + "/v").status_code == 200
+"""
+
+
+def test_loaded_from_a_conftest_with_pytest_recording_importable(
+    inner: pytest.Pytester, origin, monkeypatch: pytest.MonkeyPatch, recording_site: Path
+) -> None:
+    """``pytest_plugins = ["pytest_streamreplay.plugin"]`` in a root conftest, autoload off:
+    the plugin comes in while the initial conftests load, after the moment it otherwise waits
+    for to see whether pytest-recording loads; the shared options and the vcr interface must be
+    there all the same."""
+    monkeypatch.setenv("PYTHONPATH", str(recording_site))
+    monkeypatch.setenv("ORIGIN", origin.url)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    inner.makeconftest('pytest_plugins = ["pytest_streamreplay.plugin"]\n')
+    inner.makepyfile(test_vcr=VCR_ONLY)
+    result = inner.runpytest_subprocess("--record-mode=once", "--block-network", timeout=240)
+    result.assert_outcomes(passed=1)
+    assert (inner.path / "cassettes" / "test_vcr" / "test_with_vcr.jsonl").exists()
+    origin.stop()
+    replayed = inner.runpytest_subprocess("--replay-strict", "--block-network", timeout=240)
+    replayed.assert_outcomes(passed=1)
