@@ -39,7 +39,9 @@ class BarServer:
         """Bind, listen, start uvicorn on a daemon thread and wait until it serves."""
         if self._thread is not None:
             raise RuntimeError("already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio turns Nagle off only on connections of such sockets
+        # (a second small message would otherwise wait ~40 ms for the client's delayed ACK).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.host, self.port))

@@ -275,3 +275,31 @@ def test_replay_with_serve_exits_after_the_linger_with_the_usual_summary() -> No
         assert summary["fills_sha256"] == replay([CASSETTE]).summary()["fills_sha256"]
     finally:
         served.stop()
+
+
+def test_server_connections_send_small_messages_at_once() -> None:
+    """The server binds its own socket for uvicorn; asyncio turns Nagle off only on connections
+    of sockets created as IPPROTO_TCP. Without it, a second small message (a forming bar right
+    after another) waits for the client's delayed ACK, ~40 ms."""
+    import socket
+
+    hub = BarHub(("1MIN",))
+    server = BarServer(hub).start()
+    try:
+        ws_url = server.url.replace("http://", "ws://") + "ws/bars/BTC-USD/1MIN"
+        with connect(ws_url, open_timeout=5):
+            deadline = time.monotonic() + 5
+            while hub.subscriber_count() == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert server._server is not None
+            connections = list(server._server.server_state.connections)
+            assert connections, "the WebSocket connection is served"
+            options = [
+                c.transport.get_extra_info("socket").getsockopt(
+                    socket.IPPROTO_TCP, socket.TCP_NODELAY
+                )
+                for c in connections
+            ]
+            assert all(options), options
+    finally:
+        server.stop()
