@@ -10,9 +10,6 @@ import aiohttp  # noqa: F401
 import cryptography.hazmat.primitives.hashes
 import cryptography.x509  # noqa: F401
 import httpx  # noqa: F401
-import mitmproxy.addons.proxyserver
-import mitmproxy.master
-import mitmproxy.proxy.layers.http  # noqa: F401
 import pytest
 import requests  # noqa: F401
 import websocket  # noqa: F401
@@ -20,6 +17,13 @@ import websockets.asyncio.client
 import websockets.asyncio.server  # noqa: F401
 from pytester_helpers import prepare_inner
 from servers import Origin, make_self_signed, start_origin
+
+from pytest_streamreplay.proxy.mitm_imports import import_proxy_modules
+
+# mitmproxy as the proxy imports it (master, proxyserver, the HTTP layers...), without the
+# default addons it does not run: importing ``mitmproxy.addons.*`` plainly would load them all,
+# ldap3 with them, whose pyasn1 deprecation warnings then filled this suite's summary.
+import_proxy_modules()
 
 
 @pytest.fixture(scope="session")
