@@ -67,9 +67,8 @@ def test_tls_clients_accept_the_certificates_the_ec_ca_signs(cache, tmp_path) ->
     (its own TLS library) both verify the chain through the bundle they are given."""
     cert, key = make_self_signed(tmp_path)
     origin = start_origin(cert, key)
-    runtime().configure(upstream_ca=cert)
     try:
-        with use_cassette(tmp_path / "c.jsonl", record_mode="all") as handle:
+        with use_cassette(tmp_path / "c.jsonl", record_mode="all", upstream_ca=cert) as handle:
             assert httpx.get(origin.url + "/httpx").status_code == 200
             curl = subprocess.run(
                 ["curl", "-sS", "-m", "10", origin.url + "/curl"],
@@ -78,7 +77,6 @@ def test_tls_clients_accept_the_certificates_the_ec_ca_signs(cache, tmp_path) ->
             )
     finally:
         origin.stop()
-        runtime().configure()
     assert curl.returncode == 0, curl.stderr
     assert isinstance(_key_and_cert(cache / "ca")[0], ec.EllipticCurvePrivateKey)
     assert [i.request.url.rsplit("/", 1)[1] for i in handle.interactions] == ["httpx", "curl"]
