@@ -189,17 +189,24 @@ def _effective_mode(
     return str(getattr(mode, "value", mode)) if mode is not None else record_mode
 
 
+# The two autouse fixtures below ask for the fixtures they depend on only when the test needs
+# them: each fixture set up costs every test of a run, marked or not (docs/benchmarks.md).
+
+
 @pytest.fixture(autouse=True)
-def block_network(
-    request: pytest.FixtureRequest, record_mode: str, vcr_markers: list[pytest.Mark]
-) -> Iterator[None]:
+def block_network(request: pytest.FixtureRequest) -> Iterator[None]:
     """With ``--block-network`` or the mark, sockets connect only to this plugin's proxy and the
     allowed hosts; a @pytest.mark.vcr test that may record (mode other than none) is exempt."""
     mark = request.node.get_closest_marker("block_network")
-    wanted = mark is not None or request.config.getoption("block_network")
-    if not wanted or (vcr_markers and _effective_mode(request, record_mode, vcr_markers) != "none"):
+    if mark is None and not request.config.getoption("block_network"):
         yield
         return
+    vcr_markers = request.getfixturevalue("vcr_markers")
+    if vcr_markers:
+        record_mode = request.getfixturevalue("record_mode")
+        if _effective_mode(request, record_mode, vcr_markers) != "none":
+            yield
+            return
     hosts = request.getfixturevalue("allowed_hosts") or ()
     private = request.getfixturevalue("allow_private_ips")
     with blocked_network(hosts, allow_private_ips=private, exempt=_is_proxy):
@@ -214,17 +221,17 @@ def _warn_once(config: pytest.Config, key: str, message: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def vcr(
-    request: pytest.FixtureRequest,
-    vcr_markers: list[pytest.Mark],
-    vcr_cassette_dir: str,
-    record_mode: str,
-    disable_recording: bool,
-) -> Iterator[Any]:
+def vcr(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The test's ``streamreplay`` handle when it is marked ``vcr``, else None."""
-    if disable_recording or not vcr_markers:
+    if request.node.get_closest_marker("vcr") is None:
         yield None
         return
+    vcr_markers: list[pytest.Mark] = request.getfixturevalue("vcr_markers")
+    if request.getfixturevalue("disable_recording") or not vcr_markers:
+        yield None
+        return
+    vcr_cassette_dir: str = request.getfixturevalue("vcr_cassette_dir")
+    record_mode: str = request.getfixturevalue("record_mode")
     from .settings import SettingsError
 
     config = request.config

@@ -124,3 +124,14 @@ def test_a_run_without_marked_tests_loads_no_library(inner) -> None:
     loaded = line.split("LOADED", 1)[1].split()
     assert "pytest_streamreplay.vcr_plugin" in loaded  # the interface is served...
     assert not {"pytest_streamreplay.harness", "pytest_streamreplay.session"} & set(loaded)
+
+
+def test_an_unmarked_test_sets_up_only_the_autouse_fixtures(inner) -> None:
+    """Each fixture set up costs every test of a run: the vcr interface's autouse fixtures ask
+    for their dependencies only when a test is marked (or --block-network is on)."""
+    inner.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = inner.runpytest("--setup-plan", "-p", "no:randomly")
+    plan = "\n".join(result.outlines)
+    for name in ("vcr_markers", "record_mode", "disable_recording", "vcr_cassette_dir"):
+        assert f"SETUP    F {name}" not in plan and f" {name}" not in plan, name
+    assert "SETUP    F vcr" in plan and "SETUP    F block_network" in plan, plan
