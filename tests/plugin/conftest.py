@@ -15,6 +15,7 @@ import requests  # noqa: F401
 import websocket  # noqa: F401
 import websockets.asyncio.client
 import websockets.asyncio.server  # noqa: F401
+import yaml  # noqa: F401  a second copy's events fail its C emitter's checks (EmitterError)
 from pytester_helpers import prepare_inner
 from servers import Origin, make_self_signed, start_origin
 
