@@ -36,3 +36,50 @@ def test_the_addons_do_not_import_each_other() -> None:
     ws = _imported_modules(PACKAGE / "proxy" / "ws_addon.py")
     assert ".ws_addon" not in http and ".http_addon" not in ws
     assert ".flows" in http and ".flows" in ws
+
+
+# Each layer of docs/architecture.md and the layers it must not import (upward or sideways).
+LAYERS = {
+    "cassette": {"proxy", "session", "harness", "plugin", "commands", "web", "streams", "settings"},
+    "proxy": {"plugin", "harness", "commands", "web", "streams", "vcr_plugin", "vcr_compat"},
+    "session": {"proxy", "plugin", "harness", "commands", "web"},
+    "commands": {"proxy", "plugin", "harness", "session"},
+    "web": {"proxy", "plugin", "harness", "session"},
+    "options": {"cassette", "proxy", "session", "harness", "plugin", "settings"},
+}
+
+
+def _package_imports(path: Path) -> set[str]:
+    """The top-level package modules a file imports, absolute or relative (lazily too)."""
+    rel = path.relative_to(PACKAGE)
+    depth = len(rel.parts) - 1  # folders below the package
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                up = node.level - 1
+                base = list(rel.parts[:-1])[: depth - up] if up <= depth else []
+                parts = base + (node.module.split(".") if node.module else [])
+                if not parts and node.level - 1 == depth:  # `from .. import x`
+                    parts = [alias.name for alias in node.names]
+                if parts:
+                    found.add(parts[0])
+            elif node.module and node.module.startswith("pytest_streamreplay."):
+                found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("pytest_streamreplay."):
+                    found.add(alias.name.split(".")[1])
+    return found
+
+
+def test_every_layer_imports_only_downward() -> None:
+    wrong = []
+    for layer, forbidden in LAYERS.items():
+        folder = PACKAGE / layer
+        files = sorted(folder.rglob("*.py")) if folder.is_dir() else [PACKAGE / f"{layer}.py"]
+        for path in files:
+            bad = (_package_imports(path) - {layer}) & forbidden
+            if bad:
+                wrong.append(f"{path.relative_to(PACKAGE)} imports {sorted(bad)}")
+    assert wrong == []
