@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from google.protobuf import any_pb2
+from grpc_servers import bind_local_port
 from mnemonic import Mnemonic
 from v4_proto.cosmos.auth.v1beta1 import query_pb2 as auth_query
 from v4_proto.cosmos.auth.v1beta1 import query_pb2_grpc as auth_grpc
@@ -204,12 +205,7 @@ def start_dydx_node(
     """Serve ``accounts`` (address -> (account number, sequence)) at ``height`` on an ephemeral
     port of 127.0.0.1, plaintext or with ``tls`` (cert, key)."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    if tls is None:
-        port = server.add_insecure_port("127.0.0.1:0")
-    else:
-        cert, key = tls
-        creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
-        port = server.add_secure_port("127.0.0.1:0", creds)
+    port = bind_local_port(server, tls)
     node = DydxNode(server, port, height, dict(accounts))
     auth_grpc.add_QueryServicer_to_server(_Auth(node), server)
     tm_grpc.add_ServiceServicer_to_server(_Tendermint(node), server)
@@ -227,10 +223,10 @@ def live_broker(target: str, mnemonic: str | None = None, tls: bool = False) -> 
     """A sending ``LiveBroker`` for the node at ``target`` (plaintext, or TLS as mainnet's
     nodes; the local chain id) that knows BTC-USD's chain parameters and book; the mnemonic
     defaults to ``DYDX_MNEMONIC``."""
+    from dydx_markets import btc_usd_update
     from dydx_v4_client.network import local_node, make_insecure, make_secure
 
     from tradingbot.execution.live import LiveBroker
-    from tradingbot.feeds.events import MarketUpdate
     from tradingbot.market.book import BookState
 
     # made here, not at import: a gRPC channel takes grpc_proxy when it is created
@@ -239,21 +235,7 @@ def live_broker(target: str, mnemonic: str | None = None, tls: bool = False) -> 
     env = None if mnemonic is None else {"DYDX_MNEMONIC": mnemonic}
     broker = LiveBroker(network=network, env=env)
     assert not broker.dry_run
-    broker.on_event(
-        MarketUpdate(
-            market="BTC-USD",
-            is_snapshot=True,
-            oracle_price=Decimal(65000),
-            initial_margin_fraction=Decimal("0.05"),
-            maintenance_margin_fraction=Decimal("0.03"),
-            atomic_resolution=-10,
-            quantum_conversion_exponent=-9,
-            step_base_quantums=1_000_000,
-            subticks_per_tick=100_000,
-            clob_pair_id="0",
-        ),
-        T0,
-    )
+    broker.on_event(btc_usd_update(), T0)
     book = BookState("BTC-USD", ((Decimal(64999), Decimal(1)),), ((Decimal(65000), Decimal(1)),))
     broker.on_event(book, T0)
     return broker

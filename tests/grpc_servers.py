@@ -88,12 +88,7 @@ def start_grpc_origin(tls: tuple[Path, Path] | None = None) -> GrpcOrigin:
     )
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers((handler,))
-    if tls is None:
-        port = server.add_insecure_port("127.0.0.1:0")
-    else:
-        cert, key = tls
-        creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
-        port = server.add_secure_port("127.0.0.1:0", creds)
+    port = bind_local_port(server, tls)
     server.start()
     return GrpcOrigin(server, port, seen)
 
@@ -135,3 +130,12 @@ def start_shop_origin(protos: Any, *, reflection: bool = False) -> GrpcOrigin:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return GrpcOrigin(server, port, seen)
+
+
+def bind_local_port(server: Any, tls: tuple[Path, Path] | None) -> int:
+    """A free port of 127.0.0.1 for a grpcio ``server``: plaintext, or TLS with (cert, key)."""
+    if tls is None:
+        return int(server.add_insecure_port("127.0.0.1:0"))
+    cert, key = tls
+    creds = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())])
+    return int(server.add_secure_port("127.0.0.1:0", creds))

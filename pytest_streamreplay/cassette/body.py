@@ -12,7 +12,15 @@ import binascii
 import json
 from typing import Any
 
-__all__ = ["check_base64", "check_body", "decode_body", "encode_body", "json_value", "layout_dumps"]
+__all__ = [
+    "check_base64",
+    "check_body",
+    "decode_body",
+    "encode_body",
+    "is_utf8",
+    "json_value",
+    "layout_dumps",
+]
 
 # name -> (indent, separators); each also tried with ensure_ascii and a trailing newline.
 _LAYOUTS: dict[str, tuple[int | None, tuple[str, str]]] = {
@@ -110,6 +118,15 @@ def _find_layout(text: str, value: Any) -> str | None:
 def _looks_like_json(data: bytes) -> bool:
     head = data.lstrip()[:1]
     return head in (b"{", b"[") and len(data) <= _MAX_JSON_PROBE
+
+
+def is_utf8(data: bytes) -> bool:
+    """Whether ``data`` reads as text (a streamed chunk is then stored as text, not base64)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def encode_body(data: bytes | None, *, binary: bool = False) -> dict[str, Any] | None:

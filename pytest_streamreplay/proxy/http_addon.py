@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..cassette.body import encode_body
+from ..cassette.body import encode_body, is_utf8
 from ..cassette.encoding import apply_encoding, describe_encoding
 from ..cassette.grpc import MessageCutter, is_grpc
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest, HttpResponse
@@ -148,7 +148,7 @@ class _ChunkRecorder:
             t = (time.monotonic() - self.start) * 1000.0
             after = None if self.sent is None else len(self.sent)
             if self._cutter is None:
-                self._chunks.append(Chunk(t, encode_body(data, binary=not _is_text(data)), after))
+                self._chunks.append(Chunk(t, encode_body(data, binary=not is_utf8(data)), after))
             else:
                 for message in self._cutter.feed(data):
                     self._chunks.append(Chunk(t, encode_body(message, binary=True), after))
@@ -178,14 +178,6 @@ def stream_end(error_msg: str, client_gone: bool = False) -> str:
     if "incomplete chunked read" in msg:
         return "truncated"
     return "origin_closed"
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 @dataclass

@@ -37,7 +37,7 @@ from tradingbot.stages import KindOf, frozen_maker
 from tradingbot.strategy.intents import IntentKind, TradeIntent
 
 from .base import Broker
-from .reports import AccountState, ExecutionReport, OrderStatus, PositionState
+from .reports import AccountState, ExecutionReport, PositionState, rejected_report
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -207,20 +207,7 @@ class ExecutionEngine:
         out: list[Any] = []
         if not decision.approved:
             self.rejected += 1
-            report = ExecutionReport(
-                intent_id=intent.id,
-                market=intent.market,
-                side=intent.side,
-                kind=intent.kind,
-                status=OrderStatus.REJECTED,
-                requested=intent.size,
-                filled=ZERO,
-                average_price=None,
-                fee=ZERO,
-                at=now,
-                reasons=decision.reasons,
-                note=intent.reason,
-            )
+            report = rejected_report(intent, now, decision.reasons)
             self._remember(report)
             return [report]
         report, fills = self.broker.submit(intent, now)

@@ -35,7 +35,7 @@ from tradingbot.risk.margin import Account, MarketRiskParams
 from tradingbot.strategy.intents import TimeInForce, TradeIntent
 
 from .paper import PaperBroker
-from .reports import ExecutionReport, OrderStatus
+from .reports import ExecutionReport, OrderStatus, rejected_report
 
 __all__ = ["MNEMONIC_ENV", "ChainMarket", "LiveBroker", "Secret", "order_numbers"]
 
@@ -244,7 +244,7 @@ class LiveBroker:
     ) -> tuple[ExecutionReport, list[Fill]]:
         if intent.market not in self.chain_markets:
             reason = f"no chain parameters for {intent.market} (need a v4_markets snapshot)"
-            return self._rejected(intent, now, reason), []
+            return rejected_report(intent, now, (reason,)), []
         height = self.height
         if not self.dry_run and height is None:
             # No block height on the feed (``tradingbot run`` subscribes none): ask the node,
@@ -280,29 +280,12 @@ class LiveBroker:
             reason = (
                 f"node refused the order ({answer.codespace} code {answer.code}): {answer.raw_log}"
             )
-            return self._rejected(intent, now, reason), []
+            return rejected_report(intent, now, (reason,)), []
         log.info("placed %s", record)
         report, _ = self.shadow.submit(intent, now)
         return replace(
             report, status=OrderStatus.SENT, filled=Decimal(0), average_price=None, fee=Decimal(0)
         ), []
-
-    def _rejected(self, intent: TradeIntent, now: datetime | None, reason: str) -> ExecutionReport:
-        """A report for an order that never reached the book (the shadow does not fill it)."""
-        return ExecutionReport(
-            intent_id=intent.id,
-            market=intent.market,
-            side=intent.side,
-            kind=intent.kind,
-            status=OrderStatus.REJECTED,
-            requested=intent.size,
-            filled=Decimal(0),
-            average_price=None,
-            fee=Decimal(0),
-            at=now,
-            reasons=(reason,),
-            note=intent.reason,
-        )
 
     # -- the chain (live mode only) --------------------------------------------------------
 

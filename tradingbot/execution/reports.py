@@ -12,9 +12,16 @@ from decimal import Decimal
 from enum import StrEnum
 
 from tradingbot.feeds.events import Side
-from tradingbot.strategy.intents import IntentKind
+from tradingbot.strategy.intents import IntentKind, TradeIntent
 
-__all__ = ["AccountState", "ExecutionReport", "Liquidity", "OrderStatus", "PositionState"]
+__all__ = [
+    "AccountState",
+    "ExecutionReport",
+    "Liquidity",
+    "OrderStatus",
+    "PositionState",
+    "rejected_report",
+]
 
 
 class Liquidity(StrEnum):
@@ -49,6 +56,27 @@ class ExecutionReport:
     at: datetime | None
     reasons: tuple[str, ...] = ()
     note: str = ""
+
+
+def rejected_report(
+    intent: TradeIntent, at: datetime | None, reasons: tuple[str, ...]
+) -> ExecutionReport:
+    """An intent that never reached the book (the risk gate or the chain refused it): nothing
+    filled, no fee."""
+    return ExecutionReport(
+        intent_id=intent.id,
+        market=intent.market,
+        side=intent.side,
+        kind=intent.kind,
+        status=OrderStatus.REJECTED,
+        requested=intent.size,
+        filled=Decimal(0),
+        average_price=None,
+        fee=Decimal(0),
+        at=at,
+        reasons=reasons,
+        note=intent.reason,
+    )
 
 
 @dataclass(frozen=True, slots=True)

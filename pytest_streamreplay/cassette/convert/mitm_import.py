@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..body import decode_body, encode_body
+from ..body import decode_body, encode_body, is_utf8
 from ..grpc import framed_messages
 from ..records import (
     Chunk,
@@ -147,7 +147,7 @@ def _chunks(stored: Any, content: bytes, grpc: bool) -> list[Chunk] | None:
             piece = content[pos : pos + int(c["size"])]
             pos += len(piece)
             after = c.get("after")
-            body = encode_body(piece, binary=grpc or not _is_text(piece))
+            body = encode_body(piece, binary=grpc or not is_utf8(piece))
             out.append(Chunk(float(c["t"]), body, None if after is None else int(after)))
             out[-1].message = c.get("message")
         return out
@@ -162,14 +162,6 @@ def _chunks(stored: Any, content: bytes, grpc: bool) -> list[Chunk] | None:
             pieces.append(rest)
         return [Chunk(0.0, encode_body(p, binary=True)) for p in pieces]
     return None
-
-
-def _is_text(data: bytes) -> bool:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def _ws_records(flow: http.HTTPFlow, cid: int, origin: float) -> Iterator[Record]:

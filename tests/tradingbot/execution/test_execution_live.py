@@ -13,6 +13,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from dydx_markets import btc_usd_update
 
 from tradingbot.execution import OrderStatus
 from tradingbot.execution.live import ChainMarket, LiveBroker, Secret, order_numbers
@@ -43,18 +44,7 @@ def test_secret_redacts_itself() -> None:
 
 
 def _market_update() -> MarketUpdate:
-    return MarketUpdate(
-        market="BTC-USD",
-        is_snapshot=True,
-        oracle_price=D(65000),
-        initial_margin_fraction=D("0.05"),
-        maintenance_margin_fraction=D("0.03"),
-        atomic_resolution=-10,
-        quantum_conversion_exponent=-9,
-        step_base_quantums=1_000_000,
-        subticks_per_tick=100_000,
-        clob_pair_id="0",
-    )
+    return btc_usd_update()
 
 
 def test_dry_run_builds_orders_fills_in_the_shadow_and_never_logs_the_mnemonic(
