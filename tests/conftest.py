@@ -18,6 +18,7 @@ _SLOW_MODULES = (
     "test_browser.py",
     "test_hostile.py",
     "test_layout.py",
+    "test_grpc_browser.py",
     "test_parity_e2e.py",
 )
 

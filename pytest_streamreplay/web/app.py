@@ -80,6 +80,7 @@ _selection.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
 
 
 Selected = Annotated[dict[str, Any], Depends(_selection)]
+_GRPC_HELP = {spec.name: spec.help for spec in QUERY_FIELDS if spec.name.startswith("grpc_")}
 
 _BODY_FIELDS: dict[str, Any] = {
     spec.name: (_value_type(spec), Field(default=None, description=spec.help))
@@ -218,9 +219,18 @@ def create_app(
         t_to: Num = None,
         offset: Annotated[int, Query(ge=0)] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+        grpc_method: Annotated[str | None, Query(description=_GRPC_HELP["grpc_method"])] = None,
+        grpc_status: Annotated[str | None, Query(description=_GRPC_HELP["grpc_status"])] = None,
     ) -> Any:
         return service.http_page(
-            root, root.existing(name), offset=offset, limit=limit, t_from=t_from, t_to=t_to
+            root,
+            root.existing(name),
+            offset=offset,
+            limit=limit,
+            t_from=t_from,
+            t_to=t_to,
+            grpc_method=grpc_method,
+            grpc_status=grpc_status,
         )
 
     @app.get("/api/cassettes/{name:path}/records/{line}", tags=["cassettes"], summary="One record")

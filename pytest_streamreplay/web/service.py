@@ -155,7 +155,7 @@ def _http_detail(record: HttpInteraction) -> dict[str, Any]:
         "end": response.end,
     }
     if response.chunks is None:
-        answer.update(_body_view(response.body))
+        answer.update(_body_view(response.body), size=len(response.content))
     else:
         chunks, offset = [], 0
         for chunk in response.chunks[:_MAX_CHUNKS]:
@@ -172,6 +172,7 @@ def _http_detail(record: HttpInteraction) -> dict[str, Any]:
             "url": request.url,
             "headers": [list(h) for h in request.headers],
             **_body_view(request.body),
+            "size": len(request.content),
         },
         "response": answer,
     }
@@ -510,6 +511,7 @@ def _redacted_bytes(b64: str) -> list[str]:
 
 
 _ITEM_MESSAGES = 50
+_READ_BATCH = 200
 
 
 def _message(m: CallMessage) -> dict[str, Any]:
@@ -685,8 +687,13 @@ def http_page(
     limit: int = 50,
     t_from: float | None = None,
     t_to: float | None = None,
+    grpc_method: str | None = None,
+    grpc_status: str | None = None,
 ) -> dict[str, Any]:
-    """One page of the cassette's HTTP calls (summaries), in file order, from the index."""
+    """One page of the cassette's HTTP calls (summaries), in file order, from the index.
+
+    ``grpc_method`` (substring) and ``grpc_status`` (name or number) keep the gRPC calls
+    ``streamreplay filter`` would keep with them; those read the calls in the time range."""
     if offset < 0 or not 1 <= limit <= MAX_LIMIT:
         raise QueryError(f"offset must be >= 0 and limit between 1 and {MAX_LIMIT}")
     index = index_of(root, path)
@@ -697,6 +704,16 @@ def http_page(
         and (t_from is None or index.times[i] >= t_from)
         and (t_to is None or index.times[i] <= t_to)
     ]
+    if grpc_method or grpc_status:
+        selection = Query.from_options(
+            {"grpc_method": grpc_method, "grpc_status": grpc_status}
+        ).selection()
+        kept: list[int] = []
+        for start in range(0, len(matched), _READ_BATCH):  # a batch of records in memory
+            batch = matched[start : start + _READ_BATCH]
+            records = _read_records(path, index, batch)
+            kept += [n for n, r in zip(batch, records, strict=True) if selection(r)]
+        matched = kept
     numbers = matched[offset : offset + limit]
     items = []
     for n, record in zip(numbers, _read_records(path, index, numbers), strict=True):

@@ -34,6 +34,7 @@ __all__ = [
     "MANY",
     "REDACTED_TOKEN",
     "write_grpc",
+    "write_grpc_stream",
     "write_http_only",
     "write_many",
     "write_many_calls",
@@ -213,6 +214,41 @@ def write_grpc(path: Path) -> Path:
         ),
     ]
     write_cassette(path, new_header(test="tests/plugin/test_grpc.py::test_orders"), records)
+    return path
+
+
+def write_grpc_stream(path: Path, n: int = 120) -> Path:
+    """One server-streaming call of ``n`` answers with JSON forms (more than a page of them),
+    each a long one-line preview."""
+    updates = [
+        {"id": "42", "status": f"step {i}", "quantity": str(i), "tags": ["x" * 40] * 6}
+        for i in range(n)
+    ]
+    chunks = [
+        Chunk(
+            float(i),
+            encode_body(_frame(f"step {i}".encode()), binary=True),
+            message={"type": "orders.Order", "json": update},
+        )
+        for i, update in enumerate(updates)
+    ]
+    request = _grpc_request("Watch", b"\x0a\x0242")
+    request.messages = [{"type": "orders.OrderQuery", "json": {"id": "42"}}]
+    record = HttpInteraction(
+        id=1,
+        request=request,
+        response=HttpResponse(
+            200,
+            "",
+            "HTTP/2.0",
+            [["content-type", "application/grpc"]],
+            chunks=chunks,
+            trailers=[["grpc-status", "0"]],
+        ),
+        t=3.0,
+        duration_ms=float(n),
+    )
+    write_cassette(path, new_header(test="tests/plugin/test_grpc.py::test_watch"), [record])
     return path
 
 

@@ -68,3 +68,26 @@ def test_not_a_grpc_call_is_a_clear_404(client: TestClient) -> None:
     response = client.get(f"{SHOP}/grpc/9")
     assert response.status_code == 404
     assert "no gRPC call 9" in response.json()["error"]
+
+
+def test_http_calls_filter_by_grpc_method_and_status(client: TestClient) -> None:
+    """The HTTP section's filters: the same ``grpc_method``/``grpc_status`` as ``filter``."""
+
+    def methods(**params: str) -> list[tuple[str, str]]:
+        body = client.get(f"{SHOP}/http", params=params).json()
+        assert body["total"] == len(body["items"])
+        return [(h["grpc"]["method"], h["grpc"]["status_name"]) for h in body["items"]]
+
+    assert methods(grpc_method="Orders/Get") == [
+        ("/shop.Orders/Get", "OK"),
+        ("/shop.Orders/Get", "NOT_FOUND"),
+    ]
+    assert methods(grpc_status="NOT_FOUND") == [("/shop.Orders/Get", "NOT_FOUND")]
+    assert methods(grpc_status="5") == [("/shop.Orders/Get", "NOT_FOUND")]
+    assert methods(grpc_method="Watch", grpc_status="OK") == [("/shop.Orders/Watch", "OK")]
+    assert methods(grpc_method="Nope") == []
+    page = client.get(f"{SHOP}/http", params={"grpc_status": "OK", "limit": 1, "offset": 1})
+    assert page.json()["total"] == 3 and page.json()["next_offset"] == 2
+    bad = client.get(f"{SHOP}/http", params={"grpc_status": "NOT_A_STATUS"})
+    assert bad.status_code == 400
+    assert "NOT_A_STATUS" in bad.json()["error"] and "NOT_FOUND" in bad.json()["error"]

@@ -85,6 +85,38 @@ def hostile_but_valid() -> str:
     return "".join(_line(x) for x in lines)
 
 
+def _framed(payload: bytes) -> str:
+    return base64.b64encode(b"\x00" + len(payload).to_bytes(4, "big") + payload).decode()
+
+
+def hostile_grpc() -> str:
+    """A gRPC call whose method, message types, JSON forms, bytes and status message are markup."""
+    form = {MARK: ATTR, "nested": {SVG: [LINK, "REDACTED" + MARK]}}
+    call = {
+        "kind": "http",
+        "id": 1,
+        "t": 1.0,
+        "duration_ms": 5.0,
+        "request": {
+            "method": "POST",
+            "url": "http://x.test/shop.Orders/" + MARK,
+            "headers": [["content-type", "application/grpc"]],
+            "body": {"base64": _framed(MARK.encode())},
+            "messages": [{"type": "shop." + MARK, "json": form}],
+        },
+        "response": {
+            "status": 200,
+            "headers": [["content-type", "application/grpc"]],
+            "chunks": [
+                {"t": 1.0, "base64": _framed(SVG.encode()), "message": {"type": SVG, "json": form}},
+                {"t": 2.0, "base64": _framed(LINK.encode())},  # no JSON form: hex
+            ],
+            "trailers": [["grpc-status", "5"], ["grpc-message", MARK]],
+        },
+    }
+    return _line(_header(test="tests/test_grpc.py::test_" + MARK)) + _line(call)
+
+
 INVALID_FIELDS = {
     "close_code": {"kind": "ws_close", "conn": 1, "t": 3, "code": MARK, "by": "server"},
     "close_by": {"kind": "ws_close", "conn": 1, "t": 3, "code": 1000, "by": MARK},
@@ -106,6 +138,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     (root / "http_only.jsonl").write_text(
         "".join(line for line in hostile_but_valid().splitlines(keepends=True)[:2])
     )
+    (root / "grpc.jsonl").write_text(hostile_grpc())
     for name, record in INVALID_FIELDS.items():
         (root / f"{name}.jsonl").write_text(hostile_invalid(record))
     server = serve_in_thread(root)
@@ -211,6 +244,29 @@ def test_http_only_waterfall_and_call_show_hostile_fields_as_text(page: Any, ser
     page.click("#http-list > li summary")
     page.wait_for_selector("#http-list .http-detail")
     assert MARK in page.inner_text("#http-list .http-detail")
+    _assert_nothing_ran(page)
+
+
+def test_grpc_messages_show_hostile_forms_as_text(page: Any, served) -> None:
+    url, _ = served
+    page.goto(url + "/cassette/grpc.jsonl")
+    page.wait_for_selector("body[data-loaded='1']")
+    assert "/shop.Orders/" + MARK in page.inner_text("#http-list")
+    page.click("#http-list > li summary")
+    page.wait_for_selector("#http-list .grpc-end")
+    rows = page.locator(".grpc-messages > li")
+    assert rows.count() == 3
+    assert "shop." + MARK in rows.nth(0).inner_text() and SVG in rows.nth(1).inner_text()
+    assert MARK in rows.nth(0).locator(".preview").inner_text()
+    for i in range(3):
+        rows.nth(i).locator("summary").click()
+        rows.nth(i).locator("pre.body").wait_for()
+    opened = page.inner_text(".grpc-messages")
+    assert MARK in opened and SVG in opened and LINK in opened and ATTR.strip() in opened
+    assert "|<a href=javascri|" in opened  # the hex dump's text column, as text
+    assert MARK in page.inner_text(".grpc-end")  # grpc-message
+    page.click("#http-list details.raw > summary")
+    page.wait_for_selector("#http-list details.raw .http-detail")
     _assert_nothing_ran(page)
 
 

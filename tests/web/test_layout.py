@@ -235,18 +235,26 @@ def test_grpc_calls_show_as_http_with_method_and_status(page: Any, served: str) 
     assert "/orders.Orders/Get" in texts[0] and "grpc-status 0 OK" in texts[0]
     assert "/orders.Orders/Watch" in texts[1] and "4 chunks" in texts[1]
     assert "grpc-status 5 NOT_FOUND" in texts[2]
-    rows.nth(2).locator("summary").click()
+    # an opened call is its messages and status; its HTTP/2 exchange is one click further
+    rows.nth(2).locator(":scope > details > summary").click()
+    rows.nth(2).locator("details.raw > summary").click()
     detail = rows.nth(2).locator(".http-detail")
     detail.wait_for()
     assert "order 7 not found" in detail.locator("table.headers.response").inner_text()
-    rows.nth(0).locator("summary").click()
+    rows.nth(0).locator(":scope > details > summary").click()
+    rows.nth(0).locator("details.raw > summary").click()
     trailers = rows.nth(0).locator(".http-detail table.headers.trailers")
     trailers.wait_for()
     assert "grpc-status" in trailers.inner_text()
     # a binary body shows its printable bytes, a placeholder in it highlighted
     request = rows.nth(0).locator(".http-detail .body.request")
     assert request.locator(".redacted").inner_text() == "REDACTED-jwt-1____"
-    assert "42" in request.inner_text()
+    assert "42" in request.inner_text() and "binary, 29 bytes" in request.inner_text()
+    # the message row says a placeholder is in its bytes, and its hex dump shows it
+    message = rows.nth(0).locator(".grpc-messages > li").first
+    assert "redacted" in message.locator(".meta").inner_text()
+    message.locator("summary").click()
+    assert "|..42..REDACTED-j|" in message.locator("pre.hex").inner_text()
     _assert_fits(page, "#http-view, #http-list > li, main")
 
 

@@ -1,6 +1,7 @@
 // One cassette: summary, zoomable timeline (server-side bins; a waterfall of the calls for an
 // HTTP-only cassette), HTTP calls with their headers and bodies on demand, filtered and paged
-// messages (one line each until opened), "create filtered cassette", and replay control.
+// messages (one line each until opened), a gRPC call's messages (both directions, like a
+// WebSocket connection's), "create filtered cassette", and replay control.
 "use strict";
 
 (function () {
@@ -9,6 +10,7 @@
   const PAGE = 50;
   const state = { offset: 0, total: 0, range: null, details: null, items: [], expanded: false, httpOffset: 0, waterfall: false };
   const form = document.getElementById("filters");
+  const httpForm = document.getElementById("http-filters");
   const list = document.getElementById("messages");
 
   document.title = `streamreplay · ${name}`;
@@ -84,7 +86,19 @@
     for (const [field, shown] of [["conn", n.ws], ["dir", n.messages]]) {
       form.elements.namedItem(field).closest("label").hidden = !shown;
     }
+    httpForm.hidden = !n.grpc;
+    if (n.grpc) {
+      const methods = [...new Set(d.http.filter((h) => h.grpc).map((h) => h.grpc.method))].sort();
+      document.getElementById("grpc-methods").innerHTML = methods.map((m) => SR.html`<option value="${m}"></option>`).join("");
+      httpForm.elements.namedItem("grpc_status").insertAdjacentHTML("beforeend",
+        STATUS_NAMES.map((name, code) => SR.html`<option value="${name}">${code} ${name}</option>`).join(""));
+    }
   }
+
+  /** gRPC status codes by number, as the protocol names them (the status filter's choices). */
+  const STATUS_NAMES = ["OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+    "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"];
 
   // -- timeline -----------------------------------------------------------------------------
 
@@ -365,11 +379,134 @@
   async function fillCall(details, line) {
     try {
       const detail = await SR.api(`${base}/records/${line}`);
-      details.insertAdjacentHTML("beforeend", callDetailHtml(detail));
+      if (!detail.grpc) {
+        details.insertAdjacentHTML("beforeend", callDetailHtml(detail));
+        return;
+      }
+      // a gRPC call is its messages and its status; the HTTP/2 exchange is one click away
+      const call = await SR.api(`${base}/grpc/${detail.id}?offset=0&limit=${PAGE}`);
+      details.insertAdjacentHTML("beforeend", grpcCallHtml(call)
+        + SR.html`<details class="raw"><summary>HTTP/2 request and response: headers, framed bodies</summary>` + callDetailHtml(detail) + "</details>");
+      showGrpcPage(details.querySelector(".grpc-call"), call);
     } catch (error) {
       details.insertAdjacentHTML("beforeend", SR.html`<p class="error">${String(error.message || error)}</p>`);
     }
   }
+
+  // -- a gRPC call's messages --------------------------------------------------------------
+
+  /** Each drawn call's page of messages, for the rows opened later. */
+  const grpcPages = new WeakMap();
+
+  function grpcCallHtml(call) {
+    const s = call.status;
+    const status = s.code === null
+      ? SR.html`<span class="grpc-status">no status</span> <span class="muted">(the call ended without one)</span>`
+      : SR.html`<span class="${s.code ? "grpc-status" : "status ok"}">status ${s.code} ${s.name || ""}</span>`;
+    const message = s.message ? SR.html` · message "${s.message}"` : "";
+    const end = call.end ? SR.html` <span class="tag bad">${call.end}</span>` : "";
+    let trailers;
+    if (call.trailers) trailers = SR.html`<h4>trailers</h4>${headersHtml(call.trailers, "trailers")}`;
+    else if (s.code !== null) trailers = SR.html`<p class="muted">no trailers: a trailers-only answer (its status came in the response headers)</p>`;
+    else trailers = SR.html`<p class="muted">no trailers</p>`;
+    return SR.html`<div class="grpc-call" data-id="${call.id}"><div class="toolbar"><h4>Messages</h4>`
+      + SR.html`<span class="muted">both directions in the order they passed; time from the call's start</span><span class="spacer"></span>`
+      + SR.html`<button class="grpc-prev" type="button">← Prev</button><span class="grpc-range muted"></span><button class="grpc-next" type="button">Next →</button></div>`
+      + SR.html`<ol class="rows messages grpc-messages"></ol><div class="grpc-end"><p>${status}${message}${end}</p>${trailers}</div></div>`;
+  }
+
+  /** The bytes of a base64 string (empty when it is not base64). */
+  function bytesOf(b64) {
+    try { return atob(String(b64)); } catch (e) { return ""; }
+  }
+
+  function hexOf(bytes) {
+    return Array.from(bytes, (c) => c.charCodeAt(0).toString(16).padStart(2, "0")).join(" ");
+  }
+
+  /** One line: the JSON form, compact; else the protobuf bytes in hex. */
+  function grpcPreview(m) {
+    if ("json" in m) {
+      const text = JSON.stringify(m.json);
+      return text.length > 240 ? `${text.slice(0, 240)}…` : text;
+    }
+    const bytes = bytesOf(m.base64);
+    return `hex ${hexOf(bytes.slice(0, 64))}${m.size > 64 ? " …" : ""}`;
+  }
+
+  const DUMP_LIMIT = 4096;
+
+  /** Offset, 16 bytes in hex, and those bytes as ASCII (others as "."), as ``hexdump -C``. */
+  function hexDump(bytes) {
+    const lines = [];
+    for (let at = 0; at < Math.min(bytes.length, DUMP_LIMIT); at += 16) {
+      const row = bytes.slice(at, at + 16);
+      const ascii = Array.from(row, (c) => (c >= " " && c <= "~" ? c : ".")).join("");
+      lines.push(`${at.toString(16).padStart(8, "0")}  ${hexOf(row).padEnd(47)}  |${ascii}|`);
+    }
+    return lines.join("\n");
+  }
+
+  function grpcMessageHtml(m, k, offset) {
+    const send = m.dir === "send";
+    const marked = (m.redacted && m.redacted.length) || (!("json" in m) && bytesOf(m.base64).includes("REDACTED"));
+    const redacted = marked ? SR.html`<span class="badge-redacted" title="${(m.redacted || ["$"]).join(", ")}">redacted</span>` : "";
+    return SR.html`<li data-dir="${send ? "send" : "recv"}" data-k="${k}"><details><summary><span class="meta">`
+      + SR.html`<span class="col-n">#${offset + k + 1}</span><span class="col-t">+${Number(m.t).toFixed(1)} ms</span>`
+      + SR.html`<span class="col-what"><span class="dir-${send ? "send" : "recv"}">${send ? "→ send" : "← recv"}</span></span>`
+      + SR.html`<span class="col-type" title="${m.type || "type not known (no descriptors)"}">${m.type || "—"}</span>`
+      + SR.html`<span class="col-size">${SR.size(m.size)}</span>${redacted}</span>`
+      + SR.html`<span class="preview">${grpcPreview(m)}</span></summary></details></li>`;
+  }
+
+  /** An opened message: its JSON form pretty-printed, else its bytes as a hex dump. */
+  function grpcBodyHtml(m) {
+    if ("json" in m) return SR.html`<pre class="body">${jsonHtml(m.json, 0, "", new Set(m.redacted || []))}</pre>`;
+    const bytes = bytesOf(m.base64);
+    const cut = m.size > DUMP_LIMIT ? SR.html`<p class="muted">the first 4 KiB of ${SR.size(m.size)}</p>` : "";
+    return SR.html`<pre class="body hex">${hexDump(bytes)}</pre>${cut}`;
+  }
+
+  function showGrpcPage(block, call) {
+    grpcPages.set(block, call);
+    block.dataset.offset = String(call.offset);
+    block.querySelector(".grpc-messages").innerHTML = call.messages.map((m, k) => grpcMessageHtml(m, k, call.offset)).join("")
+      || SR.html`<li class="muted">no messages</li>`;
+    const first = call.messages.length ? call.offset + 1 : 0;
+    block.querySelector(".grpc-range").textContent = `${first}–${call.offset + call.messages.length} of ${call.total} messages`;
+    block.querySelector(".grpc-prev").disabled = call.offset === 0;
+    block.querySelector(".grpc-next").disabled = call.next_offset === null;
+  }
+
+  async function loadGrpcPage(block, offset) {
+    const seq = String(Number(block.dataset.seq || 0) + 1);
+    block.dataset.seq = seq;
+    const call = await SR.api(`${base}/grpc/${block.dataset.id}?offset=${offset}&limit=${PAGE}`);
+    if (block.dataset.seq === seq) showGrpcPage(block, call); // the latest request's answer
+  }
+
+  // Calls open in the HTTP section and in the message list (a mixed cassette's): one handler
+  // for both, for the message rows and the page buttons of every drawn call.
+  document.addEventListener("toggle", (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open || details.dataset.filled) return;
+    const li = details.parentElement;
+    if (!li || !li.parentElement || !li.parentElement.classList.contains("grpc-messages")) return;
+    const call = grpcPages.get(li.closest(".grpc-call"));
+    const m = call && call.messages[Number(li.dataset.k)];
+    if (!m) return;
+    details.dataset.filled = "1";
+    details.insertAdjacentHTML("beforeend", grpcBodyHtml(m));
+  }, true);
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest(".grpc-prev, .grpc-next");
+    if (!button) return;
+    const block = button.closest(".grpc-call");
+    const offset = Number(block.dataset.offset);
+    const next = button.classList.contains("grpc-next") ? offset + PAGE : Math.max(0, offset - PAGE);
+    loadGrpcPage(block, next).catch(SR.showError);
+  });
 
   calls.addEventListener("toggle", (event) => {
     const details = event.target;
@@ -380,14 +517,27 @@
     fillCall(details, li.dataset.line);
   }, true);
 
+  /** The HTTP section's own filters: a gRPC call's method (substring) and status. */
+  function httpFilters() {
+    const data = new FormData(httpForm);
+    const out = {};
+    for (const key of ["grpc_method", "grpc_status"]) {
+      const value = String(data.get(key) || "").trim();
+      if (value) out[key] = value;
+    }
+    return out;
+  }
+
   async function loadHttp() {
     if (!state.details || !state.details.counts.http) return;
-    const params = { offset: state.httpOffset, limit: PAGE };
+    const filtered = httpFilters();
+    const params = { ...filtered, offset: state.httpOffset, limit: PAGE };
     if (state.range) { params.t_from = state.range[0]; params.t_to = state.range[1]; }
     const seq = ++httpSeq;
     const body = await SR.api(`${base}/http?${queryString(params)}`);
     if (seq !== httpSeq) return;
-    calls.innerHTML = body.items.map(callHtml).join("") || SR.html`<li class="muted">no calls in this range</li>`;
+    const none = Object.keys(filtered).length ? "no calls match the filters" : "no calls";
+    calls.innerHTML = body.items.map(callHtml).join("") || SR.html`<li class="muted">${none}${state.range ? " in this range" : ""}</li>`;
     const first = body.items.length ? body.offset + 1 : 0;
     document.getElementById("http-range").textContent = `${first}–${body.offset + body.items.length} of ${body.total}`;
     document.getElementById("http-prev").disabled = body.offset === 0;
@@ -411,6 +561,8 @@
   form.addEventListener("reset", () => { setTimeout(() => { state.offset = 0; refresh(); }, 0); });
   document.getElementById("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); loadMessages().catch(SR.showError); });
   document.getElementById("next").addEventListener("click", () => { state.offset += PAGE; loadMessages().catch(SR.showError); });
+  httpForm.addEventListener("submit", (event) => { event.preventDefault(); state.httpOffset = 0; loadHttp().catch(SR.showError); });
+  httpForm.addEventListener("reset", () => { setTimeout(() => { state.httpOffset = 0; loadHttp().catch(SR.showError); }, 0); });
   document.getElementById("http-prev").addEventListener("click", () => { state.httpOffset = Math.max(0, state.httpOffset - PAGE); loadHttp().catch(SR.showError); });
   document.getElementById("http-next").addEventListener("click", () => { state.httpOffset += PAGE; loadHttp().catch(SR.showError); });
   document.getElementById("reset-zoom").addEventListener("click", () => {
@@ -424,7 +576,8 @@
     const output = event.target.elements.namedItem("output").value.trim();
     const created = document.getElementById("created");
     try {
-      const body = await SR.post(`${base}/filter`, { ...filters(), output });
+      // without a message list (the waterfall), the cut is the calls in view: the HTTP filters too
+      const body = await SR.post(`${base}/filter`, { ...filters(), ...(state.waterfall ? httpFilters() : {}), output });
       created.innerHTML = SR.html`wrote <a href="/cassette/${SR.encodeName(body.name)}">${body.name}</a>: kept ${body.kept} of ${body.total} records`;
       SR.showError(null);
     } catch (error) {
