@@ -19,6 +19,9 @@ import pytest
 from chromium import desktop_context, launched, requires_chromium, wait_until, watched_page
 from dashboard_server import serve_in_thread
 
+from pytest_streamreplay.cassette import HttpInteraction, iter_records, new_header, write_cassette
+
+from .conftest import feed_records
 from .layout_cassettes import write_grpc, write_grpc_stream, write_http_only
 from .test_layout import HEIGHT, WIDTH, _assert_fits, _open
 
@@ -36,6 +39,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, grpc_cassette: Path) -> Ite
     write_grpc(root / "grpc" / "orders.jsonl")
     write_grpc_stream(root / "grpc" / "stream.jsonl")
     write_http_only(root / "http" / "orders_api.jsonl")
+    # a feed's WebSocket traffic and a real server stream (/shop.Orders/Watch) side by side
+    watch = [r for r in iter_records(grpc_cassette) if isinstance(r, HttpInteraction)][1]
+    watch.id, watch.t = 9, 30.0
+    write_cassette(
+        root / "mixed" / "feed_and_grpc.jsonl", new_header(test="t"), [*feed_records(), watch]
+    )
     server = serve_in_thread(root)
     try:
         yield server.url
@@ -191,14 +200,63 @@ def test_the_http_section_filters_grpc_calls_by_method_and_status(page: Any, ser
     form.locator("button[type=submit]").click()
     wait_until(page, "document.getElementById('http-list').dataset.total === '1'")
     assert "grpc-status 5 NOT_FOUND" in page.inner_text("#http-list")
+    # the waterfall draws the calls the filters keep, as the list does
+    wait_until(page, "document.getElementById('timeline').dataset.points === '1'")
+    labels = page.evaluate("document.getElementById('timeline').layout.yaxis.ticktext")
+    assert labels == ["#3 POST /shop.Orders/Get"], labels
+    # without a message list, "create filtered cassette" cuts what the filters show
+    page.fill("#http-view input[name=output]", "cut/not_found.jsonl")
+    page.click("#http-view #create button[type=submit]")
+    page.wait_for_selector("#created a")
+    assert "kept 1 of 4 records" in page.inner_text("#created")
     form.locator("button[type=reset]").click()
     wait_until(page, "document.getElementById('http-list').dataset.total === '4'")
+    wait_until(page, "document.getElementById('timeline').dataset.points === '4'")
     # a status nothing ended with: said so, not an empty box
     form.locator("select[name=grpc_status]").select_option("UNAVAILABLE")
     form.locator("button[type=submit]").click()
     wait_until(page, "document.getElementById('http-list').dataset.total === '0'")
     assert "no calls match" in page.inner_text("#http-list")
     _assert_fits(page, "#http-view, main")
+
+
+def test_a_status_reads_green_when_ok_and_red_otherwise(page: Any, served: str) -> None:
+    _open(page, served + SHOP)
+    colors = page.locator("#http-list > li .grpc-status").evaluate_all(
+        "(spans) => spans.map((s) => [s.textContent, getComputedStyle(s).color])"
+    )
+    assert [text for text, _ in colors] == [
+        "grpc-status 0 OK",
+        "grpc-status 0 OK",
+        "grpc-status 0 OK",
+        "grpc-status 5 NOT_FOUND",
+    ]
+    ok, error = colors[0][1], colors[3][1]
+    assert ok == "rgb(26, 127, 55)" and error == "rgb(179, 38, 30)", colors
+
+
+def test_a_call_in_a_mixed_cassettes_message_list_opens_as_its_messages(
+    page: Any, served: str
+) -> None:
+    _open(page, served + "/cassette/mixed/feed_and_grpc.jsonl")
+    assert page.is_visible("#messages-section") and page.is_visible("#http-filters")
+    item = page.locator("#messages > li", has_text="/shop.Orders/Watch")
+    item.locator(":scope > details > summary").click()
+    item.locator(".grpc-end").wait_for()
+    rows = _rows(item)
+    assert [r["dir"] for r in rows] == ["send", "recv", "recv", "recv"]
+    assert rows[2]["preview"] == '{"id":"42","status":"step 1","quantity":"1"}'
+    inner = item.locator(".grpc-messages > li").nth(1)
+    inner.locator("summary").click()
+    inner.locator("pre.body").wait_for()
+    assert '"status": "step 0"' in inner.locator("pre.body").inner_text()
+    # "Expand all" opens the list's rows, and the call's message rows stay as they were
+    page.click("#expand-all")
+    wait_until(
+        page, "document.querySelectorAll('#messages > li > details:not([open])').length === 0"
+    )
+    assert item.locator(".grpc-messages details[open]").count() == 1
+    _assert_fits(page, "#messages > li, .grpc-messages > li, .grpc-end, main")
 
 
 def test_no_grpc_filters_without_grpc_calls(page: Any, served: str) -> None:

@@ -159,7 +159,8 @@
     };
     const layout = {
       margin: { l: 20, r: 20, t: 10, b: 40 }, showlegend: false, dragmode: "zoom",
-      xaxis: { title: { text: "seconds from the cassette's start" } },
+      // redrawn for the gRPC filters: the zoom stays
+      xaxis: { title: { text: "seconds from the cassette's start" }, ...(state.range ? { range: state.range.map((t) => t / 1000) } : {}) },
       yaxis: {
         title: { text: "" }, autorange: "reversed", fixedrange: true, automargin: true,
         tickmode: "array", tickvals: y, ticktext: calls.map((h) => SR.escape(cut(label(h), 48))),
@@ -337,7 +338,7 @@
     const where = grpc ? grpc.method : h.url;
     const status = SR.html`<span class="${statusClass(h)}">${h.status || "no answer"}${h.reason ? ` ${h.reason}` : ""}</span>`;
     const grpcStatus = grpc && grpc.status !== null
-      ? SR.html`<span class="grpc-status">grpc-status ${grpc.status} ${grpc.status_name || ""}</span>` : "";
+      ? SR.html`<span class="grpc-status${grpc.status ? "" : " ok"}">grpc-status ${grpc.status} ${grpc.status_name || ""}</span>` : "";
     const chunks = h.chunks !== null ? SR.html`<span>${h.chunks} chunk${h.chunks === 1 ? "" : "s"}</span>` : "";
     const end = h.end ? SR.html`<span class="tag bad">${h.end}</span>` : "";
     return SR.html`<li data-line="${h.line}"><details><summary>`
@@ -528,6 +529,15 @@
     return out;
   }
 
+  /** The waterfall's calls (the first 500) that the HTTP section's filters keep. */
+  function waterfallCalls() {
+    const f = httpFilters();
+    if (!f.grpc_method && !f.grpc_status) return state.details.http;
+    return state.details.http.filter((h) => h.grpc
+      && (!f.grpc_method || h.grpc.method.includes(f.grpc_method))
+      && (!f.grpc_status || h.grpc.status_name === f.grpc_status));
+  }
+
   async function loadHttp() {
     if (!state.details || !state.details.counts.http) return;
     const filtered = httpFilters();
@@ -561,8 +571,15 @@
   form.addEventListener("reset", () => { setTimeout(() => { state.offset = 0; refresh(); }, 0); });
   document.getElementById("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); loadMessages().catch(SR.showError); });
   document.getElementById("next").addEventListener("click", () => { state.offset += PAGE; loadMessages().catch(SR.showError); });
-  httpForm.addEventListener("submit", (event) => { event.preventDefault(); state.httpOffset = 0; loadHttp().catch(SR.showError); });
-  httpForm.addEventListener("reset", () => { setTimeout(() => { state.httpOffset = 0; loadHttp().catch(SR.showError); }, 0); });
+  /** The HTTP section's filters changed: its list, and the waterfall when it is the chart. */
+  function refreshHttp() {
+    state.httpOffset = 0;
+    const waterfall = state.waterfall ? drawWaterfall(waterfallCalls()) : null;
+    Promise.all([loadHttp(), waterfall]).then(() => SR.showError(null), SR.showError);
+  }
+
+  httpForm.addEventListener("submit", (event) => { event.preventDefault(); refreshHttp(); });
+  httpForm.addEventListener("reset", () => { setTimeout(refreshHttp, 0); });
   document.getElementById("http-prev").addEventListener("click", () => { state.httpOffset = Math.max(0, state.httpOffset - PAGE); loadHttp().catch(SR.showError); });
   document.getElementById("http-next").addEventListener("click", () => { state.httpOffset += PAGE; loadHttp().catch(SR.showError); });
   document.getElementById("reset-zoom").addEventListener("click", () => {
