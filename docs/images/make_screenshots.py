@@ -5,8 +5,11 @@
 Serves a copy of the repository's ``cassettes/`` with ``streamreplay web``'s app (on
 127.0.0.1, a free port) and photographs it in Debian's headless Chromium at 1400x900, what a
 laptop shows: the list, a WebSocket cassette's page, its messages with one opened, and the
-HTTP-only REST cassette with a call opened. ``candles.png`` and ``dashboard-bot-session.png``
-come from tests/tradingbot/serve/test_parity_e2e.py (``STREAMREPLAY_SCREENSHOTS=docs/images``).
+HTTP-only REST cassette with a call opened, and gRPC calls (recorded here from a real
+``shop.Orders`` server, as the tests' ``grpc_cassette`` fixture does: JSON forms need the
+descriptors) with a bidirectional call opened as its messages. ``candles.png`` and
+``dashboard-bot-session.png`` come from tests/tradingbot/serve/test_parity_e2e.py
+(``STREAMREPLAY_SCREENSHOTS=docs/images``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,14 @@ def _open(page: Any, url: str) -> None:
 def _settle(page: Any) -> None:
     page.mouse.move(0, 0)  # no hover state or tooltip in the picture
     page.wait_for_timeout(600)  # plotly's responsive resize and transitions
+
+
+def _record_grpc(path: Path) -> Path:
+    """Real unary, streaming and failing calls through the proxy (tests/grpc_protos.py)."""
+    from grpc_protos import compile_shop, record_shop_calls
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return record_shop_calls(path, compile_shop(path.parent / "protos"))
 
 
 def make(out: Path) -> list[Path]:
@@ -72,6 +83,22 @@ def make(out: Path) -> list[Path]:
                 page.evaluate("window.scrollBy(0, -260)")  # the waterfall's end in view too
                 _settle(page)
                 shots.append(screenshot(page, "dashboard-http.png", out))
+
+                # written after the list's picture, which shows the bundled cassettes only
+                (root / "grpc").mkdir()
+                shutil.copy(_record_grpc(base / "grpc" / "shop.jsonl"), root / "grpc")
+                _open(page, server.url + "/cassette/grpc/shop.jsonl")
+                page.wait_for_selector("#timeline .main-svg")
+                call = page.locator("#http-list > li").nth(2)  # /shop.Orders/Trade
+                call.locator(":scope > details > summary").click()
+                call.locator(".grpc-end").wait_for()
+                call.locator(".grpc-messages > li summary").nth(1).click()
+                call.locator(".grpc-messages pre").wait_for()
+                page.evaluate("document.activeElement.blur()")
+                page.evaluate("document.getElementById('http-view').scrollIntoView()")
+                page.evaluate("window.scrollBy(0, -150)")  # the waterfall's calls in view too
+                _settle(page)
+                shots.append(screenshot(page, "dashboard-grpc.png", out))
         finally:
             server.stop()
     finally:

@@ -189,6 +189,7 @@ def test_the_http_section_filters_grpc_calls_by_method_and_status(page: Any, ser
     _open(page, served + SHOP)
     form = page.locator("#http-filters")
     assert form.is_visible()
+    assert page.inner_text("#http-hint") == "open a call for its messages"
     methods = page.locator("#grpc-methods option").evaluate_all(
         "(options) => options.map((o) => o.value)"
     )
@@ -240,6 +241,7 @@ def test_a_call_in_a_mixed_cassettes_message_list_opens_as_its_messages(
 ) -> None:
     _open(page, served + "/cassette/mixed/feed_and_grpc.jsonl")
     assert page.is_visible("#messages-section") and page.is_visible("#http-filters")
+    assert "a gRPC call for its messages" in page.inner_text("#http-hint")
     item = page.locator("#messages > li", has_text="/shop.Orders/Watch")
     item.locator(":scope > details > summary").click()
     item.locator(".grpc-end").wait_for()
@@ -263,3 +265,4 @@ def test_no_grpc_filters_without_grpc_calls(page: Any, served: str) -> None:
     _open(page, served + "/cassette/http/orders_api.jsonl")
     assert page.locator("#http-list > li").count() == 4
     assert page.is_hidden("#http-filters")
+    assert page.inner_text("#http-hint") == "open a call for its headers and bodies"

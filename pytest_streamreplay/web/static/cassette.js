@@ -88,6 +88,8 @@
     }
     httpForm.hidden = !n.grpc;
     if (n.grpc) {
+      document.getElementById("http-hint").textContent = n.grpc < n.http
+        ? "open a call for its headers and bodies, a gRPC call for its messages" : "open a call for its messages";
       const methods = [...new Set(d.http.filter((h) => h.grpc).map((h) => h.grpc.method))].sort();
       document.getElementById("grpc-methods").innerHTML = methods.map((m) => SR.html`<option value="${m}"></option>`).join("");
       httpForm.elements.namedItem("grpc_status").insertAdjacentHTML("beforeend",
