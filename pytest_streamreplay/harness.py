@@ -71,6 +71,7 @@ class ProxyRuntime:
             if self._proxy is None or not self._proxy.running:
                 with contained():
                     from .proxy.failsafe import ReplayGuard
+                    from .proxy.h2_live import ProxyRoute
                     from .proxy.h2_origin import H2OriginLifecycle, H2ReplayOrigin
                     from .proxy.http2 import Http2Negotiation
                     from .proxy.http_addon import HttpRecordReplay
@@ -94,6 +95,13 @@ class ProxyRuntime:
                     upstream_ca=upstream_ca,
                     upstream_insecure=insecure,
                 ).start()
+                # new_episodes sends a new gRPC episode from the replay origin through here
+                h2.via = ProxyRoute(
+                    str(self._proxy.listen_host),
+                    int(self._proxy.port),
+                    self._proxy.credentials.userinfo,
+                    self._proxy.ca_cert,
+                )
                 _skip_final_gc_at_exit()
             self._proxy.claim_context()
             return self._proxy

@@ -26,6 +26,8 @@ from ..cassette.records import Chunk, HttpInteraction, HttpRequest
 from ..cassette.storage import CassetteError
 from ..session import CassetteSession
 from .conversation import Speed
+from .h2_live import ProxyRoute, forward_live
+from .h2_wire import H2Wire as _Wire
 
 log = logging.getLogger("pytest_streamreplay")
 
@@ -57,40 +59,12 @@ class _Call:
     ended: bool = False
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    doing: str = "replaying"  # what the origin does with it, for a failure's report
 
     async def until(self, ready: Callable[[], bool]) -> None:
         while not ready():
             self.changed.clear()
             await self.changed.wait()
-
-
-class _Wire:
-    """One HTTP/2 connection: the h2 state machine and its socket, flushed after each step."""
-
-    def __init__(self, conn: Any, writer: asyncio.StreamWriter) -> None:
-        self.conn = conn
-        self.writer = writer
-        self.window = asyncio.Event()
-
-    async def flush(self) -> None:
-        data = self.conn.data_to_send()
-        if data:
-            self.writer.write(data)
-            await self.writer.drain()
-
-    async def send_data(self, stream_id: int, data: bytes) -> None:
-        """Send within the peer's flow-control window, waiting for updates when it is full."""
-        while data:
-            room = min(
-                self.conn.local_flow_control_window(stream_id), self.conn.max_outbound_frame_size
-            )
-            if room <= 0:
-                self.window.clear()
-                await self.window.wait()
-                continue
-            self.conn.send_data(stream_id, data[:room])
-            data = data[room:]
-            await self.flush()
 
 
 class H2ReplayOrigin:
@@ -101,6 +75,10 @@ class H2ReplayOrigin:
         self._server: asyncio.Server | None = None
         self._jobs: dict[str, H2Job] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._episodes: dict[str, CassetteSession] = {}
+        # Set once the proxy listens: where a new episode goes live (None: new_episodes
+        # decides gRPC calls on their whole request, in the proxy)
+        self.via: ProxyRoute | None = None
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
@@ -122,6 +100,10 @@ class H2ReplayOrigin:
         token = secrets.token_hex(8)
         self._jobs[token] = job
         return ROUTE_PREFIX + token
+
+    def claim_episode(self, token: str) -> CassetteSession | None:
+        """The session a new episode sent live by this origin belongs to (once per token)."""
+        return self._episodes.pop(token, None)
 
     def cancel(self, path: str) -> bool:
         """Forget a call that never reached the origin (its flow failed on the way)."""
@@ -201,6 +183,9 @@ class H2ReplayOrigin:
             await call.until(lambda: call.ended or bool(split_messages(bytes(call.received))[0]))
             live = _with_body(job.live, bytes(call.received))
             decision = job.session.decide(live, partial=not call.ended)
+            if decision.action == "live" and self.via is not None:
+                await self._go_live(wire, call, job, self.via)
+                return
             if decision.action != "replay" or decision.interaction is None:
                 await _refuse(wire, call.stream_id, decision.report)
                 return
@@ -228,7 +213,8 @@ class H2ReplayOrigin:
             else:
                 detail = f"{job.session.where()}: {type(exc).__name__}: {exc}"
             report = (
-                f"pytest-streamreplay: replaying {job.live.method} {job.live.url} failed: {detail}"
+                f"pytest-streamreplay: {call.doing} {job.live.method} {job.live.url} failed: "
+                f"{detail}"
             )
             log.error("%s", report, exc_info=exc)
             job.session.add_error(report)
@@ -239,6 +225,16 @@ class H2ReplayOrigin:
                 self._tasks.discard(call.task)
             if job is not None:
                 job.on_done()
+
+    async def _go_live(self, wire: _Wire, call: _Call, job: H2Job, via: ProxyRoute) -> None:
+        """A new episode: through the proxy, which records it (see ``h2_live``)."""
+        call.doing = "sending (new episode, live)"
+        token = secrets.token_hex(16)
+        self._episodes[token] = job.session
+        try:
+            await forward_live(via, token, job.live, wire, call)
+        finally:
+            self._episodes.pop(token, None)
 
 
 def _with_body(request: HttpRequest, body: bytes) -> HttpRequest:

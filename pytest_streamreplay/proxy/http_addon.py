@@ -27,6 +27,7 @@ from .flows import (
     request_from_flow,
     route_to,
 )
+from .h2_live import EPISODE_HEADER
 from .h2_origin import H2Job, H2ReplayOrigin
 from .origins import ReplayOrigins, StreamJob
 
@@ -320,17 +321,26 @@ class HttpRecordReplay:
         """A gRPC call is decided on its headers when the mode leaves one choice, and its
         request then streams as the client sends it: a bidirectional client waits for answers
         before sending more, so its request must not wait in the proxy for its end. While
-        only recording it goes live; while only replaying it goes to the HTTP/2 replay origin,
-        which matches it on its first message. (new_episodes decides on the whole request.)"""
+        only recording it goes live; while replaying (``new_episodes`` too) it goes to the
+        HTTP/2 replay origin, which matches it on its first message and, in ``new_episodes``,
+        sends a call that matches nothing back here live, with a one-time token
+        (``EPISODE_HEADER``, stripped here) that has it recorded as while only recording."""
         if flow.response is not None:
             return  # answered before us (proxy authentication refused it): not ours
+        if EPISODE_HEADER in flow.request.headers:
+            self._new_episode(flow, flow.request.headers.pop(EPISODE_HEADER))
+            return
         session = self.binding.session
         if session is None or not is_grpc(list(flow.request.headers.items(multi=True))):
             return
         if session.can_record and not session.can_replay:
             live = _go_live(flow, session, streamed=True)
             flow.request.stream = _RequestTap(live.sent if live.sent is not None else bytearray())
-        elif session.can_replay and not session.can_record and self.h2 is not None:
+        elif (
+            session.can_replay
+            and self.h2 is not None
+            and (not session.can_record or self.h2.via is not None)
+        ):
             session.opened()
             path = self.h2.add(
                 H2Job(
@@ -343,6 +353,20 @@ class HttpRecordReplay:
             flow.metadata[_META] = Routed(session, path)
             route_to(flow, self.h2.port, path)
             flow.request.stream = True
+
+    def _new_episode(self, flow: Any, token: str) -> None:
+        """A call the HTTP/2 replay origin matched to nothing and sends live through here:
+        recorded as while only recording. A token this run did not hand out is refused."""
+        session = self.h2.claim_episode(token) if self.h2 is not None else None
+        if session is None or session is not self.binding.session:
+            flow.response = refusal(
+                "pytest-streamreplay: a new gRPC episode reached the proxy with a token this "
+                "run did not hand out (or after its test ended): refused"
+            )
+            flow.metadata[_META] = "refused"
+            return
+        live = _go_live(flow, session, streamed=True)
+        flow.request.stream = _RequestTap(live.sent if live.sent is not None else bytearray())
 
     @fail_closed
     def responseheaders(self, flow: Any) -> None:

@@ -1,0 +1,166 @@
+"""gRPC under ``--record-mode=new_episodes``: a call is matched on its first message while its
+request streams; a recorded one is replayed answer by answer, a new one goes live through the
+proxy, streamed both ways, and is appended. Real grpcio clients and servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+grpc = pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+
+from grpc_servers import start_grpc_origin  # noqa: E402
+from pytester_helpers import cassette_files, cassette_lines  # noqa: E402
+
+from pytest_streamreplay.cassette import decode_body  # noqa: E402
+
+# Short deadlines: a call that waited for its whole request would fail here, not hang.
+CHATS = """
+import os, queue, grpc, pytest
+
+def channel():
+    target = os.environ["GRPC_TARGET"]
+    if os.environ.get("GRPC_TLS"):
+        return grpc.secure_channel(target, grpc.ssl_channel_credentials())
+    return grpc.insecure_channel(target)
+
+def chat(ch, words):
+    answers = queue.Queue()
+
+    def requests():
+        for word in words:
+            yield word
+            answers.get(timeout=5)  # the next message only once this one is answered
+
+    seen = []
+    for answer in ch.stream_stream("/test.Echo/Chat")(requests(), timeout=5):
+        seen.append(answer)
+        answers.put(answer)
+    assert seen == [b"re:" + w for w in words]
+
+@pytest.mark.streamreplay
+def test_chats():
+    with channel() as ch:
+        for conversation in os.environ["CHATS"].split(";"):
+            chat(ch, [w.encode() for w in conversation.split(",")])
+"""
+
+
+def _frames(*words: bytes) -> bytes:
+    return b"".join(b"\0" + len(w).to_bytes(4, "big") + w for w in words)
+
+
+def _calls(inner) -> list[dict]:
+    (cassette,) = cassette_files(inner)
+    return [r for r in cassette_lines(cassette) if r["kind"] == "http"]
+
+
+@pytest.fixture
+def chat_origin(inner, monkeypatch, origin_cert, request):
+    tls = getattr(request, "param", False)
+    server = start_grpc_origin(origin_cert if tls else None)
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    if tls:
+        monkeypatch.setenv("GRPC_TLS", "1")
+    inner.makepyfile(test_rpc=CHATS)
+    yield server
+    server.stop()
+
+
+def test_a_recorded_interactive_call_is_replayed_under_new_episodes(
+    inner, monkeypatch, chat_origin
+) -> None:
+    """The call matches the recording: each answer comes as its message arrives, from the
+    cassette (it used to wait for the whole request, so the client hit its deadline)."""
+    monkeypatch.setenv("CHATS", "one,two,three")
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(inner)
+    before = cassette.read_bytes()
+    assert chat_origin.calls == ["Chat"]
+
+    inner.runpytest("--record-mode=new_episodes").assert_outcomes(passed=1)
+    assert cassette.read_bytes() == before, "nothing new: the cassette is left alone"
+    assert chat_origin.calls == ["Chat"], "replayed: the origin saw no new call"
+
+
+@pytest.mark.parametrize("chat_origin", [False, True], ids=["plaintext", "tls"], indirect=True)
+def test_a_new_interactive_call_goes_live_and_is_appended(
+    inner, monkeypatch, chat_origin, origin_cert
+) -> None:
+    """A first message the cassette does not have: the call goes live through the proxy,
+    streamed both ways (the client waits for each answer), and is recorded like any new
+    episode; replay then plays both calls."""
+    ca = f"--upstream-ca={origin_cert[0]}"
+    monkeypatch.setenv("CHATS", "one,two,three")
+    inner.runpytest("--record-mode=once", ca).assert_outcomes(passed=1)
+
+    monkeypatch.setenv("CHATS", "one,two,three;four,five")
+    inner.runpytest("--record-mode=new_episodes", ca).assert_outcomes(passed=1)
+    assert chat_origin.calls == ["Chat", "Chat"], "the first replayed, the second went live"
+    calls = _calls(inner)
+    assert [decode_body(c["request"]["body"]) for c in calls] == [
+        _frames(b"one", b"two", b"three"),
+        _frames(b"four", b"five"),
+    ]
+    new = calls[1]
+    assert "x-streamreplay-episode" not in {k.lower() for k, _ in new["request"]["headers"]}
+    assert [base64.b64decode(c["base64"]) for c in new["response"]["chunks"]] == [
+        b"\0\0\0\0\x07re:four",
+        b"\0\0\0\0\x07re:five",
+    ]
+    assert [c.get("after") for c in new["response"]["chunks"]] == [9, 18]
+    assert dict(new["response"]["trailers"])["grpc-status"] == "0"
+
+    chat_origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+
+
+UNARY_AND_STREAM = """
+import os, grpc, pytest
+
+@pytest.mark.streamreplay
+def test_calls():
+    with grpc.insecure_channel(os.environ["GRPC_TARGET"]) as ch:
+        word = os.environ["WORD"].encode()
+        assert ch.unary_unary("/test.Echo/Unary")(word, timeout=5) == b"echo:" + word
+        count = int(os.environ["COUNT"])
+        stream = list(ch.unary_stream("/test.Echo/Stream")(str(count).encode(), timeout=5))
+        assert stream == [b"message %d" % i for i in range(count)]
+        with pytest.raises(grpc.RpcError) as failed:
+            ch.unary_unary("/test.Echo/Fail")(b"42", timeout=5)
+        assert failed.value.code() == grpc.StatusCode.NOT_FOUND
+        assert failed.value.details() == "order 42 not found"
+"""
+
+
+def test_new_unary_and_server_streaming_calls_are_still_recorded(inner, monkeypatch) -> None:
+    server = start_grpc_origin()
+    monkeypatch.setenv("GRPC_TARGET", server.target)
+    inner.makepyfile(test_rpc=UNARY_AND_STREAM)
+    try:
+        monkeypatch.setenv("WORD", "hello")
+        monkeypatch.setenv("COUNT", "3")
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+        monkeypatch.setenv("WORD", "howdy")
+        monkeypatch.setenv("COUNT", "2")
+        inner.runpytest("--record-mode=new_episodes").assert_outcomes(passed=1)
+        # the changed calls went live; the error call matched and was replayed
+        assert server.calls == ["Unary", "Stream", "Fail", "Unary", "Stream"]
+    finally:
+        server.stop()
+    calls = _calls(inner)
+    assert [c["request"]["url"].rsplit("/", 1)[1] for c in calls] == [
+        "Unary",
+        "Stream",
+        "Fail",
+        "Unary",
+        "Stream",
+    ]
+    assert len(calls[4]["response"]["chunks"]) == 2
+    assert dict(calls[3]["response"]["trailers"])["x-served-by"] == "origin"
+    # offline, both versions replay (each leaves the other's calls unused: not strict)
+    inner.runpytest("--record-mode=none").assert_outcomes(passed=1)
+    monkeypatch.setenv("WORD", "hello")
+    monkeypatch.setenv("COUNT", "3")
+    inner.runpytest("--record-mode=none").assert_outcomes(passed=1)
