@@ -359,11 +359,15 @@ class HttpRecordReplay:
         recorded as while only recording. A token this run did not hand out is refused."""
         session = self.h2.claim_episode(token) if self.h2 is not None else None
         if session is None or session is not self.binding.session:
-            flow.response = refusal(
-                "pytest-streamreplay: a new gRPC episode reached the proxy with a token this "
-                "run did not hand out (or after its test ended): refused"
+            report = (
+                f"pytest-streamreplay: {flow.request.method} {flow.request.url} came with an "
+                f"{EPISODE_HEADER} header this proxy did not hand out (or after its test "
+                "ended): refused, not sent"
             )
+            flow.response = refusal(report)
             flow.metadata[_META] = "refused"
+            if self.binding.session is not None:
+                self.binding.session.add_error(report)
             return
         live = _go_live(flow, session, streamed=True)
         flow.request.stream = _RequestTap(live.sent if live.sent is not None else bytearray())

@@ -128,25 +128,33 @@ def test_calls():
         stream = list(ch.unary_stream("/test.Echo/Stream")(str(count).encode(), timeout=5))
         assert stream == [b"message %d" % i for i in range(count)]
         with pytest.raises(grpc.RpcError) as failed:
-            ch.unary_unary("/test.Echo/Fail")(b"42", timeout=5)
+            ch.unary_unary("/test.Echo/Fail")(os.environ["ORDER"].encode(), timeout=5)
         assert failed.value.code() == grpc.StatusCode.NOT_FOUND
-        assert failed.value.details() == "order 42 not found"
+        assert failed.value.details() == f"order {os.environ['ORDER']} not found"
+        # a call that matches the recording in the middle of new ones is replayed
+        assert ch.unary_unary("/test.Echo/Unary")(b"same", timeout=5) == b"echo:same"
 """
 
 
-def test_new_unary_and_server_streaming_calls_are_still_recorded(inner, monkeypatch) -> None:
+def test_new_unary_server_streaming_and_failing_calls_are_still_recorded(
+    inner, monkeypatch
+) -> None:
+    """Non-interactive calls go through the same way: matched ones replayed, new ones (an
+    error too: its status comes in the headers alone) live and appended."""
     server = start_grpc_origin()
     monkeypatch.setenv("GRPC_TARGET", server.target)
     inner.makepyfile(test_rpc=UNARY_AND_STREAM)
     try:
         monkeypatch.setenv("WORD", "hello")
         monkeypatch.setenv("COUNT", "3")
+        monkeypatch.setenv("ORDER", "42")
         inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
         monkeypatch.setenv("WORD", "howdy")
         monkeypatch.setenv("COUNT", "2")
+        monkeypatch.setenv("ORDER", "43")
         inner.runpytest("--record-mode=new_episodes").assert_outcomes(passed=1)
-        # the changed calls went live; the error call matched and was replayed
-        assert server.calls == ["Unary", "Stream", "Fail", "Unary", "Stream"]
+        # the changed calls went live; the unchanged one was replayed
+        assert server.calls == ["Unary", "Stream", "Fail", "Unary", "Unary", "Stream", "Fail"]
     finally:
         server.stop()
     calls = _calls(inner)
@@ -155,12 +163,40 @@ def test_new_unary_and_server_streaming_calls_are_still_recorded(inner, monkeypa
         "Stream",
         "Fail",
         "Unary",
+        "Unary",
         "Stream",
+        "Fail",
     ]
-    assert len(calls[4]["response"]["chunks"]) == 2
-    assert dict(calls[3]["response"]["trailers"])["x-served-by"] == "origin"
+    assert len(calls[5]["response"]["chunks"]) == 2
+    assert dict(calls[4]["response"]["trailers"])["x-served-by"] == "origin"
+    failed = dict(calls[6]["response"]["headers"])  # trailers-only, as the origin sent it
+    assert (failed["grpc-status"], failed["grpc-message"]) == ("5", "order 43 not found")
     # offline, both versions replay (each leaves the other's calls unused: not strict)
     inner.runpytest("--record-mode=none").assert_outcomes(passed=1)
     monkeypatch.setenv("WORD", "hello")
     monkeypatch.setenv("COUNT", "3")
+    monkeypatch.setenv("ORDER", "42")
     inner.runpytest("--record-mode=none").assert_outcomes(passed=1)
+
+
+FORGED = """
+import os, httpx, pytest
+
+@pytest.mark.streamreplay
+def test_forged():
+    r = httpx.post(os.environ["ORIGIN"] + "/x", content=b"hi",
+                   headers={"x-streamreplay-episode": "0123456789abcdef"})
+    assert r.status_code == 599 and b"did not hand out" in r.content
+"""
+
+
+def test_an_episode_token_the_proxy_did_not_hand_out_is_refused(inner, origin, monkeypatch) -> None:
+    """The header that has a call recorded live is the replay origin's alone: anything else
+    sending it is refused before the origin, and the test fails saying why."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(test_forged=FORGED)
+    result = inner.runpytest("--record-mode=new_episodes")
+    result.assert_outcomes(failed=1)  # the client got the refusal; the proxy error fails it
+    assert "x-streamreplay-episode header this proxy did not hand out" in result.stdout.str()
+    assert origin.seen == []
+    assert cassette_files(inner) == []
