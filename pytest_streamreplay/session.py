@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -440,11 +440,18 @@ class CassetteSession:
         return self.redactor.live_json(value)
 
     # -- HTTP ------------------------------------------------------------------------------
-    def decide(self, live: HttpRequest, *, partial: bool = False) -> Decision:
+    def decide(
+        self,
+        live: HttpRequest,
+        *,
+        partial: bool = False,
+        exclude: Collection[tuple[int | None, Path | None]] = (),
+    ) -> Decision:
         """Choose how to answer a live request (already in cassette form, not yet redacted).
 
         ``partial``: the request body is still arriving (a streamed gRPC call, matched on its
-        first message)."""
+        first message). ``exclude``: recordings (cassette line and path) already found not to
+        be this call (given back, see ``give_back``)."""
         live = self.redactor.request(self._with_forms(live))
         with self._lock:
             self.traffic += 1
@@ -456,7 +463,9 @@ class CassetteSession:
                 matching = [
                     i
                     for i, e in enumerate(self._http)
-                    if needle in e.url and not self._compare(live, i, partial)
+                    if needle in e.url
+                    and (e.line, self._http_source[i].path) not in exclude
+                    and not self._compare(live, i, partial)
                 ]
                 fresh = next((i for i in matching if not self._plays[i]), None)
                 if fresh is None and matching and self.allow_repeats:
@@ -495,6 +504,21 @@ class CassetteSession:
         theirs = Redactor.matchable(self._with_forms(recorded))
         ignore = next((m.grpc_ignore for m in self.matchers if m.grpc_ignore is not None), None)
         return messages_differ(mine, theirs, ignore=ignore)
+
+    def give_back(self, decision: Decision) -> None:
+        """Undo a ``replay`` decision nothing was sent for (a streamed call found to be a new
+        episode before its first answer): its recording counts as unplayed again."""
+        with self._lock:
+            for i, entry in enumerate(self._http):
+                if entry.line == decision.line and self._http_source[i].path == decision.path:
+                    if self._plays[i]:
+                        self._plays[i] -= 1
+                    break
+            if decision.interaction is not None:
+                for k in range(len(self.seen) - 1, -1, -1):
+                    if self.seen[k] is decision.interaction:
+                        del self.seen[k]
+                        break
 
     def report_unmatched(self, live: HttpRequest, report: str) -> None:
         """A request found not to match after its answer began (a streamed call's later

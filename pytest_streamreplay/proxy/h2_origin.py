@@ -19,12 +19,14 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from ..cassette.grpc import split_messages
+from ..cassette.body import encode_body
+from ..cassette.grpc import MessageCutter, split_messages
 from ..cassette.records import Chunk, HttpInteraction, HttpRequest
 from ..cassette.storage import CassetteError
-from ..session import CassetteSession
+from ..session import CassetteSession, Decision
 from .conversation import Speed
 from .h2_live import ProxyRoute, forward_live
 from .h2_wire import H2Wire as _Wire
@@ -181,8 +183,7 @@ class H2ReplayOrigin:
                 return
             # match on what identifies a call: its method and its first request message
             await call.until(lambda: call.ended or bool(split_messages(bytes(call.received))[0]))
-            live = _with_body(job.live, bytes(call.received))
-            decision = job.session.decide(live, partial=not call.ended)
+            decision = await self._choose(call, job)
             if decision.action == "live" and self.via is not None:
                 await self._go_live(wire, call, job, self.via)
                 return
@@ -226,6 +227,31 @@ class H2ReplayOrigin:
             if job is not None:
                 job.on_done()
 
+    async def _choose(self, call: _Call, job: H2Job) -> Decision:
+        """The recording to play: matched on the first message, then on every message sent
+        by the time the recording's first answer was due (two recorded calls may share their
+        first message). Under ``new_episodes`` a call none of them fits goes live; while only
+        replaying, the first candidate is played and its first differing message reported."""
+        session = job.session
+        tried: list[tuple[int | None, Path | None]] = []
+        first: Decision | None = None
+        while True:
+            live = _with_body(job.live, bytes(call.received))
+            decision = session.decide(live, partial=not call.ended, exclude=tried)
+            if decision.action != "replay" or decision.interaction is None:
+                break
+            if not await _differs_so_far(call, job, decision.interaction):
+                return decision
+            session.give_back(decision)
+            tried.append((decision.line, decision.path))
+            first = first or decision
+        if decision.action == "live" and self.via is not None:
+            return decision
+        if first is not None:  # nothing fits better: the first candidate reports the message
+            live = _with_body(job.live, bytes(call.received))
+            return session.decide(live, partial=not call.ended)
+        return decision
+
     async def _go_live(self, wire: _Wire, call: _Call, job: H2Job, via: ProxyRoute) -> None:
         """A new episode: through the proxy, which records it (see ``h2_live``)."""
         call.doing = "sending (new episode, live)"
@@ -235,6 +261,32 @@ class H2ReplayOrigin:
             await forward_live(via, token, job.live, wire, call)
         finally:
             self._episodes.pop(token, None)
+
+
+async def _differs_so_far(call: _Call, job: H2Job, recorded: HttpInteraction) -> bool:
+    """Whether a call matched on its first message is another call after all: its answer is
+    held until the client has sent what the recording's first answer waited for (replay waits
+    as long anyway), and the messages sent by then are compared with the recorded ones. A
+    client that sends its whole request first (client streaming) is judged on all of it; one
+    that waits for each answer, on what it could send."""
+    chunks = recorded.response.chunks
+    first = next((c.after for c in chunks or () if c.after is not None), None)
+    need = len(recorded.request.content) if first is None else first
+    await call.until(_sent_at_least(call, need))
+    mine = MessageCutter().feed(bytes(call.received))
+    theirs = MessageCutter().feed(recorded.request.content)
+    if len(mine) > len(theirs):
+        return True
+    live = _with_body(job.live, b"".join(mine))
+    forms = recorded.request.messages
+    prefix = HttpRequest(
+        recorded.request.method,
+        recorded.request.url,
+        recorded.request.headers,
+        encode_body(b"".join(theirs[: len(mine)]), binary=True),
+        None if forms is None else forms[: len(mine)],
+    )
+    return job.session.grpc_messages_differ(live, prefix) is not None
 
 
 def _with_body(request: HttpRequest, body: bytes) -> HttpRequest:

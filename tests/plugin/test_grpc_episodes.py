@@ -131,16 +131,18 @@ def test_calls():
             ch.unary_unary("/test.Echo/Fail")(os.environ["ORDER"].encode(), timeout=5)
         assert failed.value.code() == grpc.StatusCode.NOT_FOUND
         assert failed.value.details() == f"order {os.environ['ORDER']} not found"
+        # client streaming: the same first message, a different last one
+        parts = [b"a", b"bb", os.environ["LAST"].encode()]
+        assert ch.stream_unary("/test.Echo/Collect")(iter(parts), timeout=5) == b"+".join(parts)
         # a call that matches the recording in the middle of new ones is replayed
         assert ch.unary_unary("/test.Echo/Unary")(b"same", timeout=5) == b"echo:same"
 """
 
 
-def test_new_unary_server_streaming_and_failing_calls_are_still_recorded(
-    inner, monkeypatch
-) -> None:
+def test_new_unary_streaming_and_failing_calls_are_still_recorded(inner, monkeypatch) -> None:
     """Non-interactive calls go through the same way: matched ones replayed, new ones (an
-    error too: its status comes in the headers alone) live and appended."""
+    error too: its status comes in the headers alone; a client stream whose first message
+    matches and a later one does not) live and appended."""
     server = start_grpc_origin()
     monkeypatch.setenv("GRPC_TARGET", server.target)
     inner.makepyfile(test_rpc=UNARY_AND_STREAM)
@@ -148,13 +150,22 @@ def test_new_unary_server_streaming_and_failing_calls_are_still_recorded(
         monkeypatch.setenv("WORD", "hello")
         monkeypatch.setenv("COUNT", "3")
         monkeypatch.setenv("ORDER", "42")
+        monkeypatch.setenv("LAST", "ccc")
         inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
         monkeypatch.setenv("WORD", "howdy")
         monkeypatch.setenv("COUNT", "2")
         monkeypatch.setenv("ORDER", "43")
+        monkeypatch.setenv("LAST", "dd")
         inner.runpytest("--record-mode=new_episodes").assert_outcomes(passed=1)
         # the changed calls went live; the unchanged one was replayed
-        assert server.calls == ["Unary", "Stream", "Fail", "Unary", "Unary", "Stream", "Fail"]
+        once = ["Unary", "Stream", "Fail", "Collect", "Unary"]
+        assert server.calls == [*once, "Unary", "Stream", "Fail", "Collect"]
+        # again: every call now has its recording (the two Collect calls share their first
+        # message; the one whose later messages fit is played), nothing new is sent or added
+        (cassette,) = cassette_files(inner)
+        before = cassette.read_bytes()
+        inner.runpytest("--record-mode=new_episodes").assert_outcomes(passed=1)
+        assert len(server.calls) == 9 and cassette.read_bytes() == before
     finally:
         server.stop()
     calls = _calls(inner)
@@ -162,20 +173,24 @@ def test_new_unary_server_streaming_and_failing_calls_are_still_recorded(
         "Unary",
         "Stream",
         "Fail",
+        "Collect",
         "Unary",
         "Unary",
         "Stream",
         "Fail",
+        "Collect",
     ]
-    assert len(calls[5]["response"]["chunks"]) == 2
-    assert dict(calls[4]["response"]["trailers"])["x-served-by"] == "origin"
-    failed = dict(calls[6]["response"]["headers"])  # trailers-only, as the origin sent it
+    assert len(calls[6]["response"]["chunks"]) == 2
+    assert dict(calls[5]["response"]["trailers"])["x-served-by"] == "origin"
+    assert decode_body(calls[8]["request"]["body"]) == _frames(b"a", b"bb", b"dd")
+    failed = dict(calls[7]["response"]["headers"])  # trailers-only, as the origin sent it
     assert (failed["grpc-status"], failed["grpc-message"]) == ("5", "order 43 not found")
     # offline, both versions replay (each leaves the other's calls unused: not strict)
     inner.runpytest("--record-mode=none").assert_outcomes(passed=1)
     monkeypatch.setenv("WORD", "hello")
     monkeypatch.setenv("COUNT", "3")
     monkeypatch.setenv("ORDER", "42")
+    monkeypatch.setenv("LAST", "ccc")
     inner.runpytest("--record-mode=none").assert_outcomes(passed=1)
 
 
