@@ -215,3 +215,23 @@ def test_an_episode_token_the_proxy_did_not_hand_out_is_refused(inner, origin, m
     assert "x-streamreplay-episode header this proxy did not hand out" in result.stdout.str()
     assert origin.seen == []
     assert cassette_files(inner) == []
+
+
+def test_a_new_episode_whose_server_is_down_fails_the_test_saying_so(
+    inner, monkeypatch, chat_origin
+) -> None:
+    """Fail closed: the live call cannot reach its server; the client gets an error at once
+    (not at its deadline), the test fails naming the call, and nothing is appended."""
+    monkeypatch.setenv("CHATS", "one,two,three")
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(inner)
+    before = cassette.read_bytes()
+    chat_origin.stop()
+
+    monkeypatch.setenv("CHATS", "four")
+    result = inner.runpytest("--record-mode=new_episodes")
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "UNAVAILABLE" in text and "DEADLINE_EXCEEDED" not in text
+    assert "/test.Echo/Chat: " in text  # the proxy's report: the call and why it failed
+    assert cassette.read_bytes() == before
