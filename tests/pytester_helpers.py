@@ -35,7 +35,11 @@ def prepare_inner(
     monkeypatch.setenv("OUT", str(out))
     monkeypatch.setenv("STREAMREPLAY_CACHE_DIR", str(ca_cache))
     # Inline runs re-import hypothesis at session end (~3 s each): the inner tests need none of it.
-    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest -p no:cacheprovider")
+    # pytest-asyncio warns in every inner run whose ini leaves its loop scope unset.
+    monkeypatch.setenv(
+        "PYTEST_ADDOPTS",
+        "-p no:hypothesispytest -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function",
+    )
     for var in (*ROUTING_VARS, *CA_VARS, *NODE_VARS):
         monkeypatch.delenv(var, raising=False)
     return pytester

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,15 @@ import websocket  # noqa: F401
 import websockets.asyncio.client
 import websockets.asyncio.server  # noqa: F401
 import yaml  # noqa: F401  a second copy's events fail its C emitter's checks (EmitterError)
+
+with contextlib.suppress(ImportError):  # grpcio comes with the bot's extra
+    # its channel classes, which the plugin patches when a test is bound: one copy for all runs
+    import grpc._channel
+    import grpc.aio._channel  # noqa: F401
+
+    # and the guard that patches them: a second copy would find them patched by the first,
+    # whose list of bound tests stays empty (its checks would pass every call)
+    import pytest_streamreplay.proxy.grpc_channels  # noqa: F401
 from pytester_helpers import prepare_inner
 from servers import Origin, make_self_signed, start_origin
 
