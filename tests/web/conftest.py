@@ -6,6 +6,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +147,25 @@ def big_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("big")
     write_big(root / "big.jsonl")
     return root
+
+
+# The browser tests of the layout (test_layout.py, test_grpc_browser.py) share one 1400x900
+# context per module and a watched page on the module's ``served`` URL; test_browser.py and
+# test_hostile.py define their own.
+LAYOUT_WIDTH, LAYOUT_HEIGHT = 1400, 900
+
+
+@pytest.fixture(scope="module")
+def context() -> Iterator[Any]:
+    from chromium import desktop_context, launched
+
+    with launched() as browser, desktop_context(browser, LAYOUT_WIDTH, LAYOUT_HEIGHT) as context:
+        yield context
+
+
+@pytest.fixture
+def page(context: Any, served: str) -> Iterator[Any]:
+    from chromium import watched_page
+
+    with watched_page(context, served) as page:
+        yield page

@@ -16,14 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import desktop_context, launched, requires_chromium, wait_until, watched_page
+from chromium import requires_chromium, wait_until
 from dashboard_server import serve_in_thread
 
 from pytest_streamreplay.cassette import HttpInteraction, iter_records, new_header, write_cassette
 
 from .conftest import feed_records
 from .layout_cassettes import write_grpc, write_grpc_stream, write_http_only
-from .test_layout import HEIGHT, WIDTH, _assert_fits, _open
+from .test_layout import _assert_fits, _open
 
 pytestmark = requires_chromium
 
@@ -50,18 +50,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, grpc_cassette: Path) -> Ite
         yield server.url
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    with launched() as browser, desktop_context(browser, WIDTH, HEIGHT) as context:
-        yield context
-
-
-@pytest.fixture
-def page(context: Any, served: str) -> Iterator[Any]:
-    with watched_page(context, served) as page:
-        yield page
 
 
 def _open_call(page: Any, n: int) -> Any:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import desktop_context, launched, requires_chromium, wait_until, watched_page
+from chromium import requires_chromium, wait_until
 from dashboard_server import serve_in_thread
 
 from pytest_streamreplay.cassette import new_header, write_cassette
 
-from .conftest import event_records
+from .conftest import LAYOUT_HEIGHT, LAYOUT_WIDTH, event_records
 from .layout_cassettes import (
     HTTP_TEST,
     LONG_NAME,
@@ -37,7 +37,7 @@ from .layout_cassettes import (
 pytestmark = requires_chromium
 
 BUNDLED = Path(__file__).resolve().parents[2] / "cassettes"
-WIDTH, HEIGHT = 1400, 900
+WIDTH, HEIGHT = LAYOUT_WIDTH, LAYOUT_HEIGHT
 
 # Elements (visible ones) whose content is wider than their box.
 OVERFLOWING = """(selector) => [...document.querySelectorAll(selector)]
@@ -88,18 +88,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.url
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def context() -> Iterator[Any]:
-    with launched() as browser, desktop_context(browser, WIDTH, HEIGHT) as context:
-        yield context
-
-
-@pytest.fixture
-def page(context: Any, served: str) -> Iterator[Any]:
-    with watched_page(context, served) as page:
-        yield page
 
 
 def _open(page: Any, url: str) -> None:
