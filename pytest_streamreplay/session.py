@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .cassette.grpc import is_grpc, messages_differ
 from .cassette.grpc_types import DESCRIPTOR_SET_KEY, GrpcTypes
 from .cassette.index import CassetteIndex, IndexedHttp
-from .cassette.matching import NamedMatcher, compare
+from .cassette.matching import NamedMatcher, compare, grpc_fields_matcher
 from .cassette.records import (
     HttpInteraction,
     HttpRequest,
@@ -502,7 +502,8 @@ class CassetteSession:
         redacted by the recording's rules, fields ignored as ``match_on`` says."""
         mine = self.redactor.request(self._with_forms(live))
         theirs = Redactor.matchable(self._with_forms(recorded))
-        ignore = next((m.grpc_ignore for m in self.matchers if m.grpc_ignore is not None), None)
+        by_fields = grpc_fields_matcher(self.matchers)
+        ignore = None if by_fields is None else by_fields.grpc_ignore
         return messages_differ(mine, theirs, ignore=ignore)
 
     def give_back(self, decision: Decision) -> None:

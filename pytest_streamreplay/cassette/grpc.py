@@ -141,12 +141,10 @@ def messages_differ(
     if len(mine_cmp) != len(theirs_cmp):
         return f"{len(mine_cmp)} request message(s) != {len(theirs_cmp)} recorded"
     k = next(i for i, (a, b) in enumerate(zip(mine_cmp, theirs_cmp, strict=True)) if a != b)
-    if mine_json is not None and theirs_json is not None:
+    if by_fields:
         kind = (recorded.messages or [{}])[k].get("type", "message")
-        a, b = mine_json[k], theirs_json[k]
-        if ignore:
-            a, b = without_paths(a, ignore), without_paths(b, ignore)
-        changes = "; ".join(field_changes(a, b)) or "same fields, different bytes"
+        changes = "; ".join(field_changes(mine_cmp[k], theirs_cmp[k]))
+        changes = changes or "same fields, different bytes"
         return f"request message #{k} ({kind}): {changes}"
     return f"request message #{k}: {_byte_diff(mine[k], theirs[k])}"
 

@@ -24,6 +24,7 @@ __all__ = [
     "MatcherSpecError",
     "NamedMatcher",
     "compare",
+    "grpc_fields_matcher",
     "matcher_names",
     "resolve_matchers",
 ]
@@ -196,7 +197,7 @@ def compare(
         and is_grpc(recorded.headers)
         and not any(m.name.split("[")[0] in _BODY_MATCHERS for m in matchers)
     ):
-        by_fields = next((m for m in matchers if m.grpc_ignore is not None), None)
+        by_fields = grpc_fields_matcher(matchers)
         ignore = None if by_fields is None else by_fields.grpc_ignore
         diff = messages_differ(live, recorded, first_only=partial, ignore=ignore)
         if diff is not None:
@@ -205,3 +206,9 @@ def compare(
 
 
 _BODY_MATCHERS = frozenset({"body", "json_body"})
+
+
+def grpc_fields_matcher(matchers: Sequence[NamedMatcher]) -> NamedMatcher | None:
+    """The ``grpc_message[paths]`` matcher among ``matchers``: gRPC messages compare by their
+    JSON forms without those paths (None: as bytes)."""
+    return next((m for m in matchers if m.grpc_ignore is not None), None)

@@ -530,27 +530,29 @@ class Redactor:
                 spans += [(s + start, e + start, ph) for s, e, ph in found]
         return _merge(spans) if spans else spans
 
-    def _chunks(self, chunks: list[Any], fitted: str | None = None) -> None:
-        """Streamed chunks as one text (latin-1, so offsets are bytes): a secret split across
-        two chunks is found; its placeholder goes where it started (``fitted``, the content
-        type of a framed stream: it keeps the secret's length, so each chunk keeps its own)."""
+    def _framed_chunks(self, chunks: list[Any], content_type: str) -> None:
+        """A framed stream's chunks (a gRPC answer) read as one body; a placeholder keeps its
+        secret's length, so each chunk keeps its own."""
         contents = [c.content for c in chunks]
         raw = b"".join(contents)
-        joined = raw.decode("latin-1")
-        if fitted is not None:
-            spans = self._framed_spans(raw, fitted)
-        else:
-            spans = self._spans(joined, latin1=True)
+        spans = self._framed_spans(raw, content_type)
         if not spans:
             return
-        if fitted is not None:
-            whole = _apply_fitted(joined, spans).encode("latin-1")
-            pos = 0
-            for chunk, old in zip(chunks, contents, strict=True):
-                data = whole[pos : pos + len(old)]
-                pos += len(old)
-                if data != old:
-                    chunk.body = encode_body(data, binary="base64" in (chunk.body or {}))
+        whole = _apply_fitted(raw.decode("latin-1"), spans).encode("latin-1")
+        pos = 0
+        for chunk, old in zip(chunks, contents, strict=True):
+            data = whole[pos : pos + len(old)]
+            pos += len(old)
+            if data != old:
+                chunk.body = encode_body(data, binary="base64" in (chunk.body or {}))
+
+    def _chunks(self, chunks: list[Any]) -> None:
+        """Streamed chunks as one text (latin-1, so offsets are bytes): a secret split across
+        two chunks is found; its placeholder goes where it started."""
+        contents = [c.content for c in chunks]
+        joined = b"".join(contents).decode("latin-1")
+        spans = self._spans(joined, latin1=True)
+        if not spans:
             return
         ends, total = [], 0
         for data in contents:
@@ -597,7 +599,7 @@ class Redactor:
                 ):
                     self._chunks(resp.chunks)
                 elif not _compressed_media(ctype):
-                    self._chunks(resp.chunks, fitted=ctype or "")
+                    self._framed_chunks(resp.chunks, ctype or "")
             else:
                 body = self.body(resp.body, ctype)
                 if body is not resp.body:
