@@ -319,7 +319,14 @@ def test_grpc_stream_cut_by_the_client_deadline_replays_the_same_ending(inner, m
     finally:
         server.stop()
     (record,) = _http_records(inner)
-    assert record["response"]["end"] == "client_closed"
+    # Both ends hold the deadline (the client sends it as grpc-timeout): the client's own timer
+    # cuts the stream (recorded client_closed), or, on a loaded box, the server's fires first and
+    # it ends the call itself with DEADLINE_EXCEEDED in its trailers. Each is what the client saw.
+    response = record["response"]
+    trailers = {name.lower(): value for name, value in response.get("trailers") or []}
+    assert response.get("end") == "client_closed" or (
+        "end" not in response and trailers.get("grpc-status") == "4"
+    ), json.dumps(response)[:2000]
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     (live, live_code), (replayed, replayed_code) = _runs(inner)
     assert live and live_code == replayed_code == "DEADLINE_EXCEEDED"

@@ -11,6 +11,7 @@ import pytest
 import requests  # noqa: F401
 from pytester_helpers import cassette_files, cassette_lines
 from stream_servers import start_stream_origin
+from timing import assert_did_not_wait, assert_on_recorded_offsets
 
 CLIENTS = {
     "httpx": (
@@ -84,12 +85,12 @@ def test_sse_record_and_replay_keep_chunks_and_timing(inner, monkeypatch, client
     assert recorded == instant == timed and [e["n"] for e in recorded] == [0, 1, 2, 3, 4]
     (record,) = cassette_lines(cassette_files(inner)[0])[1:]
     chunks = record["response"]["chunks"]
-    # At recorded speed each event arrives at its recorded offset (from the first) within 50 ms.
+    # At recorded speed each event arrives at its recorded offset (from the first).
     want = [c["t"] - chunks[0]["t"] for c in chunks]
     got = [e[1] - runs[2][0][1] for e in runs[2]]
-    assert all(abs(g - w) <= 50 for g, w in zip(got, want, strict=True)), (got, want)
-    assert runs[1][-1][1] - runs[1][0][1] < 60, "instant replay does not wait"
+    assert_on_recorded_offsets(got, want)
+    assert_did_not_wait(runs[1][-1][1] - runs[1][0][1], want[-1])
     assert len(chunks) == 5, "one chunk per event: the stream structure survives"
     assert all(c["text"].startswith(f"id: {i}\n") for i, c in enumerate(chunks))
     offsets = [c["t"] for c in chunks]
-    assert all(60 <= b - a <= 200 for a, b in itertools.pairwise(offsets)), offsets
+    assert all(b - a >= 60 for a, b in itertools.pairwise(offsets)), offsets  # not buffered

@@ -13,6 +13,7 @@ import websocket  # noqa: F401
 import websockets  # noqa: F401
 from pytester_helpers import cassette_files, cassette_lines
 from stream_servers import StreamOrigin, start_stream_origin
+from timing import assert_did_not_wait, assert_on_recorded_offsets
 
 from pytest_streamreplay.cassette import decode_body
 
@@ -181,14 +182,14 @@ def test_record_then_replay_instant_and_recorded(ws_inner, ws_origin, monkeypatc
     assert recorded[1][0]["type"] == "subscribed" and len(recorded) == 6
     lines = cassette_lines(cassette_files(ws_inner)[0])
     # Recorded timing holds: each message after the subscription arrives at its recorded offset
-    # (relative to the reply that follows the subscription) within 40 ms, with no drift; the
+    # (relative to the reply that follows the subscription), never early and with no drift; the
     # benchmark (docs/benchmarks.md) measures the distribution precisely.
     recorded_t = [r["t"] for r in lines if r.get("dir") == "recv"][1:]
     want = [t - recorded_t[0] for t in recorded_t]
     got = [e[1] - timed[1][1] for e in timed[1:]]
     assert want[-1] >= 150, "the server spaced its batches 50 ms apart"
-    assert all(abs(g - w) <= 40 for g, w in zip(got, want, strict=True)), (got, want)
-    assert instant[-1][1] - instant[1][1] < 40, "instant replay must not wait"
+    assert_on_recorded_offsets(got, want)
+    assert_did_not_wait(instant[-1][1] - instant[1][1], want[-1])
 
     kinds = [r["kind"] for r in lines[1:]]
     assert kinds[0] == "ws" and kinds[-1] == "ws_close"
