@@ -55,6 +55,7 @@ __all__ = ["CassetteIndex", "IndexedHttp", "IndexedWs", "MessageSequence"]
 #: reading the file again.
 _KEEP_LINE = 64 * 1024
 _KEEP_BUDGET = 8 * 1024 * 1024
+_ATTEMPTS = 5  # reads of a cassette renamed over meanwhile before giving up
 
 
 @dataclass(slots=True)
@@ -96,20 +97,31 @@ class CassetteIndex:
         self.ws: list[IndexedWs] = []
         self.max_id = -1
         self._lock = threading.Lock()
-        self._fh: io.BufferedReader | None = _open(self.path)
-        self._finalizer = weakref.finalize(self, self._fh.close)
-        try:
-            st = os.fstat(self._fh.fileno())
-            self._identity = _identity(st)
-            self._end = st.st_size
-            self.header: Header = _read_header_line(self.path, self._fh)
-            self._build()
+        # Another process may save the cassette (a shared one) while it is indexed here. Saves
+        # rename a whole file over it, so reading again gives a whole cassette: the newer one.
+        for _ in range(_ATTEMPTS):
+            self._fh: io.BufferedReader | None = _open(self.path)
+            self._finalizer = weakref.finalize(self, self._fh.close)
+            try:
+                st = os.fstat(self._fh.fileno())
+                self._identity = _identity(st)
+                self._end = st.st_size
+                self.header: Header = _read_header_line(self.path, self._fh)
+                self.http, self.ws, self.max_id = [], [], -1
+                self._build()
+            except BaseException:
+                self.close()
+                raise
             # The pass above read the path afresh: it must have been this very file.
-            if _identity(os.stat(self.path)) != self._identity:
-                raise CassetteError(self.path, None, "changed on disk while being read; run again")
-        except BaseException:
+            if _identity(os.stat(self.path)) == self._identity:
+                return
             self.close()
-            raise
+        raise CassetteError(
+            self.path,
+            None,
+            f"changed on disk while being read, {_ATTEMPTS} times in a row: "
+            "is another process rewriting it in a loop?",
+        )
 
     # -- building ----------------------------------------------------------------------------
     def _build(self) -> None:

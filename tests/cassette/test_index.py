@@ -138,6 +138,42 @@ def test_a_cassette_renamed_over_while_open_is_still_read_as_indexed(tmp_path):
     index.close()
 
 
+def test_a_cassette_renamed_over_while_being_indexed_is_indexed_afresh(tmp_path, monkeypatch):
+    """Another pytest process saving a shared cassette renames it over while this one indexes
+    it (seen failing two processes at once: "changed on disk while being read; run again").
+    Every save is atomic, so reading again gives a whole cassette: the index is of the new one."""
+    path = _mixed(tmp_path / "c.jsonl")
+    real = index_module._iter_objects
+    saves = iter([lambda: write_cassette(path, new_header(), [_http(7, "/other", b"x")] * 2)])
+
+    def racing(p):
+        for n, item in enumerate(real(p)):
+            if n == 1:
+                next(saves, lambda: None)()  # the other process's save, once
+            yield item
+
+    monkeypatch.setattr(index_module, "_iter_objects", racing)
+    index = CassetteIndex(path)
+    assert [e.url for e in index.http] == ["https://x.test/other"] * 2 and not index.ws
+    assert index.interaction(index.http[1]).request.url == "https://x.test/other"
+    index.close()
+
+
+def test_a_cassette_renamed_over_at_every_read_is_refused_with_its_name(tmp_path, monkeypatch):
+    path = _mixed(tmp_path / "c.jsonl")
+    real = index_module._iter_objects
+
+    def always_racing(p):
+        for n, item in enumerate(real(p)):
+            if n == 1:
+                write_cassette(path, new_header(), [_http(n, "/again", b"x")] * 2)
+            yield item
+
+    monkeypatch.setattr(index_module, "_iter_objects", always_racing)
+    with pytest.raises(CassetteError, match=r"c\.jsonl: changed on disk while being read, 5 times"):
+        CassetteIndex(path)
+
+
 def test_a_cassette_changed_after_close_is_refused_not_misread(tmp_path):
     path = _mixed(tmp_path / "c.jsonl")
     index = CassetteIndex(path)
