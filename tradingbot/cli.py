@@ -22,8 +22,9 @@ from . import __version__
 if TYPE_CHECKING:
     from .pipeline import PipelineConfig
     from .serve import BarServer
+    from .simulator import SimulatorConfig
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "main", "simulator_config"]
 
 
 def _markets(text: str) -> tuple[str, ...]:
@@ -121,16 +122,38 @@ def _add_simulate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     p.add_argument("--flush-ms", type=_positive, default=250.0, help="batched flush cadence")
     p.add_argument("--warmup-steps", type=int, default=300, help="steps run before serving")
     p.add_argument("--replay", type=Path, default=None, help="serve this folder of captures")
+    shapes = p.add_argument_group(
+        "optional shapes", "what the real indexer also sends; off by default (same bytes as before)"
+    )
+    shapes.add_argument(
+        "--listing",
+        type=_markets,
+        default=(),
+        help="comma-separated tickers listed but INITIALIZING: no oracle price yet",
+    )
+    shapes.add_argument(
+        "--account-activity",
+        action="store_true",
+        help="subaccounts trade: positions, borrowed USDC, orders, fills, transfers, rewards",
+    )
+    shapes.add_argument(
+        "--funding-rate-1h",
+        action="store_true",
+        help="protocol v8: markets carry defaultFundingRate1H",
+    )
+    shapes.add_argument(
+        "--buffer-event-ids",
+        action="store_true",
+        help="fills' eventId as a serialised Node Buffer (the 2023 indexer)",
+    )
     p.set_defaults(func=_run_simulate)
 
 
-def _run_simulate(args: argparse.Namespace) -> int:
-    from .simulator import LocalIndexer, SimulatorConfig
+def simulator_config(args: argparse.Namespace) -> SimulatorConfig:
+    """The local indexer's configuration from ``tradingbot simulate``'s arguments."""
+    from .simulator import SimulatorConfig
 
-    if args.replay is not None and not args.replay.is_dir():
-        print(f"tradingbot simulate: --replay {args.replay} is not a folder", file=sys.stderr)
-        return 2
-    config = SimulatorConfig(
+    return SimulatorConfig(
         seed=args.seed,
         markets=args.markets,
         tick_ms=args.tick_ms,
@@ -138,7 +161,20 @@ def _run_simulate(args: argparse.Namespace) -> int:
         flush_ms=args.flush_ms,
         warmup_steps=args.warmup_steps,
         replay_dir=args.replay,
+        listing=args.listing,
+        account_activity=args.account_activity,
+        funding_rate_1h=args.funding_rate_1h,
+        buffer_event_ids=args.buffer_event_ids,
     )
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from .simulator import LocalIndexer
+
+    if args.replay is not None and not args.replay.is_dir():
+        print(f"tradingbot simulate: --replay {args.replay} is not a folder", file=sys.stderr)
+        return 2
+    config = simulator_config(args)
 
     async def serve() -> None:
         indexer = LocalIndexer(config)

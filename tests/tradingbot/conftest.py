@@ -27,8 +27,9 @@ LOCAL_DIR = Path(__file__).resolve().parent / "data" / "dydx-local"
 
 @pytest.fixture(scope="session", params=["local", "real"])
 def dydx_data(request: pytest.FixtureRequest) -> Path:
-    """Indexer messages to check the decoders on: the local indexer's recording (always), and
-    the real captures (an extra, skipped where ../shared/dydx-real is absent)."""
+    """Indexer messages to check the decoders on: the local indexer's recording (always: every
+    check runs on it), and the real captures as a cross-check (skipped where
+    ../shared/dydx-real is absent; tests/tradingbot/data/README.md says what each set holds)."""
     if request.param == "local":
         return LOCAL_DIR
     real: Path = request.getfixturevalue("dydx_real")

@@ -19,6 +19,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from .account import AccountModel
+from .indexer_json import fmt, iso
+
 __all__ = [
     "CANDLE_RESOLUTIONS",
     "EPOCH",
@@ -52,19 +55,6 @@ _KNOWN: dict[str, tuple[str, str, str]] = {
 _TRADE_TYPES = ("LIMIT",) * 94 + ("MARKET",) * 4 + ("LIQUIDATED", "DELEVERAGED")
 _DEPTH = 25  # levels a side
 _HISTORY = 2000  # trades kept per market for REST
-
-
-def fmt(value: Decimal) -> str:
-    """Decimal as the indexer writes it: plain notation, no trailing zeros."""
-    text = format(value.normalize(), "f")
-    return "0" if text in ("-0", "") else text
-
-
-def iso(moment: datetime) -> str:
-    """The indexer's timestamp format: UTC, milliseconds, ``Z``."""
-    return (
-        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +143,19 @@ class MarketModel:
         step_ms: int = 1000,
         warmup_steps: int = 300,
         start_height: int = 1_000_000,
+        listing: tuple[str, ...] = (),
+        funding_rate_1h: bool = False,
+        account_activity: bool = False,
+        buffer_event_ids: bool = False,
     ) -> None:
         if step_ms <= 0:
             raise ValueError("step_ms must be positive")
         self.seed = seed
+        self.listing = tuple(t for t in listing if t not in markets)
+        self.funding_rate_1h = funding_rate_1h
+        self.account_activity = account_activity
+        self.buffer_event_ids = buffer_event_ids
+        self._accounts: dict[tuple[str, int], AccountModel] = {}
         self.step_ms = step_ms
         self.steps = 0
         self.height = start_height
@@ -228,6 +227,8 @@ class MarketModel:
             out.append(Emission("v4_markets", None, {"trading": self._trading_json()}))
         if now.hour != before.hour or now.date() != before.date():
             self._pay_funding(now)
+        for account in self._accounts.values():
+            out += [Emission("v4_subaccounts", account.channel_id, c) for c in account.step()]
         out.append(
             Emission("v4_block_height", None, {"blockHeight": str(self.height), "time": iso(now)})
         )
@@ -416,12 +417,53 @@ class MarketModel:
             "openInterestLowerCap": fmt(s.open_interest_lower_cap),
             "openInterestUpperCap": fmt(s.open_interest_upper_cap),
             "baseOpenInterest": fmt(m.open_interest),
+            **self._v8_fields(),
+        }
+
+    def _v8_fields(self) -> dict[str, Any]:
+        """Protocol v8 adds each market's default 1-hour funding rate (0 on dYdX's perps)."""
+        return {"defaultFundingRate1H": "0"} if self.funding_rate_1h else {}
+
+    def _listed_json(self, ticker: str) -> dict[str, Any]:
+        """A market voted in but not yet trading: INITIALIZING, no oracle price, nothing traded."""
+        market_id = len(self._markets) + self.listing.index(ticker)
+        return {
+            "clobPairId": str(market_id),
+            "ticker": ticker,
+            "status": "INITIALIZING",
+            "oraclePrice": None,
+            "priceChange24H": "0",
+            "volume24H": "0",
+            "trades24H": 0,
+            "nextFundingRate": "0",
+            "initialMarginFraction": "0.05",
+            "maintenanceMarginFraction": "0.03",
+            "openInterest": "0",
+            "atomicResolution": -6,
+            "quantumConversionExponent": -9,
+            "tickSize": "0.0001",
+            "stepSize": "1",
+            "stepBaseQuantums": 1000000,
+            "subticksPerTick": 1000000,
+            "marketType": "ISOLATED",
+            "openInterestLowerCap": "500000",
+            "openInterestUpperCap": "1000000",
+            "baseOpenInterest": "0",
+            **self._v8_fields(),
         }
 
     def markets_json(self, ticker: str | None = None) -> dict[str, Any]:
         """``{"markets": {...}}``: the v4_markets snapshot and GET /v4/perpetualMarkets body."""
         chosen = [m for t, m in self._markets.items() if ticker is None or t == ticker]
-        return {"markets": {m.spec.ticker: self._market_json(m) for m in chosen}}
+        markets = {m.spec.ticker: self._market_json(m) for m in chosen}
+        for listed in self.listing:
+            if ticker is None or ticker == listed:
+                markets[listed] = self._listed_json(listed)
+        return {"markets": markets}
+
+    def is_listed(self, ticker: str) -> bool:
+        """Whether ``ticker`` is simulated or listed (not yet trading)."""
+        return ticker in self._markets or ticker in self.listing
 
     def _oracle_json(self, now: datetime) -> dict[str, Any]:
         return {
@@ -516,8 +558,75 @@ class MarketModel:
         """The v4_block_height snapshot."""
         return {"height": str(self.height), "time": iso(self.now)}
 
+    # -- the account (see account.py) --------------------------------------------------
+
+    def top_of_book(self, ticker: str) -> tuple[Decimal, Decimal]:
+        """Best bid and best ask of a simulated market."""
+        m = self._markets[ticker]
+        bid = max(m.bids) if m.bids else m.mid - m.half_spread
+        ask = min(m.asks) if m.asks else m.mid + m.half_spread
+        return bid * m.spec.tick_size, ask * m.spec.tick_size
+
+    def oracle_price(self, ticker: str) -> Decimal:
+        """A simulated market's oracle price."""
+        return self._markets[ticker].oracle
+
+    def market_params(self, ticker: str) -> tuple[int, Decimal, Decimal, Decimal]:
+        """``(market_id, step_size, initial_margin_fraction, tick_size)`` of a market."""
+        s = self._markets[ticker].spec
+        return s.market_id, s.step_size, s.initial_margin_fraction, s.tick_size
+
+    def account(self, address: str, number: int) -> AccountModel | None:
+        """The scripted account of ``address/number`` (made on first use), or None when the
+        model runs without account activity (every subaccount is flat)."""
+        if not self.account_activity:
+            return None
+        key = (address, number)
+        if key not in self._accounts:
+            self._accounts[key] = AccountModel(
+                self, address, number, buffer_event_ids=self.buffer_event_ids
+            )
+        return self._accounts[key]
+
+    def subaccount_snapshot(self, address: str, number: int) -> dict[str, Any]:
+        """The v4_subaccounts ``subscribed`` contents."""
+        account = self.account(address, number)
+        return {
+            "subaccount": self.subaccount_json(address, number),
+            "orders": account.open_orders() if account else [],
+            "blockHeight": str(self.height),
+        }
+
+    def order_json(self, order_id: str) -> dict[str, Any] | None:
+        """GET /v4/orders/{id}: the order of any scripted account, or None."""
+        for account in self._accounts.values():
+            if order_id in account.orders:
+                return dict(account.orders[order_id])
+        return None
+
+    def account_rest(self, route: str, address: str, number: int) -> Any:
+        """The bodies of the account routes (see ``sources.ACCOUNT_ROUTES``)."""
+        account = self.account(address, number)
+        if route == "addresses":
+            rewards = account.total_rewards() if account else "0"
+            return {
+                "subaccounts": [self.subaccount_json(address, number)],
+                "totalTradingRewards": rewards,
+            }
+        if route == "asset_positions":
+            usdc = self.subaccount_json(address, number)["assetPositions"]["USDC"]
+            return {"positions": [usdc]}
+        if route == "perpetual_positions":
+            return {"positions": account.open_positions() if account else []}
+        if route == "fills":
+            return {"fills": account.rest_fills() if account else []}
+        return account.all_orders() if account else []  # "orders"
+
     def subaccount_json(self, address: str, number: int) -> dict[str, Any]:
-        """A flat, collateral-only subaccount: the simulator does not execute orders."""
+        """The subaccount object: the scripted account's, or a flat, collateral-only one."""
+        account = self.account(address, number)
+        if account is not None:
+            return account.subaccount_json()
         return {
             "address": address,
             "subaccountNumber": number,

@@ -67,6 +67,11 @@ class SimulatorConfig:
     warmup_steps: int = 300  # steps run before serving, so REST history exists
     heartbeat_s: float | None = 30.0  # websocket ping frames, as the indexer does
     replay_dir: Path | None = None  # serve captured messages instead of the model
+    # Shapes the default run leaves out (off by default: the default output stays as it was):
+    listing: tuple[str, ...] = ()  # markets listed but INITIALIZING, without an oracle price
+    funding_rate_1h: bool = False  # protocol v8: markets carry defaultFundingRate1H
+    account_activity: bool = False  # subaccounts trade (simulator/account.py)
+    buffer_event_ids: bool = False  # fills' eventId as a Node Buffer (the 2023 indexer)
 
     @property
     def flush_every(self) -> int:
@@ -83,6 +88,10 @@ class SimulatorConfig:
                 markets=self.markets,
                 step_ms=self.step_ms,
                 warmup_steps=self.warmup_steps,
+                listing=self.listing,
+                funding_rate_1h=self.funding_rate_1h,
+                account_activity=self.account_activity,
+                buffer_event_ids=self.buffer_event_ids,
             )
         )
 
@@ -178,6 +187,12 @@ class LocalIndexer:
         app.router.add_get("/v4/candles/perpetualMarkets/{market}", rest("candles"))
         app.router.add_get("/v4/historicalFunding/{market}", rest("funding"))
         app.router.add_get("/v4/addresses/{address}/subaccountNumber/{number}", rest("subaccount"))
+        app.router.add_get("/v4/addresses/{address}", rest("addresses"))
+        app.router.add_get("/v4/assetPositions", rest("asset_positions"))
+        app.router.add_get("/v4/perpetualPositions", rest("perpetual_positions"))
+        app.router.add_get("/v4/fills", rest("fills"))
+        app.router.add_get("/v4/orders", rest("orders"))
+        app.router.add_get("/v4/orders/{order_id}", rest("order"))
         app.router.add_get("/v4/height", rest("height"))
         app.router.add_post("/_sim/fault", self._fault_handler)
         app.router.add_get("/_sim/status", self._status_handler)

@@ -39,6 +39,11 @@ NO_ID_CHANNELS = frozenset({"v4_markets", "v4_block_height"})
 
 RestResult = tuple[int, Any]
 
+ACCOUNT_ROUTES = frozenset(
+    {"addresses", "asset_positions", "perpetual_positions", "fills", "orders", "order"}
+)
+"""REST routes about a subaccount: ``address`` in the path or the query, ``subaccountNumber``."""
+
 
 class SubscribeError(ValueError):
     """A subscription the indexer would refuse; the message goes to the client verbatim."""
@@ -120,11 +125,7 @@ class ModelSource:
             raise SubscribeError(
                 f"Invalid subscribe message: subaccount id must be ADDRESS/NUMBER: {sub_id!r}"
             )
-        return {
-            "subaccount": m.subaccount_json(address, int(number)),
-            "orders": [],
-            "blockHeight": str(m.height),
-        }
+        return m.subaccount_snapshot(address, int(number))
 
     def step(self) -> list[Emission]:
         return self.model.step()
@@ -144,6 +145,8 @@ class ModelSource:
             return 200, {"subaccount": m.subaccount_json(params["address"], number)}
         if route == "height":
             return 200, m.block_height_json()
+        if route in ACCOUNT_ROUTES:
+            return self._account_rest(route, params, query)
         market = params.get("market", "")
         if not m.has_market(market):
             return _not_found(f"market {market}")
@@ -163,6 +166,20 @@ class ModelSource:
                 return 400, {"errors": [{"msg": "fromISO/toISO must be ISO-8601"}]}
             return 200, m.candles_json(market, resolution, _limit(query), start, end)
         return _not_found(route)
+
+    def _account_rest(
+        self, route: str, params: dict[str, str], query: dict[str, str]
+    ) -> RestResult:
+        if route == "order":  # order ids are unique across accounts
+            order = self.model.order_json(params.get("order_id", ""))
+            return (200, order) if order else _not_found(f"order {params.get('order_id')}")
+        address = params.get("address") or query.get("address", "")
+        number_text = query.get("subaccountNumber", "0")
+        if not address:
+            return 400, {"errors": [{"msg": "address is required"}]}
+        if not number_text.isdigit():
+            return 400, {"errors": [{"msg": "subaccountNumber must be an integer"}]}
+        return 200, self.model.account_rest(route, address, int(number_text))
 
 
 _EMPTY_SNAPSHOTS: dict[str, dict[str, Any]] = {

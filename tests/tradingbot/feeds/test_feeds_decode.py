@@ -31,10 +31,12 @@ from tradingbot.feeds.events import (
     OraclePrice,
     OrderUpdate,
     Pong,
+    PositionUpdate,
     SubaccountSnapshot,
     Subscribed,
     Trade,
     TradeType,
+    TradingReward,
     Transfer,
     Unsubscribed,
 )
@@ -112,8 +114,8 @@ def _load(path: Path) -> Any:
 
 # -- recorded websocket messages -----------------------------------------------------------
 # ``dydx_data`` runs each test on the local indexer's recording (tests/tradingbot/data/
-# dydx-local, in the repository) and on the real captures (../shared/dydx-real, when present).
-# Checks of values only the real captures have are in the ``*_real_*`` tests below.
+# dydx-local, in the repository: always) and on the real captures (../shared/dydx-real, a
+# cross-check where present). Every check runs on both: the files of one name have one shape.
 
 
 def test_every_websocket_message_decodes_without_loss(dydx_data: Path) -> None:
@@ -195,7 +197,10 @@ def test_markets_snapshot_has_margin_params(dydx_data: Path) -> None:
     updates = {e.market: e for e in events if isinstance(e, MarketUpdate)}
     oracles = {e.market: e for e in events if isinstance(e, OraclePrice)}
     raw = message["contents"]["markets"]
-    assert set(updates) == set(raw) and set(oracles) == set(updates)
+    assert set(updates) == set(raw)
+    priced = {t for t, m in raw.items() if m.get("oraclePrice") is not None}
+    assert set(oracles) == priced
+    assert any(Decimal(m["openInterestUpperCap"]) > 0 for m in raw.values())  # OI-scaled IMF on
     for ticker, market in raw.items():
         update = updates[ticker]
         assert update.is_snapshot and update.status == market["status"]
@@ -209,7 +214,8 @@ def test_markets_snapshot_has_margin_params(dydx_data: Path) -> None:
         ):
             assert getattr(update, field) == Decimal(market[key]), (ticker, field)
         assert update.atomic_resolution == market["atomicResolution"]
-        assert oracles[ticker].price == Decimal(market["oraclePrice"])
+        if ticker in priced:
+            assert oracles[ticker].price == Decimal(market["oraclePrice"])
 
 
 def test_markets_oracle_price_updates(dydx_data: Path) -> None:
@@ -225,109 +231,142 @@ def test_markets_oracle_price_updates(dydx_data: Path) -> None:
         assert oracle.market_id == sent["marketId"]
 
 
-def test_subaccount_snapshot(dydx_data: Path) -> None:
-    name = "v4_accounts_balance.json" if dydx_data.name == "dydx-real" else None
-    message = _load(dydx_data / "websocket" / (name or "v4_accounts_subscribed.json"))
+def test_markets_partial_updates_leave_absent_fields_unchanged(dydx_data: Path) -> None:
+    """A ``trading`` update carries only what changed: absent fields decode as None
+    (unchanged), never as 0; the market's ``id`` is kept."""
+    message = _load(dydx_data / "websocket" / "v4_markets_trading_data.json")
+    raw = message["contents"]["trading"]
+    updates = dydx.decode(message)
+    assert [type(u) for u in updates] == [MarketUpdate] * len(raw)
+    for update in updates:
+        assert isinstance(update, MarketUpdate) and not update.is_snapshot
+        sent = raw[update.market]
+        assert "initialMarginFraction" not in sent  # a partial, not a whole market
+        assert update.initial_margin_fraction is None and update.tick_size is None
+        assert update.base_open_interest == Decimal(sent["baseOpenInterest"])
+        assert ("id", json.dumps(sent["id"])) in update.extras
+
+
+def test_subaccount_snapshot_positions_borrowed_usdc_and_orders(dydx_data: Path) -> None:
+    """Open positions both ways, a SHORT (borrowed, negative) USDC balance and open orders."""
+    message = _load(dydx_data / "websocket" / "v4_accounts_balance.json")
     events = dydx.decode(message)
     snap = events[1]
     assert isinstance(snap, SubaccountSnapshot)
     sub = message["contents"]["subaccount"]
     assert snap.equity == Decimal(sub["equity"])
-    assert {p.market: p.size for p in snap.positions} == {
-        m: Decimal(p["size"]) for m, p in sub["openPerpetualPositions"].items()
-    }
+    assert snap.free_collateral == Decimal(sub["freeCollateral"])
+    sizes = {m: Decimal(p["size"]) for m, p in sub["openPerpetualPositions"].items()}
+    assert {p.market: p.size for p in snap.positions} == sizes
+    assert min(sizes.values()) < 0 < max(sizes.values())  # a short and a long position
+    assets = sub["assetPositions"]
+    assert any(a["side"] == "SHORT" for a in assets.values())
     assert [a.size for a in snap.asset_positions] == [
-        Decimal(a["size"]) * (-1 if a["side"] == "SHORT" else 1)
-        for a in sub["assetPositions"].values()
+        Decimal(a["size"]) * (-1 if a["side"] == "SHORT" else 1) for a in assets.values()
+    ]
+    assert min(a.size for a in snap.asset_positions) < 0  # borrowed USDC is negative
+    orders = message["contents"]["orders"]
+    assert orders and [(o.order_id, o.status) for o in snap.orders] == [
+        (o["id"], o["status"]) for o in orders
     ]
 
 
-# -- values only the real captures have (../shared/dydx-real) --------------------------------
+def _fills(message: dict[str, Any]) -> list[tuple[Fill, dict[str, Any]]]:
+    raw = message["contents"]["fills"]
+    fills = [e for e in dydx.decode(message) if isinstance(e, Fill)]
+    assert len(fills) == len(raw) >= 1
+    return list(zip(fills, raw, strict=True))
 
 
-def test_real_orderbook_snapshot_and_delta(dydx_real: Path) -> None:
-    snapshot = _load(dydx_real / "websocket" / "v4_orderbook_snapshot.json")
-    assert snapshot["id"] == "ETH-USD"
-    assert len(snapshot["contents"]["bids"]) == len(snapshot["contents"]["asks"]) == 100
-    (delta,) = dydx.decode(_load(dydx_real / "websocket" / "v4_orderbook.json"))
-    assert isinstance(delta, BookDelta)
-    assert delta.market == "BTC-USD"
-    assert delta.bids == ((Decimal("65920"), Decimal("0")),) and delta.asks == ()
-    assert delta.message_id == 3219
+def test_subaccount_fills_event_ids_hex_and_buffer(dydx_data: Path) -> None:
+    """Fill event ids come as hex text (today) or a serialised Node Buffer (indexer 2023):
+    both decode to the same hex form."""
+    forms: set[str] = set()
+    for name in ("v4_accounts_channel_data.json", "v4_accounts_fills.json"):
+        message = _load(dydx_data / "websocket" / name)
+        for fill, raw in _fills(message):
+            sent = raw["eventId"]
+            if isinstance(sent, dict):
+                assert sent["type"] == "Buffer"
+                forms.add("buffer")
+                assert fill.event_id == bytes(sent["data"]).hex()
+            else:
+                forms.add("hex")
+                assert fill.event_id == sent
+            assert (fill.fill_id, fill.order_id, fill.market) == (
+                raw["id"],
+                raw["orderId"],
+                raw["ticker"],
+            )
+            assert (fill.price, fill.size) == (Decimal(raw["price"]), Decimal(raw["size"]))
+            assert fill.liquidity == raw["liquidity"]
+    assert forms == {"buffer", "hex"}
 
 
-def test_real_trades_and_candles(dydx_real: Path) -> None:
-    trades = dydx.decode(_load(dydx_real / "websocket" / "v4_trades.json"))
-    first = trades[0]
-    assert isinstance(first, Trade)
-    assert first.price == Decimal("3392.9") and first.size == Decimal("0.01")
-    assert first.type is TradeType.LIMIT and first.market == "ETH-USD"
-    assert first.created_at == datetime(2024, 7, 24, 19, 12, 35, 705000, tzinfo=UTC)
-    candles = dydx.decode(_load(dydx_real / "websocket" / "v4_candles.json"))
-    assert sum(isinstance(e, Candle) for e in candles) == 1000
-    error = dydx.decode(_load(dydx_real / "websocket" / "error.json"))
-    assert isinstance(error[0], ErrorEvent) and "could not fetch data" in error[0].message
-
-
-def test_real_markets_snapshot_has_margin_params(dydx_real: Path) -> None:
-    message = _load(dydx_real / "websocket" / "v4_markets_subscribed.json")
+def test_subaccount_fill_update_carries_order_and_position(dydx_data: Path) -> None:
+    message = _load(dydx_data / "websocket" / "v4_accounts_fills.json")
     events = dydx.decode(message)
-    updates = {e.market: e for e in events if isinstance(e, MarketUpdate)}
-    oracles = {e.market: e for e in events if isinstance(e, OraclePrice)}
-    assert len(updates) == 98
-    aave = updates["AAVE-USD"]
-    assert aave.initial_margin_fraction == Decimal("0.2")
-    assert aave.maintenance_margin_fraction == Decimal("0.1")
-    assert aave.open_interest_lower_cap == Decimal("5000000")
-    assert aave.open_interest_upper_cap == Decimal("10000000")
-    assert aave.tick_size == Decimal("0.01") and aave.step_size == Decimal("0.1")
-    assert aave.atomic_resolution == -7 and aave.status == "ACTIVE"
-    assert oracles["AAVE-USD"].price == Decimal("110.98719743")
+    contents = message["contents"]
+    orders = [e for e in events if isinstance(e, OrderUpdate)]
+    positions = [e for e in events if isinstance(e, PositionUpdate)]
+    assert [(o.order_id, o.status) for o in orders] == [
+        (o["id"], o["status"]) for o in contents["orders"]
+    ]
+    assert [(p.market, p.size) for p in positions] == [
+        (p["market"], Decimal(p["size"])) for p in contents["perpetualPositions"]
+    ]
+    fill_orders = {f.order_id for f, _ in _fills(message)}
+    assert fill_orders <= {o.order_id for o in orders}  # the order the fills belong to
 
 
-def test_real_markets_partial_updates(dydx_real: Path) -> None:
-    """The local indexer sends no ``trading`` partials: this shape is checked on the real
-    capture only."""
-    (partial_update,) = dydx.decode(_load(dydx_real / "websocket" / "v4_markets_trading_data.json"))
-    assert isinstance(partial_update, MarketUpdate)
-    assert not partial_update.is_snapshot
-    assert partial_update.market == "CRO-USD"
-    assert partial_update.base_open_interest == Decimal("5100")
-    assert partial_update.initial_margin_fraction is None  # absent = unchanged
-    assert ("id", '"67"') in partial_update.extras
-    (oracle,) = dydx.decode(_load(dydx_real / "websocket" / "v4_markets_oracle_price.json"))
-    assert isinstance(oracle, OraclePrice)
-    assert (oracle.market, oracle.price, oracle.height, oracle.market_id) == (
-        "FTM-USD",
-        Decimal("0.3866273177"),
-        19183704,
-        82,
+def test_subaccount_order_updates(dydx_data: Path) -> None:
+    """Orders placed (OPEN, BEST_EFFORT_OPENED), a conditional STOP_LIMIT with its trigger,
+    cancelled ones with their removal reason, an expired one sent with its id alone."""
+    statuses: set[str] = set()
+    triggers = bare = 0
+    for path in sorted((dydx_data / "websocket").glob("v4_accounts_channel_data_order*.json")):
+        message = _load(path)
+        raw = message["contents"]["orders"]
+        orders = dydx.decode(message)
+        assert [type(o) for o in orders] == [OrderUpdate] * len(raw), path.name
+        for order, sent in zip(orders, raw, strict=True):
+            assert isinstance(order, OrderUpdate)
+            statuses.add(sent["status"])
+            assert (order.order_id, order.status, order.market) == (
+                sent["id"],
+                sent["status"],
+                sent["ticker"],
+            )
+            assert order.removal_reason == sent.get("removalReason")
+            if "price" not in sent:  # a removed order, named only: the rest is unknown
+                bare += 1
+                assert order.price is None and order.side is None and order.size is None
+            if sent.get("triggerPrice") is not None:
+                triggers += 1
+                assert order.trigger_price == Decimal(sent["triggerPrice"])
+                assert order.type == "STOP_LIMIT"
+    assert {"OPEN", "BEST_EFFORT_OPENED", "CANCELED"} <= statuses
+    assert triggers and bare
+
+
+def test_subaccount_transfer_and_trading_reward(dydx_data: Path) -> None:
+    message = _load(dydx_data / "websocket" / "v4_accounts_channel_data_transfers.json")
+    sent = message["contents"]["transfers"]
+    (transfer,) = [e for e in dydx.decode(message) if isinstance(e, Transfer)]
+    assert (transfer.type, transfer.symbol, transfer.size) == (
+        sent["type"],
+        sent["symbol"],
+        Decimal(sent["size"]),
     )
-
-
-def test_real_subaccount_snapshot_and_updates(dydx_real: Path) -> None:
-    """Positions, a SHORT USDC balance, fills and transfers: the local indexer's subaccount
-    has none of them."""
-    events = dydx.decode(_load(dydx_real / "websocket" / "v4_accounts_balance.json"))
-    snap = events[1]
-    assert isinstance(snap, SubaccountSnapshot)
-    assert snap.equity == Decimal("326.241869692")
-    assert {p.market: p.size for p in snap.positions} == {
-        "ETH-USD": Decimal("-0.007"),
-        "BTC-USD": Decimal("0.1036"),
-    }
-    (usdc,) = snap.asset_positions
-    assert isinstance(usdc, AssetPositionUpdate)
-    assert usdc.size == Decimal("-5742.811799")  # SHORT USDC is a borrowed (negative) balance
-    assert snap.orders and all(isinstance(o, OrderUpdate) for o in snap.orders)
-
-    fills = dydx.decode(_load(dydx_real / "websocket" / "v4_accounts_channel_data.json"))
-    fill = next(e for e in fills if isinstance(e, Fill))
-    assert fill.event_id == "0000eef1000000020000004d"  # the Buffer form, as hex
-    transfer = dydx.decode(
-        _load(dydx_real / "websocket" / "v4_accounts_channel_data_transfers.json")
-    )
-    assert [type(e) for e in transfer] == [Transfer]
+    assert transfer.sender_address == sent["sender"]["address"]
+    assert transfer.recipient_address == sent["recipient"]["address"]
+    assert transfer.block_height == int(message["contents"]["blockHeight"])
+    message = _load(dydx_data / "websocket" / "v4_accounts_rewards.json")
+    reward = message["contents"]["tradingReward"]
+    (event,) = dydx.decode(message)
+    assert isinstance(event, TradingReward)
+    assert event.amount == Decimal(reward["tradingReward"])
+    assert event.created_at_height == int(reward["createdAtHeight"])
 
 
 # -- recorded REST bodies ------------------------------------------------------------------
@@ -353,7 +392,7 @@ REST_DECODERS = {
 """The real captures' REST bodies: decoder, event class, how many of them."""
 
 LOCAL_REST_DECODERS = {
-    "list_perpetual_markets.json": (dydx.decode_perpetual_markets, MarketUpdate, 2),
+    "list_perpetual_markets.json": (dydx.decode_perpetual_markets, MarketUpdate, 3),
     "subaccount.json": (dydx.decode_subaccount, SubaccountSnapshot, 1),
     "orderbook.json": (lambda b: dydx.decode_orderbook(b, "ETH-USD"), BookSnapshot, 1),
     "trades.json": (lambda b: dydx.decode_trades(b, "ETH-USD"), Trade, None),
@@ -363,6 +402,14 @@ LOCAL_REST_DECODERS = {
         FundingRate,
         None,
     ),
+    "list_perpetual_markets_v8.json": (dydx.decode_perpetual_markets, MarketUpdate, None),
+    "addresses.json": (dydx.decode_subaccounts, SubaccountSnapshot, 1),
+    "asset_positions.json": (dydx.decode_asset_positions, AssetPositionUpdate, 1),
+    "list_perpetual_positions.json": (dydx.decode_perpetual_positions, PositionUpdate, None),
+    "fills.json": (dydx.decode_fills, Fill, None),
+    "orders.json": (dydx.decode_orders, OrderUpdate, None),
+    "order.json": (dydx.decode_order, OrderUpdate, 1),
+    "conditional_order.json": (dydx.decode_order, OrderUpdate, 1),
 }
 """The local indexer's REST bodies (None: any number, at least one)."""
 
@@ -372,9 +419,7 @@ def test_every_rest_body_decodes_without_loss(dydx_data: Path) -> None:
         REST_DECODERS if dydx_data.name == "dydx-real" else LOCAL_REST_DECODERS
     )
     files = sorted(p.name for p in (dydx_data / "http").glob("*.json"))
-    assert files and set(files) <= set(decoders), (
-        f"no decoder mapped for {set(files) - set(decoders)}"
-    )
+    assert set(files) == set(decoders), f"files vs decoders: {set(files) ^ set(decoders)}"
     for name in files:
         decoder, cls, count = decoders[name]
         body = _load(dydx_data / "http" / name)
@@ -388,39 +433,41 @@ def test_every_rest_body_decodes_without_loss(dydx_data: Path) -> None:
         assert_loss_free(wrapped, events)
 
 
+EMPTY_ORACLE_FILE = {"dydx-real": "list_perpetual_markets_empty_oracle_price.json"}
+"""Where each set keeps markets without an oracle price (the local one: its market list)."""
+
+
 def test_market_funding_rate_and_open_interest_caps(dydx_data: Path) -> None:
-    """``defaultFundingRate1H`` (protocol v8) is kept where sent and None where not (the local
-    indexer speaks the older shape), ``openInterestUpperCap`` 0 turns the OI-scaled IMF off."""
-    name = "list_perpetual_markets_v8.json" if dydx_data.name == "dydx-real" else None
-    body = _load(dydx_data / "http" / (name or "list_perpetual_markets.json"))
-    updates = [e for e in dydx.decode_perpetual_markets(body) if isinstance(e, MarketUpdate)]
-    assert len(updates) == len(body["markets"])
-    for update in updates:
-        raw = body["markets"][update.market]
-        rate = raw.get("defaultFundingRate1H")  # absent before v8: unknown, not 0
-        assert update.default_funding_rate_1h == (None if rate is None else Decimal(rate))
-        assert update.open_interest_upper_cap == Decimal(raw["openInterestUpperCap"])
+    """``defaultFundingRate1H`` (protocol v8) is kept where sent and None where not (unknown,
+    not 0); ``openInterestUpperCap`` 0 turns the OI-scaled IMF off."""
+    seen = set()
+    for name in ("list_perpetual_markets.json", "list_perpetual_markets_v8.json"):
+        body = _load(dydx_data / "http" / name)
+        updates = [e for e in dydx.decode_perpetual_markets(body) if isinstance(e, MarketUpdate)]
+        assert len(updates) == len(body["markets"])
+        for update in updates:
+            raw = body["markets"][update.market]
+            rate = raw.get("defaultFundingRate1H")
+            seen.add((name, rate is None))
+            assert update.default_funding_rate_1h == (None if rate is None else Decimal(rate))
+            assert update.open_interest_upper_cap == Decimal(raw["openInterestUpperCap"])
+    assert ("list_perpetual_markets_v8.json", False) in seen  # v8 sends the rate
+    assert ("list_perpetual_markets.json", True) in seen  # before v8: absent
 
 
-def test_real_empty_oracle_price_is_none_not_an_error(dydx_real: Path) -> None:
-    """Markets without an oracle price yet: the local indexer prices every market."""
-    body = _load(dydx_real / "http" / "list_perpetual_markets_empty_oracle_price.json")
+def test_empty_oracle_price_is_none_not_an_error(dydx_data: Path) -> None:
+    """A market listed but not yet priced (INITIALIZING): no oracle price, no error."""
+    name = EMPTY_ORACLE_FILE.get(dydx_data.name, "list_perpetual_markets.json")
+    body = _load(dydx_data / "http" / name)
     events = dydx.decode_perpetual_markets(body)
+    assert not [e for e in events if isinstance(e, ErrorEvent)]
     empty = [t for t, m in body["markets"].items() if m["oraclePrice"] is None]
     assert empty
     updates = {e.market: e for e in events if isinstance(e, MarketUpdate)}
     oracles = {e.market for e in events if isinstance(e, OraclePrice)}
     for ticker in empty:
         assert updates[ticker].oracle_price is None and ticker not in oracles
-
-
-def test_real_v8_market_default_funding_rate(dydx_real: Path) -> None:
-    (update, _oracle) = dydx.decode_perpetual_markets(
-        _load(dydx_real / "http" / "list_perpetual_markets_v8.json")
-    )
-    assert isinstance(update, MarketUpdate)
-    assert update.default_funding_rate_1h == Decimal("0")
-    assert update.open_interest_upper_cap == Decimal("0")  # OI-scaled IMF off
+        assert updates[ticker].status == body["markets"][ticker]["status"]
 
 
 # -- synthetic shapes (no capture has them) ------------------------------------------------

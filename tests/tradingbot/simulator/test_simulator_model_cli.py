@@ -55,6 +55,25 @@ def test_cli_parser() -> None:
     assert main(["simulate", "--replay", "/nonexistent-folder"]) == 2
 
 
+def test_cli_turns_on_the_optional_shapes() -> None:
+    """What the in-repository recording uses can be served by hand too."""
+    from tradingbot.cli import simulator_config
+
+    plain = simulator_config(build_parser().parse_args(["simulate"]))
+    assert (plain.listing, plain.account_activity, plain.funding_rate_1h) == ((), False, False)
+    assert not plain.buffer_event_ids
+    args = build_parser().parse_args(
+        [
+            "simulate",
+            *("--listing", "new-usd"),
+            *("--account-activity", "--funding-rate-1h", "--buffer-event-ids"),
+        ]
+    )
+    config = simulator_config(args)
+    assert config.listing == ("NEW-USD",)
+    assert config.account_activity and config.funding_rate_1h and config.buffer_event_ids
+
+
 def test_cli_simulate_serves_the_protocol(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tradingbot.cli", "simulate", "--port", "0", "--seed", "3"],
