@@ -64,3 +64,23 @@ def make_simulator() -> Iterator[Callable[..., SimulatorThread]]:
 def simulator(make_simulator: Callable[..., SimulatorThread]) -> SimulatorThread:
     """A fast local indexer: seed 1, 20 ms steps, 100 ms flushes."""
     return make_simulator(seed=1, tick_ms=20, flush_ms=100, settle_ms=50)
+
+
+@pytest.fixture
+def btc_only_cassette(tmp_path: Path) -> Path:
+    """Two minutes of the dev session with ETH-USD's book, trades and candles cut out: ETH-USD
+    remains only in v4_markets (its oracle price), as when a run asks for BTC-USD alone."""
+    import json
+
+    from tradingbot.testing import write_dev_cassette
+
+    dev = write_dev_cassette(tmp_path / "dev.jsonl", seed=7, minutes=2)
+    kept = []
+    for line in dev.read_text().splitlines():
+        message = json.loads(line).get("json")
+        if isinstance(message, dict) and str(message.get("id", "")).startswith("ETH-USD"):
+            continue
+        kept.append(line)
+    btc_only = tmp_path / "btc.jsonl"
+    btc_only.write_text("\n".join(kept) + "\n")
+    return btc_only

@@ -107,12 +107,9 @@ class DashboardData:
 
 
 def shown_markets(pipeline: Pipeline) -> list[str]:
-    """The markets the run follows: those with an order book, and those the strategy trades.
-    The v4_markets channel reports every market of the venue; a market seen only there (its
-    oracle price) is not one the run asked for, and would show an empty row."""
-    traded = set(pipeline.config.strategy.markets or ()) if pipeline.config.trade else set()
-    books = pipeline.market.books
-    return sorted(m for m in pipeline.markets if m in traded or books.book(m) is not None)
+    """The markets the run follows (:meth:`Pipeline.followed_markets`, as the summary): a
+    market seen only on v4_markets (its oracle price) would show an empty row."""
+    return pipeline.followed_markets()
 
 
 def snapshot(

@@ -300,6 +300,14 @@ class Pipeline:
 
     # -- results ---------------------------------------------------------------------------
 
+    def followed_markets(self) -> list[str]:
+        """The markets the run follows: those with an order book and those the strategy
+        trades. v4_markets reports every market of the venue (ETH-USD beside BTC-USD, a
+        hundred on mainnet); a market heard only there is not one the run asked for."""
+        traded = set(self.config.strategy.markets or ()) if self.config.trade else set()
+        books = self.market.books
+        return sorted(m for m in self.markets if m in traded or books.book(m) is not None)
+
     def best_prices(self) -> dict[str, tuple[Decimal | None, Decimal | None]]:
         return best_prices(self)
 

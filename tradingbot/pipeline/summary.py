@@ -31,9 +31,9 @@ def peak_rss_mb() -> float:
 
 
 def best_prices(pipeline: Pipeline) -> dict[str, tuple[Decimal | None, Decimal | None]]:
-    """Best bid and ask of each market the run saw (markets without a book are left out)."""
+    """Best bid and ask of each market the run follows (markets without a book are left out)."""
     out: dict[str, tuple[Decimal | None, Decimal | None]] = {}
-    for market in sorted(pipeline.markets):
+    for market in pipeline.followed_markets():
         book = pipeline.market.books.book(market)
         if book is None:
             continue
@@ -58,14 +58,15 @@ def summary(pipeline: Pipeline) -> dict[str, Any]:
             "funding_paid": _num(broker.funding_paid),
             "realized_pnl": _num(broker.realized_pnl, 8),
         }
+    followed = pipeline.followed_markets()
     return {
-        "markets": sorted(pipeline.markets),
+        "markets": followed,
         "messages": pipeline.messages,
         "events": pipeline.events,
         "bars_confirmed": pipeline.market.bars_confirmed,
         "best_bid": {m: _num(b) for m, (b, _) in prices.items()},
         "best_ask": {m: _num(a) for m, (_, a) in prices.items()},
-        "oracle_price": {m: _num(p) for m, p in sorted(pipeline.oracle.items())},
+        "oracle_price": {m: _num(pipeline.oracle[m]) for m in followed if m in pipeline.oracle},
         "signals": pipeline.scores,
         "orders": ex.orders,
         "rejected": ex.rejected,

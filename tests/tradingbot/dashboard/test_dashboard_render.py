@@ -134,19 +134,9 @@ def test_no_cell_is_cut_at_common_terminal_sizes(bundled: Pipeline, width: int) 
         assert f" {pos.size} " in text and f"{pos.liquidation_price:,.2f}" in text
 
 
-def test_only_the_markets_the_run_follows_are_shown(tmp_path: Path) -> None:
+def test_only_the_markets_the_run_follows_are_shown(btc_only_cassette: Path) -> None:
     """v4_markets reports every market; one with no book and no strategy is not a row."""
-    import json
-
-    dev = write_dev_cassette(tmp_path / "dev.jsonl", seed=7, minutes=2)
-    kept = []
-    for line in dev.read_text().splitlines():
-        message = json.loads(line).get("json")
-        if isinstance(message, dict) and str(message.get("id", "")).startswith("ETH-USD"):
-            continue  # ETH-USD's book, trades and candles: only its oracle price remains
-        kept.append(line)
-    btc_only = tmp_path / "btc.jsonl"
-    btc_only.write_text("\n".join(kept) + "\n")
+    btc_only = btc_only_cassette
     pipeline = replay(
         [btc_only], config=PipelineConfig(strategy=StrategyConfig(markets=("BTC-USD",)))
     )

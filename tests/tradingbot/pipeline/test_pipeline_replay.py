@@ -34,7 +34,7 @@ from tradingbot.pipeline import (
 )
 from tradingbot.risk import Account, MarketRiskParams, PerpPosition, is_liquidatable
 from tradingbot.signals import Score
-from tradingbot.strategy import IntentKind, TradeIntent
+from tradingbot.strategy import IntentKind, StrategyConfig, TradeIntent
 from tradingbot.testing import write_dev_cassette, write_path_cassette
 
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -239,3 +239,15 @@ def test_paced_replay_follows_the_speed(tmp_path: Path) -> None:
     took = time.perf_counter() - start
     assert 0.35 < took < 3.0  # 5 market seconds at 10x: about half a second
     assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_the_summary_names_only_the_markets_the_run_follows(btc_only_cassette: Path) -> None:
+    """Asked for BTC-USD, the run still hears every market's oracle price on v4_markets (ETH-USD
+    here; on mainnet a hundred more): the summary, like the dashboard, names BTC-USD alone."""
+    config = PipelineConfig(strategy=StrategyConfig(markets=("BTC-USD",)))
+    pipeline = replay([btc_only_cassette], config=config)
+    assert "ETH-USD" in pipeline.markets  # heard
+    summary = pipeline.summary()
+    assert summary["markets"] == ["BTC-USD"]
+    assert list(summary["oracle_price"]) == ["BTC-USD"]
+    assert list(summary["best_bid"]) == list(summary["best_ask"]) == ["BTC-USD"]
