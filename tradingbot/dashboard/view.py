@@ -32,12 +32,14 @@ if TYPE_CHECKING:
     from tradingbot.pipeline import Pipeline
 
 __all__ = [
+    "HIDE_FIRST",
     "REFRESH_HZ",
     "Dashboard",
     "DashboardData",
     "MarketRow",
     "render",
     "shown_markets",
+    "shown_sections",
     "snapshot",
     "sparkline",
 ]
@@ -302,7 +304,7 @@ def _margin_panel(data: DashboardData) -> Panel:
     return Panel(body, title="Margin", border_style="yellow")
 
 
-def _orders_panel(data: DashboardData) -> Panel:
+def _orders_panel(data: DashboardData, hidden: Sequence[str] = ()) -> Panel:
     # ids are long and alike: they give way (ellipsis) so statuses and numbers stay whole
     table = Table(box=box.SIMPLE, expand=True, pad_edge=False, show_edge=False)
     table.add_column("id", no_wrap=True, overflow="ellipsis", ratio=1, min_width=6)
@@ -335,7 +337,10 @@ def _orders_panel(data: DashboardData) -> Panel:
     counts = Text(
         f"orders {data.orders}  fills {data.fill_count}  rejected {data.rejected}", style="dim"
     )
-    return Panel(Group(table, fills, counts), title="Orders & fills", border_style="cyan")
+    note = f"{', '.join(hidden)} hidden: a taller terminal shows them" if hidden else None
+    return Panel(
+        Group(table, fills, counts), title="Orders & fills", subtitle=note, border_style="cyan"
+    )
 
 
 def _feed_panel(data: DashboardData) -> Panel:
@@ -368,29 +373,68 @@ def _header(data: DashboardData) -> RenderableType:
     return grid
 
 
-def render(data: DashboardData) -> Layout:
-    """The whole screen for one snapshot. The wide tables (markets, the books side by side,
-    orders and fills) span the full width: half a terminal would cut their cells; the narrow
-    panels share the row between them."""
+HIDE_FIRST = ("book", "body", "markets")
+"""What a terminal too short for every panel loses first: the book (the markets panel keeps the
+best prices), then signals, feed, positions and margin, then the markets. The header and the
+orders and fills (what the bot did) stay."""
+
+
+def _section_sizes(data: DashboardData) -> dict[str, int]:
+    """Rows each section needs, top to bottom (49 for two markets)."""
+    n = len(data.markets)
+    return {"header": 1, "markets": 6 + n, "book": 11, "body": 12 + n, "orders": 15}
+
+
+def shown_sections(data: DashboardData, height: int | None) -> list[str]:
+    """The sections that fit in ``height`` rows (None: no limit), dropping :data:`HIDE_FIRST`
+    in order: a short terminal shows fewer panels, each whole, rather than panels drawn over
+    one another."""
+    sizes = _section_sizes(data)
+    shown = list(sizes)
+    for name in HIDE_FIRST:
+        if height is None or sum(sizes[s] for s in shown) <= height:
+            break
+        shown.remove(name)
+    return shown
+
+
+def render(data: DashboardData, height: int | None = None) -> Layout:
+    """The whole screen for one snapshot, for a terminal of ``height`` rows (None: as tall as
+    it needs). The wide tables (markets, the books side by side, orders and fills) span the
+    full width: half a terminal would cut their cells; the narrow panels share the row between
+    them. Sections that do not fit are left out whole (:func:`shown_sections`), and the orders
+    panel's bottom border says which."""
+    sizes = _section_sizes(data)
+    shown = shown_sections(data, height)
+    hidden = [_HIDDEN_NAMES[s] for s in sizes if s not in shown]
+    flexible = "body" if "body" in shown else "orders"  # takes any rows left over
+    builders = {
+        "markets": lambda: _markets_panel(data),
+        "book": lambda: _book_panel(data),
+        "orders": lambda: _orders_panel(data, hidden),
+    }
     layout = Layout(name="root")
-    layout.split_column(
-        Layout(name="header", size=1),
-        Layout(_markets_panel(data), name="markets", size=6 + len(data.markets)),
-        Layout(_book_panel(data), name="book", size=11),
-        Layout(name="body"),
-        Layout(_orders_panel(data), name="orders", size=15),
-    )
-    layout["body"].split_row(Layout(name="left"), Layout(name="right"))
-    layout["left"].split_column(
-        Layout(_signals_panel(data), name="signals", size=6 + len(data.markets)),
-        Layout(_feed_panel(data), name="feed", size=6),
-    )
-    layout["right"].split_column(
-        Layout(_positions_panel(data), name="positions", size=5 + len(data.markets)),
-        Layout(_margin_panel(data), name="margin", size=7),
-    )
+    parts = []
+    for name in shown:
+        size = None if name == flexible else sizes[name]
+        build = builders.get(name)
+        parts.append(Layout(build() if build else "", name=name, size=size))
+    layout.split_column(*parts)
+    if "body" in shown:
+        layout["body"].split_row(Layout(name="left"), Layout(name="right"))
+        layout["left"].split_column(
+            Layout(_signals_panel(data), name="signals", size=6 + len(data.markets)),
+            Layout(_feed_panel(data), name="feed", size=6),
+        )
+        layout["right"].split_column(
+            Layout(_positions_panel(data), name="positions", size=5 + len(data.markets)),
+            Layout(_margin_panel(data), name="margin", size=7),
+        )
     layout["header"].update(_header(data))
     return layout
+
+
+_HIDDEN_NAMES = {"book": "book", "body": "signals/positions", "markets": "markets"}
 
 
 class Dashboard:
@@ -421,6 +465,8 @@ class Dashboard:
                 yield self
             finally:
                 self._live = None
+        if not self.console.is_terminal:  # Live ends a terminal's last frame with a newline only
+            self.console.line()
 
     def update(self, pipeline: Pipeline, progress: float | None = None) -> None:
         """The pipeline's ``on_progress`` callback: redraw if ``1 / refresh_hz`` seconds passed
@@ -431,7 +477,12 @@ class Dashboard:
         if not done and self._next_at is not None and started < self._next_at:
             return
         self.draws += 1
-        layout = render(snapshot(pipeline, title=self.title, progress=progress))
+        data = snapshot(pipeline, title=self.title, progress=progress)
+        if self.console.is_terminal:
+            layout = render(data, self.console.size.height)
+        else:  # a file or a pipe: no height to fit, print the frame whole
+            self.console.height = sum(_section_sizes(data).values())
+            layout = render(data)
         if self._live is not None:
             # the last frame is drawn once, by Live as it stops (it redraws whatever it holds)
             self._live.update(layout, refresh=not done)

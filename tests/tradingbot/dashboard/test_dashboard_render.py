@@ -158,3 +158,56 @@ def test_the_screen_refreshes_on_a_timer_not_per_update(bundled: Pipeline) -> No
         assert "100%" not in console.export_text(clear=False)  # once, as Live stops
     assert board.draws == 17
     assert "100%" in console.export_text()  # the last frame is on the screen
+
+
+def _panel_tops(text: str) -> dict[str, int]:
+    """How many whole top borders (``╭─ Title ─╮`` on one line) each panel title has."""
+    import re
+
+    whole = re.compile(r"╭─+ ([^─╭╮]+?) ─+╮")
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        for title in whole.findall(line):
+            found[title] = found.get(title, 0) + 1
+    return found
+
+
+@pytest.mark.parametrize("height", [24, 30, 40, 45, 48])
+def test_a_short_terminal_hides_whole_panels_instead_of_overlapping_them(
+    bundled: Pipeline, height: int
+) -> None:
+    """The panels need 49 rows for two markets. On a shorter terminal (they overlapped: the
+    Margin panel drew over the Orders panel's top border at 45 rows) the book goes first, then
+    signals, feed, positions and margin, then the markets; what is shown is whole."""
+    data = snapshot(bundled, title="tradingbot replay", progress=0.5)
+    text = _text(render(data, height=height), width=120, height=height)
+    tops = _panel_tops(text)
+    assert tops.get("Orders & fills") == 1, text  # what the bot did: always shown, whole
+    assert all(count == 1 for count in tops.values()), tops
+    assert set(tops) <= set(TITLES)
+    lines = text.splitlines()
+    assert "market time" in lines[0] and len(lines) == height
+    if height >= 38:  # header 1 + markets 8 + body 14 + orders 15
+        assert set(tops) == set(TITLES) - {"Order book (top 5)"}
+        assert "book hidden: a taller terminal shows them" in text
+    else:
+        assert "signals/positions hidden" in text
+
+
+def test_a_file_gets_the_whole_last_frame_then_the_summary_on_its_own_line(
+    bundled: Pipeline,
+) -> None:
+    """Not a terminal (``make demo | tee``, a CI log): no height to fit, so the last frame is
+    printed whole (it was cut at 25 rows, and the summary began on its last line)."""
+    import io
+
+    out = io.StringIO()
+    console = Console(file=out, width=120, color_system=None)
+    assert not console.is_terminal
+    board = Dashboard(console)
+    with board.running():
+        board.update(bundled, 1.0)
+    console.print("{")
+    text = out.getvalue()
+    assert set(_panel_tops(text)) == set(TITLES)
+    assert text.splitlines()[-1] == "{"
