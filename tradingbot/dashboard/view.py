@@ -27,6 +27,7 @@ from rich.text import Text
 
 from tradingbot.execution.reports import AccountState, ExecutionReport
 from tradingbot.feeds.events import Fill
+from tradingbot.signals import SignalScorer
 
 if TYPE_CHECKING:
     from tradingbot.pipeline import Pipeline
@@ -80,6 +81,8 @@ class MarketRow:
     explain: str
     depth: tuple[Decimal, Decimal] | None = None
     """(bid size, ask size) within ``DEPTH_BAND`` of the mid, over the whole book."""
+    components: tuple[tuple[str, float], ...] = ()
+    """The score's components: (name, signal), one column each in the Signals panel."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +142,7 @@ def snapshot(
                 score=score.value if score is not None else None,
                 explain=", ".join(f"{c.name} {c.signal:+.2f}" for c in score) if score else "",
                 depth=book.depth_within(DEPTH_BAND) if book is not None else None,
+                components=tuple((c.name, c.signal) for c in score) if score else (),
             )
         )
     ex = pipeline.execution
@@ -240,15 +244,26 @@ def _book_panel(data: DashboardData) -> Panel:
     return Panel(side_by_side, title="Order book (top 5)", border_style="blue")
 
 
+_SHORT_NAMES = {"momentum": "mom.", "mean_reversion": "mean rev."}
+"""Component column headers: the half-width Signals panel holds four numeric columns, not four
+``name value`` phrases (they wrapped, and the panel cut the second line)."""
+
+
 def _signals_panel(data: DashboardData) -> Panel:
+    names = list(SignalScorer.COMPONENTS)  # always every column: "-" until a component has data
+    for row in data.markets:
+        names += [name for name, _ in row.components if name not in names]
     table = Table(box=box.SIMPLE, expand=True, pad_edge=False)
-    table.add_column("market")
-    table.add_column("score", justify="right")
-    table.add_column("components")
+    table.add_column("market", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    for name in names:
+        table.add_column(_SHORT_NAMES.get(name, name), justify="right", no_wrap=True)
     for row in data.markets:
         score = "-" if row.score is None else f"{row.score:+.3f}"
         style = "green" if (row.score or 0) > 0 else "red" if (row.score or 0) < 0 else ""
-        table.add_row(row.market, Text(score, style=style), row.explain)
+        signals = dict(row.components)
+        cells = [f"{signals[n]:+.2f}" if n in signals else "-" for n in names]
+        table.add_row(row.market, Text(score, style=style), *cells)
     footer = Text(f"signals {data.signals}", style="dim")
     return Panel(Group(table, footer), title="Signals", border_style="magenta")
 
@@ -289,10 +304,9 @@ def _margin_panel(data: DashboardData) -> Panel:
         body: RenderableType = Text("no account state yet", style="dim")
     else:
         body = Group(
-            Text(
-                f"equity {_fmt(acct.equity)}  free collateral {_fmt(acct.free_collateral)}  "
-                f"USDC {_fmt(acct.quote_balance)}"
-            ),
+            # two lines: on one, a half-width panel wrapped the USDC balance away from its label
+            Text(f"equity {_fmt(acct.equity)}  USDC {_fmt(acct.quote_balance)}", no_wrap=True),
+            Text(f"free collateral {_fmt(acct.free_collateral)}", no_wrap=True),
             _gauge("margin usage", acct.margin_usage, Decimal(1)),
             _gauge("maintenance ratio", acct.maintenance_ratio, Decimal(1)),
             Text(
@@ -380,9 +394,9 @@ orders and fills (what the bot did) stay."""
 
 
 def _section_sizes(data: DashboardData) -> dict[str, int]:
-    """Rows each section needs, top to bottom (49 for two markets)."""
+    """Rows each section needs, top to bottom (50 for two markets)."""
     n = len(data.markets)
-    return {"header": 1, "markets": 6 + n, "book": 11, "body": 12 + n, "orders": 15}
+    return {"header": 1, "markets": 6 + n, "book": 11, "body": 13 + n, "orders": 15}
 
 
 def shown_sections(data: DashboardData, height: int | None) -> list[str]:
@@ -423,7 +437,7 @@ def render(data: DashboardData, height: int | None = None) -> Layout:
     if "body" in shown:
         layout["body"].split_row(Layout(name="left"), Layout(name="right"))
         layout["left"].split_column(
-            Layout(_signals_panel(data), name="signals", size=6 + len(data.markets)),
+            Layout(_signals_panel(data), name="signals", size=7 + len(data.markets)),
             Layout(_feed_panel(data), name="feed", size=6),
         )
         layout["right"].split_column(

@@ -132,6 +132,12 @@ def test_no_cell_is_cut_at_common_terminal_sizes(bundled: Pipeline, width: int) 
     assert state is not None and state.positions
     for pos in state.positions:
         assert f" {pos.size} " in text and f"{pos.liquidation_price:,.2f}" in text
+    for label, value in (
+        ("equity", state.equity),
+        ("free collateral", state.free_collateral),
+        ("USDC", state.quote_balance),  # it wrapped away from its label at 120 columns
+    ):
+        assert f"{label} {value:,.2f}" in text, label
 
 
 def test_only_the_markets_the_run_follows_are_shown(btc_only_cassette: Path) -> None:
@@ -176,7 +182,7 @@ def _panel_tops(text: str) -> dict[str, int]:
 def test_a_short_terminal_hides_whole_panels_instead_of_overlapping_them(
     bundled: Pipeline, height: int
 ) -> None:
-    """The panels need 49 rows for two markets. On a shorter terminal (they overlapped: the
+    """The panels need 50 rows for two markets. On a shorter terminal (they overlapped: the
     Margin panel drew over the Orders panel's top border at 45 rows) the book goes first, then
     signals, feed, positions and margin, then the markets; what is shown is whole."""
     data = snapshot(bundled, title="tradingbot replay", progress=0.5)
@@ -187,7 +193,7 @@ def test_a_short_terminal_hides_whole_panels_instead_of_overlapping_them(
     assert set(tops) <= set(TITLES)
     lines = text.splitlines()
     assert "market time" in lines[0] and len(lines) == height
-    if height >= 38:  # header 1 + markets 8 + body 14 + orders 15
+    if height >= 39:  # header 1 + markets 8 + body 15 + orders 15
         assert set(tops) == set(TITLES) - {"Order book (top 5)"}
         assert "book hidden: a taller terminal shows them" in text
     else:
@@ -211,3 +217,28 @@ def test_a_file_gets_the_whole_last_frame_then_the_summary_on_its_own_line(
     text = out.getvalue()
     assert set(_panel_tops(text)) == set(TITLES)
     assert text.splitlines()[-1] == "{"
+
+
+@pytest.fixture(scope="module")
+def half_hour(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
+    """Thirty market minutes: enough bars for every signal component (the bundled five-minute
+    session has two of the four)."""
+    path = write_dev_cassette(tmp_path_factory.mktemp("dev") / "dev.jsonl", seed=7, minutes=30)
+    return replay([path])
+
+
+@pytest.mark.parametrize("width", [120, 160])
+def test_every_signal_component_and_the_signal_count_are_whole(
+    half_hour: Pipeline, width: int
+) -> None:
+    """Four components did not fit the half-width Signals panel: they wrapped and the second
+    market's second line and the panel's footer were cut."""
+    data = snapshot(half_hour, title="tradingbot replay", progress=1.0)
+    text = _text(render(data, height=50), width=width, height=50)
+    for market, score in sorted(half_hour.last_scores.items()):
+        assert len(list(score)) == 4
+        value = f" {score.value:+.3f} "
+        (line,) = [ln for ln in text.splitlines() if f" {market} " in ln and value in ln]
+        for component in score:
+            assert f" {component.signal:+.2f} " in line, (market, component.name, line)
+    assert f"signals {half_hour.scores}" in text
