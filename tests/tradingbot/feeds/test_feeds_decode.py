@@ -222,7 +222,7 @@ def test_markets_oracle_price_updates(dydx_data: Path) -> None:
     message = _load(dydx_data / "websocket" / "v4_markets_oracle_price.json")
     raw = message["contents"]["oraclePrices"]
     oracles = dydx.decode(message)
-    assert [type(o) for o in oracles] == [OraclePrice] * len(raw)
+    assert raw and [type(o) for o in oracles] == [OraclePrice] * len(raw)
     for oracle in oracles:
         assert isinstance(oracle, OraclePrice)
         sent = raw[oracle.market]
@@ -237,7 +237,7 @@ def test_markets_partial_updates_leave_absent_fields_unchanged(dydx_data: Path) 
     message = _load(dydx_data / "websocket" / "v4_markets_trading_data.json")
     raw = message["contents"]["trading"]
     updates = dydx.decode(message)
-    assert [type(u) for u in updates] == [MarketUpdate] * len(raw)
+    assert raw and [type(u) for u in updates] == [MarketUpdate] * len(raw)
     for update in updates:
         assert isinstance(update, MarketUpdate) and not update.is_snapshot
         sent = raw[update.market]
@@ -328,7 +328,7 @@ def test_subaccount_order_updates(dydx_data: Path) -> None:
         message = _load(path)
         raw = message["contents"]["orders"]
         orders = dydx.decode(message)
-        assert [type(o) for o in orders] == [OrderUpdate] * len(raw), path.name
+        assert raw and [type(o) for o in orders] == [OrderUpdate] * len(raw), path.name
         for order, sent in zip(orders, raw, strict=True):
             assert isinstance(order, OrderUpdate)
             statuses.add(sent["status"])
