@@ -13,8 +13,9 @@ books and clock (so it is as deterministic as the model):
 - every :data:`CYCLE` steps: an IOC taker order (``BEST_EFFORT_OPENED``), the next step its
   fills at the top of the book with the order ``FILLED``, the new position and the USDC
   balance, the step after a trading reward; the resting order is cancelled and replaced by a
-  STOP_LIMIT conditional order (``BEST_EFFORT_OPENED`` with its trigger price), and a USDC
-  transfer (deposit or withdrawal of 10) moves the balance.
+  STOP_LIMIT conditional order (``BEST_EFFORT_OPENED`` with its trigger price), a reduce-only
+  order on the wrong side is resized away (``BEST_EFFORT_CANCELED``), and a USDC transfer
+  (withdrawal or deposit of 10) moves the balance.
 
 The account trades against the modelled book without taking liquidity from it: the market
 streams are the same with or without it.
@@ -158,6 +159,8 @@ class AccountModel:
                 "createdAtHeight": height,
             }
             out.append({"blockHeight": height, "tradingReward": reward})
+        elif phase == 4 and (self.age // CYCLE) % 2 == 1:
+            out.append({"blockHeight": height, "orders": [self._resized_away()]})
         elif phase == 6:
             cancelled = self._cancel("OPEN", "ORDER_REMOVAL_REASON_USER_CANCELED")
             if cancelled is not None:
@@ -259,6 +262,32 @@ class AccountModel:
             updatedAt=iso(self.view.now),
             updatedAtHeight=str(self.view.height),
         )
+        return dict(order)
+
+    def _resized_away(self) -> dict[str, Any]:
+        """A reduce-only IOC order on the wrong side of the position: the protocol resizes it
+        to nothing and drops it (BEST_EFFORT_CANCELED), as the indexer reports it."""
+        ticker = self._ticker()
+        _mid, step, _imf, _tick = self.view.market_params(ticker)
+        position = self.positions.get(ticker)
+        buy = position is None or position.size >= 0  # reducing a long sells: buy instead
+        bid, ask = self.view.top_of_book(ticker)
+        order = self._order(
+            ticker,
+            side="BUY" if buy else "SELL",
+            size=fmt(step * 10),
+            price=fmt(ask if buy else bid),
+            type="LIMIT",
+            status="BEST_EFFORT_CANCELED",
+            timeInForce="IOC",
+            reduceOnly=True,
+            orderFlags="0",
+            goodTilBlock=str(self.view.height + 20),
+            removalReason="ORDER_REMOVAL_REASON_REDUCE_ONLY_RESIZE",
+            totalOptimisticFilled="0",
+        )
+        for key in ("createdAtHeight", "subaccountNumber"):  # the indexer's update omits them
+            order.pop(key)
         return dict(order)
 
     def _taker_order(self) -> dict[str, Any]:
@@ -377,7 +406,7 @@ class AccountModel:
         return p
 
     def _transfer(self) -> dict[str, Any]:
-        deposit = (self.age // CYCLE) % 2 == 0
+        deposit = (self.age // CYCLE) % 2 == 1  # a withdrawal first
         self.usdc += _TRANSFER if deposit else -_TRANSFER
         height = str(self.view.height)
         me = {"address": self.address, "subaccountNumber": self.number}

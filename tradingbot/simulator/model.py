@@ -25,6 +25,7 @@ from .indexer_json import fmt, iso
 __all__ = [
     "CANDLE_RESOLUTIONS",
     "EPOCH",
+    "LISTING_STEPS",
     "Emission",
     "MarketModel",
     "MarketSpec",
@@ -54,6 +55,8 @@ _KNOWN: dict[str, tuple[str, str, str]] = {
 }
 _TRADE_TYPES = ("LIMIT",) * 94 + ("MARKET",) * 4 + ("LIQUIDATED", "DELEVERAGED")
 _DEPTH = 25  # levels a side
+LISTING_STEPS = 60
+"""Steps after the warm-up at which listed markets (``listing=``) go live."""
 _HISTORY = 2000  # trades kept per market for REST
 
 
@@ -152,6 +155,7 @@ class MarketModel:
             raise ValueError("step_ms must be positive")
         self.seed = seed
         self.listing = tuple(t for t in listing if t not in markets)
+        self._isolated = frozenset(self.listing)  # listed markets trade isolated once live
         self.funding_rate_1h = funding_rate_1h
         self.account_activity = account_activity
         self.buffer_event_ids = buffer_event_ids
@@ -161,17 +165,35 @@ class MarketModel:
         self.height = start_height
         self._markets: dict[str, _Market] = {}
         for index, ticker in enumerate(markets):
-            spec = spec_for(ticker, index)
-            rng = random.Random(f"{seed}:{ticker}")
-            mid = int(spec.start_price / spec.tick_size)
-            market = _Market(spec=spec, rng=rng, mid=mid, half_spread=1)
-            market.oracle = spec.start_price
-            market.open_interest = spec.step_size * 10000
-            self._markets[ticker] = market
-            self._rebuild_book(market, fill_all=True)
-            self._seed_funding(market)
+            self._add_market(ticker, index)
+        self._activate_at = warmup_steps + LISTING_STEPS if self.listing else None
         for _ in range(warmup_steps):
             self.step()
+
+    def _add_market(self, ticker: str, market_id: int) -> _Market:
+        spec = spec_for(ticker, market_id)
+        rng = random.Random(f"{self.seed}:{ticker}")
+        mid = int(spec.start_price / spec.tick_size)
+        market = _Market(spec=spec, rng=rng, mid=mid, half_spread=1)
+        market.oracle = spec.start_price
+        market.open_interest = spec.step_size * 10000
+        self._markets[ticker] = market
+        self._rebuild_book(market, fill_all=True)
+        self._seed_funding(market)
+        return market
+
+    def _activate_listing(self) -> Emission:
+        """The listed markets go live (their oracle has prices): from now on they trade like the
+        others; the indexer announces it with a ``trading`` update carrying each whole market."""
+        whole: dict[str, Any] = {}
+        for ticker in self.listing:
+            market = self._add_market(ticker, len(self._markets))
+            body = self._market_json(market)
+            body.pop("oraclePrice")  # prices follow on oraclePrices
+            market_id = market.spec.market_id
+            whole[ticker] = {"id": str(market_id), "marketId": market_id, **body}
+        self.listing = ()
+        return Emission("v4_markets", None, {"trading": whole})
 
     # -- clock -----------------------------------------------------------------------------
 
@@ -221,6 +243,8 @@ class MarketModel:
                     )
             self._sample_premium(market)
         out = books + trades + candles
+        if self.steps == self._activate_at:
+            out.append(self._activate_listing())
         if self.steps % 2 == 0:
             out.append(Emission("v4_markets", None, {"oraclePrices": self._oracle_json(now)}))
         if self.steps % 10 == 0:
@@ -413,7 +437,7 @@ class MarketModel:
             "stepSize": fmt(s.step_size),
             "stepBaseQuantums": 1000000,
             "subticksPerTick": 100000,
-            "marketType": "CROSS",
+            "marketType": "ISOLATED" if s.ticker in self._isolated else "CROSS",
             "openInterestLowerCap": fmt(s.open_interest_lower_cap),
             "openInterestUpperCap": fmt(s.open_interest_upper_cap),
             "baseOpenInterest": fmt(m.open_interest),
@@ -425,10 +449,11 @@ class MarketModel:
         return {"defaultFundingRate1H": "0"} if self.funding_rate_1h else {}
 
     def _listed_json(self, ticker: str) -> dict[str, Any]:
-        """A market voted in but not yet trading: INITIALIZING, no oracle price, nothing traded."""
-        market_id = len(self._markets) + self.listing.index(ticker)
+        """A market voted in but not yet trading: INITIALIZING, no oracle price, nothing traded
+        (its parameters are those it trades with once live)."""
+        s = spec_for(ticker, len(self._markets) + self.listing.index(ticker))
         return {
-            "clobPairId": str(market_id),
+            "clobPairId": str(s.market_id),
             "ticker": ticker,
             "status": "INITIALIZING",
             "oraclePrice": None,
@@ -436,18 +461,18 @@ class MarketModel:
             "volume24H": "0",
             "trades24H": 0,
             "nextFundingRate": "0",
-            "initialMarginFraction": "0.05",
-            "maintenanceMarginFraction": "0.03",
+            "initialMarginFraction": fmt(s.initial_margin_fraction),
+            "maintenanceMarginFraction": fmt(s.maintenance_margin_fraction),
             "openInterest": "0",
-            "atomicResolution": -6,
+            "atomicResolution": -9,
             "quantumConversionExponent": -9,
-            "tickSize": "0.0001",
-            "stepSize": "1",
+            "tickSize": fmt(s.tick_size),
+            "stepSize": fmt(s.step_size),
             "stepBaseQuantums": 1000000,
-            "subticksPerTick": 1000000,
+            "subticksPerTick": 100000,
             "marketType": "ISOLATED",
-            "openInterestLowerCap": "500000",
-            "openInterestUpperCap": "1000000",
+            "openInterestLowerCap": fmt(s.open_interest_lower_cap),
+            "openInterestUpperCap": fmt(s.open_interest_upper_cap),
             "baseOpenInterest": "0",
             **self._v8_fields(),
         }
@@ -460,10 +485,6 @@ class MarketModel:
             if ticker is None or ticker == listed:
                 markets[listed] = self._listed_json(listed)
         return {"markets": markets}
-
-    def is_listed(self, ticker: str) -> bool:
-        """Whether ``ticker`` is simulated or listed (not yet trading)."""
-        return ticker in self._markets or ticker in self.listing
 
     def _oracle_json(self, now: datetime) -> dict[str, Any]:
         return {

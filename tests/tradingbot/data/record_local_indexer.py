@@ -64,6 +64,7 @@ WEBSOCKET = {
     "unsubscribed",
     "v4_accounts_balance",
     "v4_accounts_channel_data_order",
+    "v4_accounts_channel_data_order_best_effort_canceled",
     "v4_accounts_channel_data_order_canceled",
     "v4_accounts_channel_data_order_expired",
     "v4_accounts_channel_data_order_opened",
@@ -75,6 +76,7 @@ WEBSOCKET = {
     "v4_block_height_subscribed",
     "v4_candles",
     "v4_candles_channel_data",
+    "v4_markets_cross",
     "v4_markets_oracle_price",
     "v4_markets_subscribed",
     "v4_markets_trading_data",
@@ -105,6 +107,8 @@ def _account_name(contents: dict[str, Any]) -> str | None:
         return "v4_accounts_channel_data_order"
     if status == "CANCELED":
         return "v4_accounts_channel_data_order_canceled"
+    if status == "BEST_EFFORT_CANCELED":
+        return "v4_accounts_channel_data_order_best_effort_canceled"
     if status == "BEST_EFFORT_OPENED":
         suffix = "_stop_limit" if kind == "STOP_LIMIT" else ""
         return f"v4_accounts_channel_data_order_opened{suffix}"
@@ -128,11 +132,10 @@ def _name(message: dict[str, Any]) -> str | None:
         if channel == "v4_subaccounts":
             return _account_name(contents)
         if channel == "v4_markets":
-            return (
-                "v4_markets_oracle_price"
-                if "oraclePrices" in contents
-                else "v4_markets_trading_data"
-            )
+            if "oraclePrices" in contents:
+                return "v4_markets_oracle_price"
+            whole = any("status" in m for m in contents.get("trading", {}).values())
+            return "v4_markets_cross" if whole else "v4_markets_trading_data"
         if channel in ("v4_orderbook", "v4_trades"):
             return channel
         return f"{channel}_channel_data"
@@ -179,21 +182,26 @@ def record_rest(sim: SimulatorThread, routes: dict[str, str]) -> dict[str, Any]:
     return bodies
 
 
-def _order_id(sim: SimulatorThread, kind: str) -> str:
-    """The id of the account's first order of ``kind`` (after the websocket recording)."""
+def _order_id(sim: SimulatorThread, kind: str, status: str | None = None) -> str:
+    """The id of the account's first order of ``kind`` (and ``status``), after the websocket
+    recording: a filled taker order is short-term (good til a block)."""
     query = f"/v4/orders?address={ADDRESS}&subaccountNumber=0"
     with urllib.request.urlopen(sim.rest_url + query, timeout=10) as response:
         orders = json.loads(response.read())
-    return next(o["id"] for o in reversed(orders) if o["type"] == kind)
+    return next(
+        o["id"] for o in reversed(orders) if o["type"] == kind and status in (None, o["status"])
+    )
 
 
 def record(out: Path) -> dict[str, list[str]]:
     """Record every file into ``out/websocket`` and ``out/http`` (replacing what was there)."""
     account = f"address={ADDRESS}&subaccountNumber=0"
     with SimulatorThread(CONFIG) as sim:
+        # before the clock starts: LISTING-USD is listed, not yet live (it goes live during
+        # the websocket recording: v4_markets_cross)
+        markets = record_rest(sim, {"list_perpetual_markets": "/v4/perpetualMarkets"})
         messages = record_websocket(sim, SUBSCRIPTIONS, WEBSOCKET)
         routes = {
-            "list_perpetual_markets": "/v4/perpetualMarkets",
             "orderbook": "/v4/orderbooks/perpetualMarket/ETH-USD",
             "trades": "/v4/trades/perpetualMarket/ETH-USD",
             "candles": "/v4/candles/perpetualMarkets/ETH-USD?resolution=1MIN",
@@ -204,10 +212,10 @@ def record(out: Path) -> dict[str, list[str]]:
             "list_perpetual_positions": f"/v4/perpetualPositions?{account}",
             "fills": f"/v4/fills?{account}",
             "orders": f"/v4/orders?{account}",
-            "order": f"/v4/orders/{_order_id(sim, 'LIMIT')}",
+            "order": f"/v4/orders/{_order_id(sim, 'LIMIT', 'FILLED')}",
             "conditional_order": f"/v4/orders/{_order_id(sim, 'STOP_LIMIT')}",
         }
-        bodies = record_rest(sim, routes)
+        bodies = {**markets, **record_rest(sim, routes)}
     with SimulatorThread(LEGACY) as sim:
         legacy = record_websocket(
             sim,

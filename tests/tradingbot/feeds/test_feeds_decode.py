@@ -247,6 +247,23 @@ def test_markets_partial_updates_leave_absent_fields_unchanged(dydx_data: Path) 
         assert ("id", json.dumps(sent["id"])) in update.extras
 
 
+def test_markets_whole_market_update(dydx_data: Path) -> None:
+    """A ``trading`` update carrying a whole market (a status change: a listed market going
+    live here, a market in final settlement on mainnet): every parameter decodes."""
+    message = _load(dydx_data / "websocket" / "v4_markets_cross.json")
+    raw = message["contents"]["trading"]
+    updates = dydx.decode(message)
+    assert raw and [type(u) for u in updates] == [MarketUpdate] * len(raw)
+    for update in updates:
+        assert isinstance(update, MarketUpdate) and not update.is_snapshot
+        sent = raw[update.market]
+        assert update.status == sent["status"]
+        assert update.initial_margin_fraction == Decimal(sent["initialMarginFraction"])
+        assert update.open_interest_upper_cap == Decimal(sent["openInterestUpperCap"])
+        assert update.tick_size == Decimal(sent["tickSize"])
+        assert update.atomic_resolution == sent["atomicResolution"]
+
+
 def test_subaccount_snapshot_positions_borrowed_usdc_and_orders(dydx_data: Path) -> None:
     """Open positions both ways, a SHORT (borrowed, negative) USDC balance and open orders."""
     message = _load(dydx_data / "websocket" / "v4_accounts_balance.json")
@@ -321,9 +338,10 @@ def test_subaccount_fill_update_carries_order_and_position(dydx_data: Path) -> N
 
 def test_subaccount_order_updates(dydx_data: Path) -> None:
     """Orders placed (OPEN, BEST_EFFORT_OPENED), a conditional STOP_LIMIT with its trigger,
-    cancelled ones with their removal reason, an expired one sent with its id alone."""
+    cancelled ones with their removal reason, an expired one sent with its id alone, a
+    reduce-only one resized away (BEST_EFFORT_CANCELED, its optimistic fill)."""
     statuses: set[str] = set()
-    triggers = bare = 0
+    triggers = bare = optimistic = 0
     for path in sorted((dydx_data / "websocket").glob("v4_accounts_channel_data_order*.json")):
         message = _load(path)
         raw = message["contents"]["orders"]
@@ -338,6 +356,9 @@ def test_subaccount_order_updates(dydx_data: Path) -> None:
                 sent["ticker"],
             )
             assert order.removal_reason == sent.get("removalReason")
+            if "totalOptimisticFilled" in sent:
+                optimistic += 1
+                assert order.total_optimistic_filled == Decimal(sent["totalOptimisticFilled"])
             if "price" not in sent:  # a removed order, named only: the rest is unknown
                 bare += 1
                 assert order.price is None and order.side is None and order.size is None
@@ -345,8 +366,8 @@ def test_subaccount_order_updates(dydx_data: Path) -> None:
                 triggers += 1
                 assert order.trigger_price == Decimal(sent["triggerPrice"])
                 assert order.type == "STOP_LIMIT"
-    assert {"OPEN", "BEST_EFFORT_OPENED", "CANCELED"} <= statuses
-    assert triggers and bare
+    assert {"OPEN", "BEST_EFFORT_OPENED", "CANCELED", "BEST_EFFORT_CANCELED"} <= statuses
+    assert triggers and bare and optimistic
 
 
 def test_subaccount_transfer_and_trading_reward(dydx_data: Path) -> None:
@@ -359,6 +380,8 @@ def test_subaccount_transfer_and_trading_reward(dydx_data: Path) -> None:
         Decimal(sent["size"]),
     )
     assert transfer.sender_address == sent["sender"]["address"]
+    # a withdrawal: the subaccount sends (its number), the wallet receives
+    assert transfer.sender_subaccount_number == sent["sender"]["subaccountNumber"]
     assert transfer.recipient_address == sent["recipient"]["address"]
     assert transfer.block_height == int(message["contents"]["blockHeight"])
     message = _load(dydx_data / "websocket" / "v4_accounts_rewards.json")
@@ -704,3 +727,14 @@ def test_decode_never_raises(kind: str, channel: str, contents: Any, sub_id: str
     assert all(isinstance(e, MarketEvent) for e in events)
     if kind != "connected" and not isinstance(contents, dict | list):
         assert any(isinstance(e, ErrorEvent) for e in events), events
+
+
+def test_rest_order_short_term_and_conditional(dydx_data: Path) -> None:
+    """GET /v4/orders/{id}: a short-term order (good til a block) and a conditional one (good
+    til a time, with its trigger price)."""
+    (order,) = dydx.decode_order(body := _load(dydx_data / "http" / "order.json"))
+    assert isinstance(order, OrderUpdate)
+    assert order.good_til_block == int(body["goodTilBlock"])
+    (conditional,) = dydx.decode_order(body := _load(dydx_data / "http" / "conditional_order.json"))
+    assert isinstance(conditional, OrderUpdate) and conditional.type == "STOP_LIMIT"
+    assert conditional.trigger_price == Decimal(body["triggerPrice"])

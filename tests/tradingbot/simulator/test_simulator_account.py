@@ -16,6 +16,7 @@ from typing import Any
 from tradingbot.feeds import dydx
 from tradingbot.feeds.events import ErrorEvent
 from tradingbot.simulator import MarketModel, SimulatorThread
+from tradingbot.simulator.model import LISTING_STEPS
 
 ADDRESS = "dydx1test"
 RECORDER = Path(__file__).resolve().parents[1] / "data" / "record_local_indexer.py"
@@ -100,6 +101,28 @@ def test_optional_shapes_stay_off_by_default() -> None:
         if e.channel == "v4_markets" and "oraclePrices" in e.contents
     ]
     assert oracle_updates and all("LISTING-USD" not in u for u in oracle_updates)
+
+
+def test_a_listed_market_goes_live_with_a_whole_market_update() -> None:
+    model = MarketModel(3, warmup_steps=20, listing=("LISTING-USD",))
+    listed = model.markets_json()["markets"]["LISTING-USD"]
+    assert not model.has_market("LISTING-USD")
+    updates = []
+    for _ in range(LISTING_STEPS):
+        updates += [
+            e.contents["trading"]
+            for e in model.step()
+            if e.channel == "v4_markets" and "status" in str(e.contents.get("trading"))
+        ]
+    (whole,) = updates
+    market = whole["LISTING-USD"]
+    assert market["status"] == "ACTIVE" and "oraclePrice" not in market
+    for key in ("initialMarginFraction", "openInterestUpperCap", "tickSize", "marketType"):
+        assert market[key] == listed[key], key  # the parameters it was listed with
+    assert model.has_market("LISTING-USD") and model.orderbook_json("LISTING-USD")["bids"]
+    model.step()
+    live = model.markets_json()["markets"]["LISTING-USD"]
+    assert live["status"] == "ACTIVE" and live["oraclePrice"]
 
 
 def test_account_routes_over_http(make_simulator: Callable[..., SimulatorThread]) -> None:
