@@ -166,6 +166,35 @@ def test_the_screen_refreshes_on_a_timer_not_per_update(bundled: Pipeline) -> No
     assert "100%" in console.export_text()  # the last frame is on the screen
 
 
+@pytest.mark.parametrize(("progress", "drawn"), [(0.9, 0), (0.5, 1)])
+def test_a_frame_the_last_one_replaces_within_an_interval_is_not_drawn(
+    bundled: Pipeline, progress: float, drawn: int
+) -> None:
+    """A short replay (the bundled session, 0.07 s at --speed 0) drew a frame at 77 % that the
+    last frame replaced 20 ms later: as costly as the replay, and never seen at 10 Hz."""
+    wall = [0.0]
+    console = Console(record=True, width=120, height=50, color_system=None, force_terminal=True)
+    board = Dashboard(console, refresh_hz=8, clock=lambda: wall[0])
+    with board.running():
+        wall[0] = 0.25  # at 90 %, about 0.03 s are left (< 1/8 s); at 50 %, 0.25 s
+        board.update(bundled, progress)
+        assert board.draws == drawn
+        wall[0] = 0.3
+        board.update(bundled, 1.0)
+    assert board.draws == drawn + 1 and "100%" in console.export_text()
+
+
+def test_a_live_run_without_progress_refreshes_on_the_timer(bundled: Pipeline) -> None:
+    wall = [0.0]
+    console = Console(record=True, width=120, height=50, color_system=None, force_terminal=True)
+    board = Dashboard(console, refresh_hz=8, clock=lambda: wall[0])
+    with board.running():
+        for i in range(1, 17):  # one second of updates, one every 1/16 s
+            wall[0] = i / 16
+            board.update(bundled)
+    assert board.draws == 8
+
+
 def _panel_tops(text: str) -> dict[str, int]:
     """How many whole top borders (``╭─ Title ─╮`` on one line) each panel title has."""
     import re
