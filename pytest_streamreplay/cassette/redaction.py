@@ -38,10 +38,12 @@ from .secrets import (
     auth_operation,
     find_shapes,
     might_hold_shape,
+    mnemonic_words,
     norm_name,
     secret_field_name,
     secret_header_name,
     secret_param_name,
+    secret_text_name,
 )
 from .wire_fields import field_spans
 
@@ -82,11 +84,25 @@ _AUTH_IN_TEXT = re.compile(
     re.I,
 )
 # name=value in URLs, form bodies and free text; group 1 says which (see ``_param_spans``).
-_PARAM = re.compile(r"(^|[?&;\s/])([A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63})=([^&\s\"'#;,<>\\]+)")
+_PARAM = re.compile(r"(^|[?&;\s/#])([A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63})=([^&\s\"'#;,<>\\]+)")
+# Parameters of a URL's query or fragment (OAuth's ``#access_token=``) or a form body.
+_PARAM_STARTS = frozenset({"", "?", "&", "#"})
+# name: value, name = value, 'name': 'value', <name>value</name> in free text (YAML, INI, XML, a
+# logged header, a Python repr); an Authorization's scheme is kept. See ``secret_text_name``.
+_TEXT_PAIR = re.compile(
+    r"(?:^|(?<=[\s{,;(<'\"]))([A-Za-z_][A-Za-z0-9_.\-]{0,63})['\"]?(?:[ \t]*[:=][ \t]*|>)"
+    r"(?:(?:Bearer|Basic|Token|Digest|Bot)[ \t]+)?['\"]?([^\s'\",;<>&]{1,4096})"
+)
+# What a text needs for ``_TEXT_PAIR`` to match: a name's last letter before ':', '=' or '>'
+# (a timestamp's "T00:00" or a price has none, so market data skips the regex).
+_TEXT_PAIR_HINT = re.compile(r"[A-Za-z_]['\"]?(?:[ \t]*[:=]|>)")
 _AUTH_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9\-]*)(\s+)(\S.*)", re.S)
 _COOKIE_PAIR = re.compile(r"(^|;)(\s*[^=;\s][^=;]*=)([^;]*)")
 
 Span = tuple[int, int, str]
+# Shapes also searched for by value: a PEM (URL-encoding or re-wrapping hides it from its
+# regex) and a URL's password (it is sent elsewhere without its URL).
+_BY_VALUE = frozenset({"pem", "password"})
 
 
 def is_placeholder(value: str) -> bool:
@@ -236,6 +252,12 @@ class Redactor:
             return True
         return self.defaults and secret_param_name(name, in_text=in_text)
 
+    def secret_text(self, name: str) -> bool:
+        norm = norm_name(name)
+        if norm in self._params or norm in self._fields:
+            return True
+        return self.defaults and secret_text_name(name)
+
     def secret_field(self, name: str, in_auth: bool = False) -> bool:
         key = (name, in_auth)
         cached = self._field_cache.get(key)
@@ -327,7 +349,7 @@ class Redactor:
             before, name, raw = m.groups()
             # After '?' or '&', or at the start (a form body), it is a query or form parameter;
             # after a blank, '/' or ';' it is free text, where generic names do not count.
-            if not self.secret_param(name, in_text=before not in ("", "?", "&")):
+            if not self.secret_param(name, in_text=before not in _PARAM_STARTS):
                 continue
             if is_placeholder(raw):
                 continue
@@ -345,17 +367,33 @@ class Redactor:
             spans += self._pair_spans(text, decode)
         if "=" in text:
             spans += self._param_spans(text, decode)
+        if (":" in text or ">" in text or "=" in text) and _TEXT_PAIR_HINT.search(text):
+            spans += self._text_pair_spans(text, decode)
         if self.defaults and len(text) >= MIN_SHAPE_LEN:
             spans += [
                 # A PEM inside JSON text has its newlines escaped: the same secret all the same.
                 # Shapes are found wherever they recur; only a PEM (which URL-encoding or
                 # re-wrapping hides from its regex) is also remembered by value.
-                (s, e, self._placeholder(decode(_json_unescape(text[s:e])), kind, kind == "pem"))
+                (
+                    s,
+                    e,
+                    self._placeholder(decode(_json_unescape(text[s:e])), kind, kind in _BY_VALUE),
+                )
                 for s, e, kind in find_shapes(text)
             ]
         if len(text) >= _MIN_VALUE_LEN:
             spans += self._value_spans(text, latin1)
         return _merge(spans) if spans else spans
+
+    def _text_pair_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:
+        spans = []
+        for m in _TEXT_PAIR.finditer(text):
+            name, raw = m.groups()
+            if is_placeholder(raw) or not self.secret_text(name):
+                continue
+            ph = self._placeholder(decode(_json_unescape(raw)), "secret", not _one_off(name))
+            spans.append((m.start(2), m.end(2), ph))
+        return spans
 
     def text(self, text: str) -> str:
         """``text`` with every secret in it replaced (names inside, shapes, known values)."""
@@ -437,6 +475,9 @@ class Redactor:
                     out[k] = new
             return value if out is None else out
         if isinstance(value, list):
+            if self.defaults and len(value) >= 12 and mnemonic_words(value):
+                ph = self._placeholder(" ".join(w.lower() for w in value), "mnemonic", False)
+                return [ph] * len(value)  # a seed phrase word by word keeps its length
             items = None
             for i, v in enumerate(value):
                 if isinstance(v, str):
@@ -460,6 +501,8 @@ class Redactor:
         if n < _MIN_VALUE_LEN:
             return '"' in text or "=" in text
         if self._values or '"' in text or "=" in text:
+            return True
+        if (":" in text or ">" in text) and _TEXT_PAIR_HINT.search(text):
             return True
         return self.defaults and might_hold_shape(text)
 

@@ -17,10 +17,12 @@ __all__ = [
     "auth_operation",
     "find_shapes",
     "might_hold_shape",
+    "mnemonic_words",
     "norm_name",
     "secret_field_name",
     "secret_header_name",
     "secret_param_name",
+    "secret_text_name",
 ]
 
 # -- names -------------------------------------------------------------------------------------
@@ -43,12 +45,17 @@ _HEADERS = frozenset(
         "xaccesstoken",
         "xcsrftoken",
         "xamzsecuritytoken",
+        "xauthkey",  # Cloudflare's legacy key (with X-Auth-Email)
+        "key",  # Gate.io's KEY and SIGN
+        "sign",
     }
 )
 # Exchange-style credential headers: X-MBX-APIKEY, OK-ACCESS-KEY/-SIGN/-PASSPHRASE,
 # CB-ACCESS-KEY/-SIGN, X-BAPI-API-KEY/-SIGN.
 _HEADER_RE = re.compile(
-    r"(signature|secret|token|api[-_]?key|access[-_]?key|passphrase|session|[-_]sign$)", re.I
+    r"(signature|secret|token|api[-_]?key|access[-_]?key|auth[-_]?key|subscription[-_]?key"
+    r"|passphrase|session|[-_]sign$)",
+    re.I,
 )
 
 _PARAMS = frozenset(
@@ -65,6 +72,7 @@ _PARAMS = frozenset(
         "session",
         "listenkey",
         "accesskey",
+        "accesskeyid",
         "secretkey",
         "privatekey",
         "mnemonic",
@@ -101,6 +109,7 @@ _FIELDS = frozenset(
         "passphrase",
         "listenkey",
         "accesskey",
+        "accesskeyid",
         "clientsecret",
         "authorization",
         "auth",
@@ -117,8 +126,11 @@ _FIELD_RE = re.compile(
 )
 # Inside an authentication message (``{"action": "auth", ...}``, ``{"op": "login", ...}``) these
 # name credentials too; elsewhere they are ordinary data (a ``key`` of a map, JSON-RPC
-# ``params``).
-_AUTH_FIELDS = frozenset({"key", "sign", "sig", "params", "pass", "user_key", "userkey"})
+# ``params``, a subscription's ``args``). Bybit's login is ``{"op":"auth","args":[key, expires,
+# signature]}``, Bitfinex's carries ``authSig``, Alpaca's older one ``data.key_id``.
+_AUTH_FIELDS = frozenset(
+    {"key", "sign", "sig", "params", "pass", "userkey", "args", "keyid", "authsig"}
+)
 #: Keys whose value names what a message does.
 AUTH_OP_KEYS = frozenset({"action", "op", "type", "event", "method", "cmd", "command", "e"})
 _AUTH_OP_RE = re.compile(r"auth|login|logon|sign_?in", re.I)
@@ -143,6 +155,15 @@ def secret_field_name(name: str, in_auth: bool = False) -> bool:
     if norm in _FIELDS or _FIELD_RE.search(norm):
         return True
     return in_auth and norm in _AUTH_FIELDS
+
+
+@lru_cache(maxsize=4096)
+def secret_text_name(name: str) -> bool:
+    """A name that holds a secret in free text written as ``name: value`` (YAML, INI, XML, a
+    logged header): a parameter or field name, but not a generic one (``key: BTC-USD``)."""
+    if norm_name(name) in _GENERIC_PARAMS:
+        return False
+    return secret_param_name(name) or secret_field_name(name)
 
 
 def auth_operation(obj: dict[str, object]) -> bool:
@@ -182,12 +203,21 @@ _SHAPES = re.compile(
     r"|xox[abposr]-[A-Za-z0-9\-]{10,250}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}"
     r"|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj|ant|svcacct)-[A-Za-z0-9_\-]{20,}))"
 )
-# Candidates for a mnemonic: at least 12 lower-case words of 3-8 letters separated by blanks
-# (or by '+' / '%20' in a URL); each word is then looked up in the BIP39 English list.
-_WORD_RUN = re.compile(
-    r"(?<![A-Za-z])[a-z]{3,8}(?:(?:[ \t\r\n]+|\+|%20)[a-z]{3,8}){11,}(?![A-Za-z])"
+# The password of a URL's user info (``postgres://admin:PASSWORD@db/app``): the user name and
+# host stay.
+_URL_PASSWORD = re.compile(
+    r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s/?#:@\"'<>\\]{1,128}"
+    r":([^\s/?#@\"'<>\\]{1,256})@"
 )
-_WORD = re.compile(r"[a-z]+")
+# Candidates for a mnemonic: at least 12 words of 3-8 letters (any case: a phrase is written
+# capitalised or in capitals too) separated by blanks, commas, dashes, list numbers ("1. ",
+# "2) "), the quotes of a list written as text ('["legal", "winner", ...]') or '+' / '%20' in a
+# URL; each word is then looked up in the BIP39 English list.
+_WORD_SEP = r"(?:[\s,;+\-\"'\\]|%20|%2C|\d{1,2}[.):])+"
+_WORD_RUN = re.compile(
+    r"(?<![A-Za-z])[A-Za-z]{3,8}(?:" + _WORD_SEP + r"[A-Za-z]{3,8}){11,}(?![A-Za-z])"
+)
+_WORD = re.compile(r"[A-Za-z]+")
 _MNEMONIC_MIN_WORDS = 12
 _LENGTHS = (12, 15, 18, 21, 24)
 
@@ -210,7 +240,7 @@ def _trim(text: str, run: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
     for size in (n for n in _LENGTHS if n <= len(run)):
         for i in range(len(run) - size + 1):
             window = run[i : i + size]
-            if check(" ".join(text[s:e] for s, e in window)):
+            if check(" ".join(text[s:e].lower() for s, e in window)):
                 found = True
                 yield window[0][0], window[-1][1]
     if not found:
@@ -222,7 +252,7 @@ def _mnemonics(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
     words, _ = _bip39()
     run: list[tuple[int, int]] = []
     for m in _WORD.finditer(text, start, end):
-        if m.group() in words:
+        if m.group().lower() in words:
             run.append(m.span())
             continue
         if len(run) >= _MNEMONIC_MIN_WORDS:
@@ -244,11 +274,21 @@ def might_hold_shape(text: str) -> bool:
     if len(text) < MIN_SHAPE_LEN:
         return False
     blanks = text.count(" ") + text.count("+") + text.count("\n") + text.count("\t")
+    blanks += text.count(",") + text.count("-") + text.count(";")
     if blanks >= _MNEMONIC_MIN_WORDS - 1:
         return True
-    if "%20" in text:
+    if "%20" in text or ("://" in text and "@" in text):
         return True
     return _SHAPE_MARKS.search(text) is not None
+
+
+def mnemonic_words(items: list[object]) -> bool:
+    """A JSON list that is a seed phrase word by word (``["legal", "winner", ...]``): 12 to 24
+    strings, each a BIP39 English word."""
+    if not _MNEMONIC_MIN_WORDS <= len(items) <= _LENGTHS[-1]:
+        return False
+    words, _ = _bip39()
+    return all(isinstance(w, str) and w.lower() in words for w in items)
 
 
 def find_shapes(text: str) -> Iterator[tuple[int, int, str]]:
@@ -256,6 +296,8 @@ def find_shapes(text: str) -> Iterator[tuple[int, int, str]]:
     if not might_hold_shape(text):
         return
     found = [(m.start(), m.end(), m.lastgroup or "secret") for m in _SHAPES.finditer(text)]
+    if "://" in text and "@" in text:
+        found += [(m.start(1), m.end(1), "password") for m in _URL_PASSWORD.finditer(text)]
     for m in _WORD_RUN.finditer(text):
         found += [(s, e, "mnemonic") for s, e in _mnemonics(text, m.start(), m.end())]
     yield from sorted(found)

@@ -175,3 +175,79 @@ def test_set_cookie_keeps_name_and_attributes_so_replayed_clients_find_it(
     )
     origin.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+
+
+# Variants a reviewer tries next (tests/cassette/test_redaction_variants.py has them one by one):
+# sent by the client from its environment, echoed by the origin, recorded through the proxy,
+# then replayed under --replay-strict with the same real values.
+VARIANT_SECRETS = {
+    "V_CF_KEY": "cf-legacy-key-0a1b2c3d4e",
+    "V_GATE_KEY": "gate-key-5f6a7b8c9d",
+    "V_GATE_SIGN": "gate-sign-1e2f3a4b5c6d",
+    "V_YAML_PW": "yaml-password-77aa88bb",
+    "V_DB_PW": "db-password-99cc00dd",
+    "V_BYBIT_KEY": "bybitKeyXYZ1234567890",
+    "V_BYBIT_SIG": "bybit-signature-abcdef0123",
+    "V_BFX_SIG": "bfx-auth-sig-4455aa66bb",
+}
+PHRASE = "Letter advice cage absurd amount doctor acoustic avoid letter advice cage above"
+
+VARIANTS = """
+import json, os, requests, pytest, websocket
+
+E = os.environ
+PHRASE = E["V_PHRASE"]
+
+
+@pytest.mark.streamreplay(match_on=["method", "uri", "body", "headers[x-auth-key,key,sign]"])
+def test_http_variants():
+    r = requests.post(
+        E["ORIGIN"] + "/echo",
+        headers={"X-Auth-Key": E["V_CF_KEY"], "KEY": E["V_GATE_KEY"], "SIGN": E["V_GATE_SIGN"],
+                 "Content-Type": "text/plain"},
+        data=("password: " + E["V_YAML_PW"] + "\\nbackup: " + PHRASE.upper() + "\\n"
+              + "dsn: postgres://app:" + E["V_DB_PW"] + "@db.internal/app\\n"),
+    )
+    assert r.status_code == 200 and "body=password: " in r.text
+    r = requests.post(E["ORIGIN"] + "/echo", json={"words": PHRASE.split(), "n": 1})
+    assert r.status_code == 200
+
+
+@pytest.mark.streamreplay
+def test_websocket_logins():
+    ws = websocket.create_connection(E["WS_URL"], timeout=10)
+    try:
+        ws.recv()
+        ws.send(json.dumps({"op": "auth", "args": [E["V_BYBIT_KEY"], 1662350400000,
+                                                   E["V_BYBIT_SIG"]]}))
+        assert "echo" in json.loads(ws.recv())
+        ws.send(json.dumps({"event": "auth", "apiKey": E["V_CF_KEY"], "authSig": E["V_BFX_SIG"]}))
+        assert "echo" in json.loads(ws.recv())
+        ws.send("my words: " + ", ".join(PHRASE.split()))
+        assert ws.recv().startswith("echo: ")
+    finally:
+        ws.close()
+"""
+
+
+def test_variants_of_the_secrets_are_redacted_and_replay_with_the_real_values(
+    inner: pytest.Pytester, secret_origin: SecretOrigin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in VARIANT_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("V_PHRASE", PHRASE)
+    monkeypatch.setenv("ORIGIN", secret_origin.url)
+    monkeypatch.setenv("WS_URL", secret_origin.url.replace("http://", "ws://") + "/ws")
+    inner.makepyfile(test_variants=VARIANTS)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=2)
+
+    secrets = {**VARIANT_SECRETS, "phrase": PHRASE.lower(), **SERVER_SECRETS}
+    leaks = _leaks(inner.path, secrets)
+    words = [w for w in ("sausage", "acoustic", "ACOUSTIC", "Acoustic")]
+    text = "".join(p.read_text() for p in sorted((inner.path / "cassettes").rglob("*.jsonl")))
+    leaks += [f"seed word {w!r}" for w in words if w in text]
+    assert not leaks, "secrets written to disk:\n" + "\n".join(leaks)
+    assert "postgres://app:REDACTED-password-" in text and "@db.internal/app" in text
+
+    secret_origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=2)
