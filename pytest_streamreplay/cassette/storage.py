@@ -26,6 +26,7 @@ __all__ = [
     "CassetteError",
     "CassetteWriteError",
     "CassetteWriter",
+    "iter_numbered_records",
     "iter_records",
     "new_header",
     "read_cassette",
@@ -258,10 +259,16 @@ def _bad_record(path: Path, lineno: int, exc: Exception) -> CassetteError:
 
 def iter_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Yield the records after the header, one line at a time."""
+    for _, record in iter_numbered_records(path):
+        yield record
+
+
+def iter_numbered_records(path: str | os.PathLike[str]) -> Iterator[tuple[int, Record]]:
+    """``(line number, record)`` for the records after the header (reports name the line)."""
     p = Path(path)
     for lineno, _, obj in _iter_objects(p):
         try:
-            yield record_from_json(obj)
+            yield lineno, record_from_json(obj)
         except (KeyError, TypeError, ValueError) as exc:
             raise _bad_record(p, lineno, exc) from None
 

@@ -7,6 +7,9 @@ a temporary file beside it and renames it over the original only when complete).
 from __future__ import annotations
 
 import argparse
+import json
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "and then by value wherever they recur, in every header, URL, body, streamed chunk "
         "and WebSocket message, as recording does; rewrite the cassette atomically.",
     )
-    redact.add_argument("cassette", metavar="CASSETTE")
+    redact.add_argument("cassettes", metavar="CASSETTE", nargs="+")
     redact.add_argument(
         "--extra",
         action="append",
@@ -71,7 +74,8 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     redact.add_argument(
         "--check",
         action="store_true",
-        help="only report what would change; exit 1 if anything would",
+        help="only report what would change (each record's line, the places and the kinds of "
+        "secret found, never their values); exit 1 if anything would",
     )
     redact.set_defaults(run=run_redact)
 
@@ -132,10 +136,17 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_redact(args: argparse.Namespace, console: Console) -> int:
+    changed = False
+    for cassette in args.cassettes:
+        changed = _redact_one(Path(cassette), args, console) or changed
+    return 1 if args.check and changed else 0
+
+
+def _redact_one(path: Path, args: argparse.Namespace, console: Console) -> bool:
     from ..cassette import CassetteWriter, iter_records, read_header
     from ..cassette.redaction import Redactor
+    from ..cassette.storage import iter_numbered_records
 
-    path = Path(args.cassette)
     header = read_header(path)
     redactor = Redactor(extra=args.extra)
     with open(path, encoding="utf-8", errors="replace") as fh:
@@ -146,14 +157,17 @@ def run_redact(args: argparse.Namespace, console: Console) -> int:
     # scrubbed from the first); second pass: rewrite.
     redactor.prime(iter_records(path))
     changed = total = 0
+    found: list[str] = []
     writer = None if args.check else CassetteWriter(path, header)
     try:
-        for record in iter_records(path):
+        for lineno, record in iter_numbered_records(path):
             before = record.to_json()
             after = redactor.redact_record(record).to_json()
             total += 1
             if after != before:
                 changed += 1
+                if args.check:
+                    found.append(f"  line {lineno}: {redaction_finding(before, after)}")
             if writer is not None:
                 writer.write(after)
     except BaseException:
@@ -164,4 +178,43 @@ def run_redact(args: argparse.Namespace, console: Console) -> int:
         writer.close()
     verb = "would change" if args.check else "redacted"
     console.print(f"{path}: {verb} {plural(changed, 'record')} of {total}")
-    return 1 if args.check and changed else 0
+    for line in found:
+        console.print(line)
+    return bool(changed)
+
+
+_PLACEHOLDER_KIND = re.compile(r"REDACTED-([a-z]+)-\d+")
+_WHAT = {"http": "HTTP", "ws": "WebSocket", "ws_msg": "WebSocket message", "ws_close": "close"}
+
+
+def redaction_finding(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """One changed record as the redacted form shows it: what it is, the places that change
+    and the kinds of secret (placeholders' kinds), never a value."""
+    places = sorted(_changed_places(before, after, ""))
+    kinds = Counter(_PLACEHOLDER_KIND.findall(json.dumps(after)))
+    kinds.subtract(Counter(_PLACEHOLDER_KIND.findall(json.dumps(before))))
+    found = sorted(k for k, n in kinds.items() if n > 0) or ["secret"]
+    what = _WHAT.get(str(after.get("kind")), str(after.get("kind")))
+    if after.get("kind") == "http":
+        request = after.get("request", {})
+        what += f" {request.get('method', '')} {request.get('url', '')}"
+    elif after.get("kind") == "ws":
+        what += f" {after.get('url', '')}"
+    elif after.get("kind") == "ws_msg":
+        what += f" ({after.get('dir')}, connection {after.get('conn')})"
+    return f"{what} -- {', '.join(places)} ({', '.join(found)})"
+
+
+def _changed_places(before: Any, after: Any, where: str, depth: int = 0) -> set[str]:
+    """Dotted paths (two levels: ``request.headers``) where ``after`` differs from ``before``."""
+    if before == after:
+        return set()
+    if depth < 2 and isinstance(before, dict) and isinstance(after, dict):
+        out: set[str] = set()
+        for key in before.keys() | after.keys():
+            sub = f"{where}.{key}" if where else str(key)
+            out |= _changed_places(before.get(key), after.get(key), sub, depth + 1)
+        return out
+    if where in ("json", "text", "data"):  # a message's payload
+        return {"message"}
+    return {where or "record"}

@@ -259,3 +259,33 @@ def test_filter_redacts_by_default(run: Run, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "not redacted (--no-redact)" in result.stdout + result.stderr
     assert "ws-secret-777777" in kept.read_text()
+
+
+def test_redact_check_says_where_and_what_it_found_without_the_values(
+    run: Run, tmp_path: Path
+) -> None:
+    cassette = _cassette_with_secrets(tmp_path / "leaky.jsonl")
+    result = run("redact", str(cassette), "--check")
+    assert result.returncode == 1
+    out = result.stdout
+    for secret in [*SECRETS.values(), "PKKEY1234567890", "ws-secret-777777"]:
+        assert secret not in out, "the report shows no secret"
+    lines = {line.split(":", 1)[0].strip(): line for line in out.splitlines()[1:]}
+    assert set(lines) == {"line 2", "line 3", "line 4", "line 5"}, out
+    http_line = lines["line 2"]
+    for place in ("request.url", "request.headers", "request.body", "response.headers"):
+        assert place in http_line, http_line
+    assert "cookie" in http_line and "secret" in http_line
+    assert "message" in lines["line 4"] and "secret" in lines["line 4"]
+    assert "jwt" in lines["line 5"] and "mnemonic" in lines["line 5"]
+
+
+def test_redact_check_takes_several_cassettes(run: Run, tmp_path: Path) -> None:
+    leaky = _cassette_with_secrets(tmp_path / "leaky.jsonl")
+    clean = tmp_path / "clean.jsonl"
+    write_cassette(clean, new_header(), [WsConnection(0, "wss://stream.test/ws")])
+    result = run("redact", "--check", str(clean), str(leaky))
+    assert result.returncode == 1
+    assert f"{clean}: would change 0 records of 1" in result.stdout
+    assert f"{leaky}: would change 4 records of 4" in result.stdout
+    assert run("redact", "--check", str(clean)).returncode == 0
