@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from pytester_helpers import cassette_files
 from secret_servers import SERVER_SECRETS, SecretOrigin, start_secret_origin
 
 # What the client sends: from the environment, so the inner test's source holds none of them.
@@ -251,3 +252,62 @@ def test_variants_of_the_secrets_are_redacted_and_replay_with_the_real_values(
 
     secret_origin.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=2)
+
+
+COOKIE_CLIENTS = """
+import asyncio, os, aiohttp, httpx, pytest, requests
+
+ORIGIN = os.environ["ORIGIN"]
+MATCH = ["method", "uri", "headers[cookie]"]
+
+
+def check(value):
+    assert value is not None, "the cookie is missing under its name"
+    assert value == "server-cookie-456" or value.startswith("REDACTED-cookie-"), value
+
+
+@pytest.mark.streamreplay(match_on=MATCH)
+def test_httpx():
+    with httpx.Client() as client:
+        check(client.get(ORIGIN + "/secret").cookies.get("session"))
+        check(client.cookies.get("session"))
+        assert client.get(ORIGIN + "/profile").status_code == 200
+
+
+@pytest.mark.streamreplay(match_on=MATCH)
+def test_aiohttp():
+    async def run():
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            async with s.get(ORIGIN + "/secret") as r:
+                check(r.cookies["session"].value)
+                assert r.cookies["session"]["httponly"]
+            check({c.key: c.value for c in s.cookie_jar}.get("session"))
+            async with s.get(ORIGIN + "/profile") as r:
+                assert r.status == 200
+
+    asyncio.run(run())
+
+
+@pytest.mark.streamreplay(match_on=MATCH)
+def test_requests_cookie_sent_back():
+    s = requests.Session()
+    check(s.get(ORIGIN + "/secret").cookies.get("session"))
+    r = s.get(ORIGIN + "/profile")
+    assert r.status_code == 200
+    sent = r.request.headers["Cookie"]
+    assert sent.startswith("session=") and len(sent) > len("session=")
+"""
+
+
+def test_every_clients_cookie_jar_finds_the_redacted_cookie_and_sends_it_back(
+    inner: pytest.Pytester, origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(test_cookie_clients=COOKIE_CLIENTS)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=3)
+    text = "".join(p.read_text() for p in cassette_files(inner))
+    assert "server-cookie-456" not in text
+    assert text.count("session=REDACTED-cookie-1; HttpOnly") == 3
+    assert text.count('"Cookie","session=REDACTED-cookie-1"') == 3
+    origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=3)
