@@ -258,8 +258,9 @@ def use_cassette(
     """Record or replay ``path`` for the traffic of the block; saves when the block succeeds.
 
     The keywords are the marker's and the options' (docs/configuration.md has the table).
-    ``path`` is the calling program's choice and is used as given (unlike a marker's name, it
-    is not confined to a cassette directory); ``extra_cassettes`` are relative to its folder.
+    ``path`` is the calling program's choice (unlike a marker's name, it is not confined to a
+    cassette directory) but always a cassette file: ``x.py`` is written as ``x.py.jsonl``,
+    ``x.yaml`` as ``x.jsonl``; ``extra_cassettes`` are relative to its folder.
     ``upstream_ca``, ``upstream_insecure`` and ``share_tls_contexts`` set the process's proxy
     for the block (it restarts when they change) and are put back afterwards.
 
@@ -284,7 +285,9 @@ def use_cassette(
         pace = Speed.parse(speed)
     except ValueError as exc:
         raise ValueError(f"use_cassette(speed=...): {exc}") from None
-    cassette = Path(path)
+    from .paths import cassette_file_name
+
+    cassette = cassette_file_name(Path(path))
     session = CassetteSession(
         cassette,
         record_mode=mode,

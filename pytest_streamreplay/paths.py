@@ -1,8 +1,10 @@
 """Cassette paths: ``<dir>/<test file without .py>/<[Class.]test name>.jsonl`` by default.
 
-Names given in a marker (or pytest-recording's ``vcr`` marker) are data in a test file, not a
-program's choice: they resolve inside the cassette directory and always name a ``.jsonl``
+Names given in a marker (the ``streamreplay`` marker's ``cassette``, pytest-recording's
+``default_cassette``) are data in a test file, not a program's choice: they resolve inside the
+cassette directory (the ``vcr_cassette_dir`` for ``vcr`` tests) and always name a ``.jsonl``
 file, so ``cassette="../../x.py"`` can neither leave the directory nor create a module.
+``use_cassette(path)`` may write anywhere its program says, but always a cassette file.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ __all__ = [
     "CassetteNameError",
     "cassette_file_name",
     "cassette_path_for",
+    "confined",
     "safe_name",
 ]
 
@@ -59,10 +62,17 @@ def _explicit_path(explicit: str, folder: Path, cassette_dir: Path, allow_outsid
     if "\x00" in explicit or Path(explicit).name in ("", ".", ".."):
         raise CassetteNameError(f"cassette name {explicit!r} does not name a file")
     path = cassette_file_name((folder / explicit).resolve())
+    return confined(path, cassette_dir, explicit, allow_outside=allow_outside)
+
+
+def confined(path: Path, cassette_dir: Path, name: str, *, allow_outside: bool = False) -> Path:
+    """``path`` (resolved: symlinks followed) when it is inside ``cassette_dir``; else a
+    ``CassetteNameError`` naming the ini opt-in, unless ``allow_outside``."""
+    path = path.resolve()
     root = cassette_dir.resolve()
     if not allow_outside and root not in path.parents:
         raise CassetteNameError(
-            f"cassette name {explicit!r} resolves to {path}, outside the cassette directory "
+            f"cassette name {name!r} resolves to {path}, outside the cassette directory "
             f"{root}; use a name inside it, or set the ini option {ALLOW_OUTSIDE_INI} = true "
             "to allow paths outside"
         )

@@ -255,7 +255,16 @@ def vcr(request: pytest.FixtureRequest) -> Iterator[Any]:
     name = request.getfixturevalue("default_cassette_name")
     kwargs = dict(settings.marker_kwargs)
     kwargs.setdefault("record_mode", record_mode)
-    request.node.stash[_CASSETTE] = cassette_file(directory, name)
+    from .paths import CassetteNameError, confined
+
+    allow_outside = options.lookup(options.by_name("allow_cassette_outside"), config, {}).value
+    try:
+        path = confined(
+            cassette_file(directory, name), directory, name, allow_outside=allow_outside
+        )
+    except CassetteNameError as exc:
+        pytest.fail(f"pytest-streamreplay: {exc}", pytrace=False)
+    request.node.stash[_CASSETTE] = path
     kwargs["extra_cassettes"] = tuple(
         os.fspath(cassette_file(directory, str(extra)))
         for mark in vcr_markers

@@ -128,3 +128,57 @@ def test_yaml():
         "cassettes/test_names/TestPlayer.results.jsonl",
         "cassettes/test_names/login.jsonl",
     ]
+
+
+VCR_NAMED = """
+import os, httpx, pytest
+
+@pytest.mark.vcr
+@pytest.mark.default_cassette({name!r})
+def test_x():
+    assert httpx.get(os.environ["ORIGIN"] + "/x").status_code == 200
+"""
+
+
+@pytest.mark.parametrize("name", ["../../../escaped", "../../evil_module.py", "ABS"])
+def test_a_vcr_default_cassette_name_stays_in_the_vcr_cassette_dir(
+    inner, origin, monkeypatch, name
+) -> None:
+    monkeypatch.setenv("ORIGIN", origin.url)
+    absolute = inner.path.parent / f"{inner.path.name}-vcr-abs.jsonl"
+    name = str(absolute) if name == "ABS" else name
+    inner.makepyfile(test_vcr_names=VCR_NAMED.format(name=name))
+    result = inner.runpytest("--record-mode=once")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*outside the cassette directory*allow_cassette_outside*"])
+    written = [p for p in inner.path.parent.rglob("*.jsonl") if inner.path.name in str(p)]
+    assert written == [], written
+    assert origin.seen == [], "nothing went out"
+
+
+def test_a_vcr_default_cassette_name_inside_is_used(inner, origin, monkeypatch) -> None:
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(test_vcr_names=VCR_NAMED.format(name="shared/login"))
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    assert (inner.path / "cassettes" / "test_vcr_names" / "shared" / "login.jsonl").is_file()
+
+
+USE_CASSETTE = """
+import os, httpx
+from pytest_streamreplay.harness import use_cassette
+
+def test_x(tmp_path):
+    with use_cassette(os.environ["TARGET"], record_mode="once"):
+        assert httpx.get(os.environ["ORIGIN"] + "/x").status_code == 200
+"""
+
+
+def test_use_cassette_always_writes_a_cassette_file(inner, origin, monkeypatch) -> None:
+    """use_cassette's path is the program's choice (any folder), but never a module: a
+    ``.py`` name gets the cassette suffix as a marker's does."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    monkeypatch.setenv("TARGET", str(inner.path / "evil_module.py"))
+    inner.makepyfile(test_use=USE_CASSETTE)
+    inner.runpytest().assert_outcomes(passed=1)
+    assert not (inner.path / "evil_module.py").exists()
+    assert (inner.path / "evil_module.py.jsonl").is_file()
