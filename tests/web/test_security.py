@@ -91,3 +91,49 @@ def test_every_answer_carries_the_policy(bare: TestClient, path: str) -> None:
     assert "script-src 'self';" in CONTENT_SECURITY_POLICY + ";"
     assert "unsafe-inline" not in CONTENT_SECURITY_POLICY.split("script-src")[1].split(";")[0]
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def _write_routes(app) -> list[tuple[str, str]]:
+    """Every route of the app that is not a safe method, from the app itself (a new write
+    endpoint cannot be forgotten by this test)."""
+    out = []
+    for route in app.routes:
+        for method in sorted(getattr(route, "methods", None) or ()):
+            if method not in ("GET", "HEAD", "OPTIONS"):
+                out.append((method, route.path))
+    return out
+
+
+def test_every_write_endpoint_is_refused_without_the_token_or_from_elsewhere(
+    cassette_dir: Path,
+) -> None:
+    app = create_app(cassette_dir, token=TOKEN)
+    routes = _write_routes(app)
+    assert len(routes) >= 6, routes  # filter and the five replay controls
+    client = TestClient(app, base_url="http://127.0.0.1:8765")
+    before = sorted(p.relative_to(cassette_dir) for p in cassette_dir.rglob("*"))
+    for method, template in routes:
+        path = template.replace("{name:path}", "feed/test_book.jsonl")
+        attempts = {
+            "no token": ({}, 403),
+            "wrong token": ({TOKEN_HEADER: TOKEN[:-1] + "x"}, 403),
+            "foreign origin": ({TOKEN_HEADER: TOKEN, "Origin": "http://evil.example"}, 403),
+            "rebound host": ({TOKEN_HEADER: TOKEN, "Host": "evil.example:8765"}, 421),
+        }
+        for what, (headers, status) in attempts.items():
+            response = client.request(method, path, json=WRITE, headers=headers)
+            assert response.status_code == status, (method, path, what, response.text)
+    assert sorted(p.relative_to(cassette_dir) for p in cassette_dir.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "output", ["../stolen.jsonl", "/tmp/stolen.jsonl", "evil_module.py", "sub/../../x.jsonl"]
+)
+def test_a_filtered_cassette_is_written_only_as_a_cassette_in_the_directory(
+    bare: TestClient, cassette_dir: Path, output: str
+) -> None:
+    headers = {TOKEN_HEADER: TOKEN}
+    response = bare.post(f"{FEED}/filter", json={"output": output}, headers=headers)
+    assert response.status_code == 400, response.text
+    assert not (cassette_dir.parent / "stolen.jsonl").exists()
+    assert not Path("/tmp/stolen.jsonl").exists() and not (cassette_dir / "evil_module.py").exists()
