@@ -93,6 +93,12 @@ _TEXT_PAIR = re.compile(
     r"(?:^|(?<=[\s{,;(<'\"]))([A-Za-z_][A-Za-z0-9_.\-]{0,63})['\"]?(?:[ \t]*[:=][ \t]*|>)"
     r"(?:(?:Bearer|Basic|Token|Digest|Bot)[ \t]+)?['\"]?([^\s'\",;<>&]{1,4096})"
 )
+# A multipart/form-data field: its name in the part's headers, its value the first line after
+# the blank line.
+_MULTIPART_FIELD = re.compile(
+    r'form-data;[^\r\n]*?\bname="([^"\r\n]{1,100})"[^\r\n]*\r?\n(?:[^\r\n]+\r?\n)*?\r?\n'
+    r"([^\r\n]{1,8192})"
+)
 # What a text needs for ``_TEXT_PAIR`` to match: a name's last letter before ':', '=' or '>'
 # (a timestamp's "T00:00" or a price has none, so market data skips the regex).
 _TEXT_PAIR_HINT = re.compile(r"[A-Za-z_]['\"]?(?:[ \t]*[:=]|>)")
@@ -369,6 +375,8 @@ class Redactor:
             spans += self._param_spans(text, decode)
         if (":" in text or ">" in text or "=" in text) and _TEXT_PAIR_HINT.search(text):
             spans += self._text_pair_spans(text, decode)
+        if "form-data" in text:
+            spans += self._multipart_spans(text, decode)
         if self.defaults and len(text) >= MIN_SHAPE_LEN:
             spans += [
                 # A PEM inside JSON text has its newlines escaped: the same secret all the same.
@@ -393,6 +401,15 @@ class Redactor:
                 continue
             ph = self._placeholder(decode(_json_unescape(raw)), "secret", not _one_off(name))
             spans.append((m.start(2), m.end(2), ph))
+        return spans
+
+    def _multipart_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:
+        spans = []
+        for m in _MULTIPART_FIELD.finditer(text):
+            name, raw = m.groups()
+            if raw and not is_placeholder(raw) and self.secret_param(name):
+                ph = self._placeholder(decode(raw), "secret", not _one_off(name))
+                spans.append((m.start(2), m.end(2), ph))
         return spans
 
     def text(self, text: str) -> str:

@@ -201,7 +201,9 @@ _SHAPES = re.compile(
     # Provider tokens with a recognisable prefix: GitHub, Slack, Stripe, Google, OpenAI-style.
     r"|(?P<token>(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255}"
     r"|xox[abposr]-[A-Za-z0-9\-]{10,250}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,247}"
-    r"|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj|ant|svcacct)-[A-Za-z0-9_\-]{20,}))"
+    r"|AIza[0-9A-Za-z_\-]{35}|sk-(?:proj|ant|svcacct)-[A-Za-z0-9_\-]{20,})"
+    # Telegram bot tokens (``bot<id>:<secret>`` in a URL path).
+    r"|(?<![0-9])[0-9]{8,10}:AA[0-9A-Za-z_\-]{30,40}(?![0-9A-Za-z_\-]))"
 )
 # The password of a URL's user info (``postgres://admin:PASSWORD@db/app``): the user name and
 # host stay.
@@ -265,7 +267,7 @@ def _mnemonics(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 # Every shape above contains one of these: a text with none of them skips the regexes (most
 # recorded strings are prices, ids and timestamps).
 _SHAPE_MARKS = re.compile(
-    r"eyJ|-----BEGIN|AKIA|ASIA|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|sk-"
+    r"eyJ|-----BEGIN|AKIA|ASIA|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|sk-|:AA"
 )
 
 

@@ -166,3 +166,32 @@ def test_a_seed_phrase_list_written_as_text_is_found() -> None:
     for text in (json.dumps({"words": WORDS}), repr(WORDS), json.dumps(json.dumps(WORDS))):
         msg = _text_message(f"body={text}\n")
         assert "sausage" not in msg.text, msg.text
+
+
+def test_a_multipart_form_field_by_name() -> None:
+    boundary = "----b0undary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="user"\r\n\r\nann\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="password"\r\n'
+        "Content-Type: text/plain\r\n\r\nmultipart-pw-123456\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="api_key"\r\n\r\nmp-key-7890ab\r\n'
+        f"--{boundary}--\r\n"
+    ).encode()
+    req = HttpRequest(
+        "POST",
+        "https://a.test/login",
+        [("Content-Type", f"multipart/form-data; boundary={boundary}")],
+        encode_body(body),
+    )
+    rec = Redactor().record(HttpInteraction(0, req, HttpResponse(200, "OK", headers=[])))
+    text = _gone(rec, "multipart-pw-123456", "mp-key-7890ab")
+    assert "\\r\\n\\r\\nann\\r\\n" in text, "other fields stay"
+
+
+def test_a_telegram_bot_token_in_a_url_path() -> None:
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    req = HttpRequest("GET", f"https://api.telegram.org/bot{token}/getMe", [], None)
+    rec = Redactor().record(HttpInteraction(0, req, HttpResponse(200, "OK", headers=[])))
+    _gone(rec, token, token.split(":")[1])
+    assert rec.request.url.startswith("https://api.telegram.org/botREDACTED-token-")
+    assert rec.request.url.endswith("/getMe")
