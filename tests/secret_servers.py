@@ -115,6 +115,19 @@ async def _ws(request: Any) -> Any:
     return ws
 
 
+async def _ws_first_protocol(request: Any) -> Any:
+    """Selects the first subprotocol offered, whatever it is: a token sent as a subprotocol
+    (a browser cannot set an Authorization header on a WebSocket) comes back in the answer."""
+    from aiohttp import web
+
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    ws = web.WebSocketResponse(protocols=offered[:1])
+    await ws.prepare(request)
+    await ws.send_str(json.dumps({"protocol": ws.ws_protocol}))
+    await ws.close()
+    return ws
+
+
 @dataclass
 class SecretOrigin(LoopThread):
     url: str = ""
@@ -129,6 +142,7 @@ def start_secret_origin() -> SecretOrigin:
         app.router.add_route("*", "/echo", _echo)
         app.router.add_get("/sse", _sse)
         app.router.add_get("/ws", _ws)
+        app.router.add_get("/ws-protocol", _ws_first_protocol)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

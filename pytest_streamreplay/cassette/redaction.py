@@ -668,6 +668,8 @@ class Redactor:
             record.url = self.url(record.url)
             record.headers = self.headers(record.headers)
             record.response_headers = self.headers(record.response_headers)
+            if record.subprotocol:  # a token offered as a subprotocol, selected by the origin
+                record.subprotocol = self.text(record.subprotocol)
         elif isinstance(record, WsMessage):
             record.body = self.body(record.body)
 

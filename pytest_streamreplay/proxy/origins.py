@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..cassette.records import HttpInteraction
+from ..cassette.redaction import matchable_value
 from .conversation import ConnectionGone, Conversation, ConversationReport, Speed, WsScript
 
 __all__ = ["ROUTE_PREFIX", "OriginsLifecycle", "ReplayOrigins", "StreamJob", "WsJob"]
@@ -187,7 +188,12 @@ class ReplayOrigins:
     def _select_subprotocol(self, connection: Any, offered: Any) -> Any:
         job = self._job_for(connection)
         wanted = job.script.conn.subprotocol if job else None
-        return wanted if wanted in offered else None
+        if job is None or wanted is None or wanted in offered:
+            return wanted
+        # Recorded redacted (a token offered as a subprotocol): the offer that redacts to it,
+        # the client's real token, as the origin selected it.
+        want = matchable_value(wanted)
+        return next((o for o in offered if matchable_value(job.redact_live(o)) == want), None)
 
     def _process_response(self, connection: Any, request: Any, response: Any) -> Any:
         job = self._job_for(connection)

@@ -311,3 +311,35 @@ def test_every_clients_cookie_jar_finds_the_redacted_cookie_and_sends_it_back(
     assert text.count('"Cookie","session=REDACTED-cookie-1"') == 3
     origin.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=3)
+
+
+SUBPROTOCOL = """
+import json, os, pytest, websocket
+
+@pytest.mark.streamreplay
+def test_token_as_subprotocol():
+    token = os.environ["C_JWT"]
+    ws = websocket.create_connection(os.environ["WS_URL"], subprotocols=[token, "chat"], timeout=10)
+    try:
+        assert ws.getsubprotocol() == token.lower()  # websocket-client lower-cases it
+        got = json.loads(ws.recv())["protocol"]
+        assert got == token or got.startswith("REDACTED-jwt-"), got
+    finally:
+        ws.close()
+"""
+
+
+def test_a_token_sent_as_a_websocket_subprotocol_is_redacted_and_replays(
+    inner: pytest.Pytester, secret_origin: SecretOrigin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handshake's subprotocol, offered and selected: redacted everywhere it is written, and
+    the replayed handshake still selects the client's real token, as the origin did."""
+    monkeypatch.setenv("C_JWT", CLIENT_SECRETS["C_JWT"])
+    monkeypatch.setenv("WS_URL", secret_origin.url.replace("http://", "ws://") + "/ws-protocol")
+    inner.makepyfile(test_subprotocol=SUBPROTOCOL)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    assert not _leaks(inner.path, {"C_JWT": CLIENT_SECRETS["C_JWT"]})
+    (cassette,) = cassette_files(inner)
+    assert '"subprotocol":"REDACTED-jwt-1"' in cassette.read_text()
+    secret_origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
