@@ -29,6 +29,7 @@ from .records import (
     HttpInteraction,
     HttpRequest,
     Record,
+    WsClose,
     WsConnection,
     WsMessage,
 )
@@ -648,6 +649,8 @@ class Redactor:
             req, resp = record.request, record.response
             self._request(req)
             resp.headers = self.headers(resp.headers)
+            if resp.reason:  # a status line's text is the origin's to write
+                resp.reason = self.text(resp.reason)
             if resp.trailers is not None:
                 resp.trailers = self.headers(resp.trailers)
             ctype = resp.header("content-type")
@@ -672,6 +675,8 @@ class Redactor:
                 record.subprotocol = self.text(record.subprotocol)
         elif isinstance(record, WsMessage):
             record.body = self.body(record.body)
+        elif isinstance(record, WsClose):
+            record.reason = self.text(record.reason) if record.reason else record.reason
 
     def _request(self, req: HttpRequest) -> None:
         req.headers = self.headers(req.headers)  # names first: they teach values to scrub

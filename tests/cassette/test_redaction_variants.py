@@ -195,3 +195,19 @@ def test_a_telegram_bot_token_in_a_url_path() -> None:
     _gone(rec, token, token.split(":")[1])
     assert rec.request.url.startswith("https://api.telegram.org/botREDACTED-token-")
     assert rec.request.url.endswith("/getMe")
+
+
+def test_a_close_reason_and_a_status_reason_are_redacted() -> None:
+    from secret_samples import JWT, WS_KEY
+
+    from pytest_streamreplay.cassette import WsClose
+
+    r = Redactor()
+    auth = {"action": "auth", "key": WS_KEY, "secret": "s-123456"}
+    r.record(WsMessage.build(0, "send", 1.0, json.dumps(auth).encode(), False))
+    close = r.record(WsClose(0, 2.0, 4001, f"key {WS_KEY} refused; token {JWT}", "server"))
+    _gone(close, WS_KEY, JWT)
+    assert close.code == 4001 and close.reason.startswith("key REDACTED-secret-")
+    resp = HttpResponse(401, f"Unauthorized {JWT}", headers=[])
+    rec = r.record(HttpInteraction(1, HttpRequest("GET", "https://a.test/", [], None), resp))
+    _gone(rec, JWT)
