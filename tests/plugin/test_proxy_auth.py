@@ -33,10 +33,10 @@ def status_via(proxy, url, grpc=False):
     except Exception as exc:  # a refused CONNECT: httpx.ProxyError (httpcore's in some runs)
         return f"{type(exc).__name__}: {exc}"
 
-def curl_status(proxy, url):
+def curl_status(proxy, url, *options):
     out = subprocess.run(
         ["curl", "-s", "-k", "-o", "/dev/null", "-w", "%{http_code} %{http_connect}",
-         "-x", proxy, url],
+         *options, "-x", proxy, url],
         capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"]},
     )
     return out.stdout
@@ -52,6 +52,40 @@ def ws_status(proxy, url):
     except Exception as exc:
         return str(exc)
 
+def raw_statuses(proxy_url, origin, requests):
+    # The status answered to each request, sent one after another on one connection to the
+    # proxy; None where the connection was closed instead.
+    import base64, socket
+    parts = urllib.parse.urlsplit(proxy_url)
+    good = base64.b64encode(f"{parts.username}:{parts.password}".encode()).decode()
+    out = []
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for request in requests:
+            try:
+                sock.sendall(request.format(origin=origin, good=good).encode())
+                line = reader.readline().decode().strip()
+                length = 0
+                while (header := reader.readline().strip()):
+                    name, _, value = header.decode().partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                reader.read(length)
+            except OSError:
+                line = ""
+            out.append(line.split(" ")[1] if line else None)
+    return out
+
+GOOD = "GET http://{origin}/{path} HTTP/1.1\r\nHost: {origin}\r\nProxy-Authorization: Basic {good}\r\n\r\n"
+BARE = "GET http://{origin}/{path} HTTP/1.1\r\nHost: {origin}\r\n\r\n"
+UPGRADE = (
+    "GET http://{origin}/intruder-upgrade HTTP/1.1\r\nHost: {origin}\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n"
+)
+ORIGIN_FORM = "GET /intruder-origin-form HTTP/1.1\r\nHost: {origin}\r\n\r\n"
+OTHER_SCHEME = "GET http://{origin}/intruder-bearer HTTP/1.1\r\nHost: {origin}\r\nProxy-Authorization: Bearer {good}\r\n\r\n"
+
 @pytest.mark.streamreplay
 def test_own_and_foreign(streamreplay):
     plain, tls, ws = os.environ["ORIGIN"], os.environ["TLS_ORIGIN"], os.environ["WS_ORIGIN"]
@@ -65,6 +99,17 @@ def test_own_and_foreign(streamreplay):
         "curl_plain": curl_status(bare(streamreplay.proxy_url), plain + "/intruder-curl"),
         "curl_connect": curl_status(bare(streamreplay.proxy_url), tls + "/intruder-curl-tls"),
         "ws": ws_status(bare(streamreplay.proxy_url), ws + "/echo"),
+        "curl_h2c": curl_status(bare(streamreplay.proxy_url), plain + "/intruder-h2c", "--http2-prior-knowledge"),
+        # one authenticated request does not make its connection trusted for the next
+        "keep_alive": raw_statuses(
+            streamreplay.proxy_url,
+            plain.split("://")[1],
+            [GOOD.replace("{path}", "own-raw"), BARE.replace("{path}", "intruder-keep-alive")],
+        ),
+        "raw": [
+            raw_statuses(streamreplay.proxy_url, plain.split("://")[1], [r])[0]
+            for r in (UPGRADE, ORIGIN_FORM, OTHER_SCHEME)
+        ],
     }
     out = pathlib.Path(os.environ["OUT"])
     (out / f"run{len(list(out.iterdir()))}.json").write_text(json.dumps(seen))
@@ -82,6 +127,9 @@ def _refused(seen: dict[str, str]) -> None:
     assert "ProxyError: 407" in seen["httpx_connect"]
     assert seen["curl_plain"] == "407 000" and seen["curl_connect"] == "000 407"
     assert "407" in seen["ws"]
+    assert seen["curl_h2c"] == "407 000"
+    assert seen["keep_alive"] == ["200", "407"], seen["keep_alive"]
+    assert seen["raw"] == ["407", "407", "407"], seen["raw"]
 
 
 def test_a_client_without_the_credentials_gets_407_and_is_not_recorded(
@@ -102,12 +150,13 @@ def test_a_client_without_the_credentials_gets_407_and_is_not_recorded(
         (seen,) = _runs(inner)
         _refused(seen)
         # nothing of the intruders reached an origin or the cassette
-        assert [s[1] for s in origin.seen] == ["/own"]
+        assert [s[1] for s in origin.seen] == ["/own", "/own-raw"]
         assert tls_origin.seen == []
         (cassette,) = cassette_files(inner)
         lines = cassette_lines(cassette)
-        assert [r["kind"] for r in lines[1:]] == ["http"]
+        assert [r["kind"] for r in lines[1:]] == ["http", "http"]
         assert lines[1]["request"]["url"].endswith("/own")
+        assert lines[2]["request"]["url"].endswith("/own-raw")
         assert "intruder" not in cassette.read_text()
         assert "proxy-authorization" not in cassette.read_text().lower()
 
