@@ -76,15 +76,17 @@ def raw_statuses(proxy_url, origin, requests):
             out.append(line.split(" ")[1] if line else None)
     return out
 
-GOOD = "GET http://{origin}/{path} HTTP/1.1\r\nHost: {origin}\r\nProxy-Authorization: Basic {good}\r\n\r\n"
 BARE = "GET http://{origin}/{path} HTTP/1.1\r\nHost: {origin}\r\n\r\n"
+GOOD = BARE.replace("\r\n\r\n", "\r\nProxy-Authorization: Basic {good}\r\n\r\n")
 UPGRADE = (
     "GET http://{origin}/intruder-upgrade HTTP/1.1\r\nHost: {origin}\r\nUpgrade: websocket\r\n"
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
     "Sec-WebSocket-Version: 13\r\n\r\n"
 )
 ORIGIN_FORM = "GET /intruder-origin-form HTTP/1.1\r\nHost: {origin}\r\n\r\n"
-OTHER_SCHEME = "GET http://{origin}/intruder-bearer HTTP/1.1\r\nHost: {origin}\r\nProxy-Authorization: Bearer {good}\r\n\r\n"
+OTHER_SCHEME = BARE.replace("{path}", "intruder-bearer").replace(
+    "\r\n\r\n", "\r\nProxy-Authorization: Bearer {good}\r\n\r\n"
+)
 
 @pytest.mark.streamreplay
 def test_own_and_foreign(streamreplay):
@@ -99,7 +101,9 @@ def test_own_and_foreign(streamreplay):
         "curl_plain": curl_status(bare(streamreplay.proxy_url), plain + "/intruder-curl"),
         "curl_connect": curl_status(bare(streamreplay.proxy_url), tls + "/intruder-curl-tls"),
         "ws": ws_status(bare(streamreplay.proxy_url), ws + "/echo"),
-        "curl_h2c": curl_status(bare(streamreplay.proxy_url), plain + "/intruder-h2c", "--http2-prior-knowledge"),
+        "curl_h2c": curl_status(
+            bare(streamreplay.proxy_url), plain + "/intruder-h2c", "--http2-prior-knowledge"
+        ),
         # one authenticated request does not make its connection trusted for the next
         "keep_alive": raw_statuses(
             streamreplay.proxy_url,
