@@ -115,6 +115,30 @@ async def _ws(request: Any) -> Any:
     return ws
 
 
+async def _sse_gzip(request: Any) -> Any:
+    """Server-sent events behind Content-Encoding: gzip, flushed event by event: the chunks on
+    the wire are compressed, the secrets are inside them."""
+    import zlib
+
+    from aiohttp import web
+
+    resp = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Content-Encoding": "gzip"}
+    )
+    await resp.prepare(request)
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    for event in (
+        f"data: {json.dumps({'token': SSE_TOKEN, 'n': 1})}\n\n",
+        f"data: {JWT_SERVER}\n\n",
+        f"data: seed {MNEMONIC_SERVER}\n\n",
+    ):
+        await resp.write(z.compress(event.encode()) + z.flush(zlib.Z_SYNC_FLUSH))
+        await asyncio.sleep(0.05)
+    await resp.write(z.flush())
+    await resp.write_eof()
+    return resp
+
+
 async def _ws_first_protocol(request: Any) -> Any:
     """Selects the first subprotocol offered, whatever it is: a token sent as a subprotocol
     (a browser cannot set an Authorization header on a WebSocket) comes back in the answer."""
@@ -143,6 +167,7 @@ def start_secret_origin() -> SecretOrigin:
         app.router.add_get("/sse", _sse)
         app.router.add_get("/ws", _ws)
         app.router.add_get("/ws-protocol", _ws_first_protocol)
+        app.router.add_get("/sse-gzip", _sse_gzip)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

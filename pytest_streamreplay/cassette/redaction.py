@@ -26,6 +26,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 from .body import decode_body, encode_body
 from .records import (
+    Chunk,
     HttpInteraction,
     HttpRequest,
     Record,
@@ -46,6 +47,7 @@ from .secrets import (
     secret_param_name,
     secret_text_name,
 )
+from .stream_coding import decode_chunks
 from .wire_fields import field_spans
 
 __all__ = [
@@ -643,6 +645,30 @@ class Redactor:
             if data != old:
                 chunk.body = encode_body(data)
 
+    def _stream_chunks(self, chunks: list[Any], ctype: str | None) -> None:
+        if _textual(ctype) or (
+            ctype is None and all(not c.body or "base64" not in c.body for c in chunks)
+        ):
+            self._chunks(chunks)
+        elif not _compressed_media(ctype):
+            self._framed_chunks(chunks, ctype or "")
+
+    def _compressed_chunks(self, chunks: list[Any], coding: str, ctype: str | None) -> None:
+        """A compressed stream (see ``stream_coding``): redacted decoded, compressed again
+        chunk for chunk when anything changed. One this cannot decode is left as recorded."""
+        contents = [c.content for c in chunks]
+        decoded = decode_chunks(coding, contents)
+        if decoded is None:
+            return
+        pieces, codec = decoded
+        plain = [Chunk(c.t, encode_body(p)) for c, p in zip(chunks, pieces, strict=True)]
+        self._stream_chunks(plain, ctype)
+        new = [c.content for c in plain]
+        if new == pieces:
+            return
+        for chunk, data in zip(chunks, codec.encode(new), strict=True):
+            chunk.body = encode_body(data, binary=True)
+
     # -- records ---------------------------------------------------------------------------
     def _redact(self, record: Record) -> None:
         if isinstance(record, HttpInteraction):
@@ -657,12 +683,11 @@ class Redactor:
             if resp.chunks is not None:
                 for chunk in resp.chunks:
                     chunk.message = self._message_form(chunk.message)
-                if _textual(ctype) or (
-                    ctype is None and all(not c.body or "base64" not in c.body for c in resp.chunks)
-                ):
-                    self._chunks(resp.chunks)
-                elif not _compressed_media(ctype):
-                    self._framed_chunks(resp.chunks, ctype or "")
+                coding = resp.header("content-encoding")
+                if coding and coding.strip().lower() != "identity":
+                    self._compressed_chunks(resp.chunks, coding, ctype)
+                else:
+                    self._stream_chunks(resp.chunks, ctype)
             else:
                 body = self.body(resp.body, ctype)
                 if body is not resp.body:

@@ -211,3 +211,67 @@ def test_a_close_reason_and_a_status_reason_are_redacted() -> None:
     resp = HttpResponse(401, f"Unauthorized {JWT}", headers=[])
     rec = r.record(HttpInteraction(1, HttpRequest("GET", "https://a.test/", [], None), resp))
     _gone(rec, JWT)
+
+
+def _compress_stream(encoding: str, pieces: list[bytes]) -> list[bytes]:
+    import zlib
+
+    if encoding == "br":
+        import brotli
+
+        c = brotli.Compressor()
+        out = [c.process(p) + c.flush() for p in pieces]
+        out[-1] += c.finish()
+        return out
+    wbits = {"gzip": 31, "deflate": 15}[encoding]
+    z = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    out = [z.compress(p) + z.flush(zlib.Z_SYNC_FLUSH) for p in pieces]
+    return [*out, z.flush()]
+
+
+def _decompress(encoding: str, data: bytes) -> bytes:
+    import zlib
+
+    if encoding == "br":
+        import brotli
+
+        return brotli.decompress(data)
+    return zlib.decompressobj(47).decompress(data)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+def test_a_compressed_stream_is_redacted_inside_its_compression(encoding: str) -> None:
+    from secret_samples import JWT
+
+    from pytest_streamreplay.cassette import Chunk
+
+    events = (
+        f'data: {{"token": "gz-token-123456", "n": 1}}\n\ndata: jwt {JWT}\n\ndata: {{"n": 3}}\n\n'
+    ).encode()
+    cut = events.index(JWT.encode()) + 10  # a secret split across two chunks
+    wire = _compress_stream(encoding, [events[:cut], events[cut:]])
+    resp = HttpResponse(
+        200,
+        "OK",
+        headers=[("Content-Type", "text/event-stream"), ("Content-Encoding", encoding)],
+    )
+    resp.chunks = [Chunk(float(i), encode_body(c)) for i, c in enumerate(wire)]
+    rec = Redactor().record(HttpInteraction(0, HttpRequest("GET", "https://a.test/sse"), resp))
+    chunks = rec.response.chunks
+    assert len(chunks) == len(wire) and [c.t for c in chunks] == [0.0, 1.0, 2.0][: len(wire)]
+    plain = _decompress(encoding, b"".join(c.content for c in chunks)).decode()
+    assert "gz-token-123456" not in plain and JWT[:30] not in plain and JWT[-20:] not in plain
+    assert plain.count("data: ") == 3 and '"n": 3' in plain and "REDACTED-jwt-1" in plain
+    # each chunk decodes on its own as it arrives: the client sees the events at their times
+    first = _decompress_prefix(encoding, chunks[0].content)
+    assert first.startswith(b'data: {"token": "REDACTED-secret-1"')
+
+
+def _decompress_prefix(encoding: str, data: bytes) -> bytes:
+    import zlib
+
+    if encoding == "br":
+        import brotli
+
+        return brotli.Decompressor().process(data)
+    return zlib.decompressobj(47).decompress(data)

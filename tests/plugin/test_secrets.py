@@ -343,3 +343,38 @@ def test_a_token_sent_as_a_websocket_subprotocol_is_redacted_and_replays(
     assert '"subprotocol":"REDACTED-jwt-1"' in cassette.read_text()
     secret_origin.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+
+
+GZIP_SSE = """
+import os, httpx, pytest
+
+@pytest.mark.streamreplay
+def test_gzip_events():
+    with httpx.stream("GET", os.environ["ORIGIN"] + "/sse-gzip") as resp:
+        assert resp.headers["content-encoding"] == "gzip"
+        body = b"".join(resp.iter_bytes()).decode()
+    assert body.count("data: ") == 3 and '"n": 1' in body, body
+"""
+
+
+def test_a_compressed_event_stream_is_redacted_inside_its_compression(
+    inner: pytest.Pytester, secret_origin: SecretOrigin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import base64
+    import zlib
+
+    monkeypatch.setenv("ORIGIN", secret_origin.url)
+    inner.makepyfile(test_gzip=GZIP_SSE)
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(inner)
+    (record,) = [json.loads(line) for line in cassette.read_text().splitlines()[1:]]
+    chunks = record["response"]["chunks"]
+    assert len(chunks) >= 3 and all("base64" in c for c in chunks if c.get("base64"))
+    wire = b"".join(base64.b64decode(c["base64"]) for c in chunks if c.get("base64"))
+    plain = zlib.decompressobj(47).decompress(wire).decode()
+    assert plain.count("data: ") == 3
+    for name in ("sse_token", "jwt", "mnemonic"):
+        assert SERVER_SECRETS[name] not in plain, f"{name} kept inside the gzip stream"
+    assert "REDACTED-jwt-" in plain and "REDACTED-mnemonic-" in plain
+    secret_origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
