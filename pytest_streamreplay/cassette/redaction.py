@@ -38,6 +38,7 @@ from .secrets import (
     AUTH_OP_KEYS,
     MIN_SHAPE_LEN,
     auth_operation,
+    canonical_mnemonic,
     find_shapes,
     might_hold_shape,
     mnemonic_words,
@@ -388,13 +389,20 @@ class Redactor:
                 (
                     s,
                     e,
-                    self._placeholder(decode(_json_unescape(text[s:e])), kind, kind in _BY_VALUE),
+                    self._placeholder(
+                        self._shape_key(text[s:e], kind, decode), kind, kind in _BY_VALUE
+                    ),
                 )
                 for s, e, kind in find_shapes(text)
             ]
         if len(text) >= _MIN_VALUE_LEN:
             spans += self._value_spans(text, latin1)
         return _merge(spans) if spans else spans
+
+    @staticmethod
+    def _shape_key(found: str, kind: str, decode: Callable[[str], str]) -> str:
+        value = decode(_json_unescape(found))
+        return canonical_mnemonic(value) if kind == "mnemonic" else value
 
     def _text_pair_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:
         spans = []
@@ -496,7 +504,7 @@ class Redactor:
             return value if out is None else out
         if isinstance(value, list):
             if self.defaults and len(value) >= 12 and mnemonic_words(value):
-                ph = self._placeholder(" ".join(w.lower() for w in value), "mnemonic", False)
+                ph = self._placeholder(canonical_mnemonic(" ".join(value)), "mnemonic", False)
                 return [ph] * len(value)  # a seed phrase word by word keeps its length
             items = None
             for i, v in enumerate(value):

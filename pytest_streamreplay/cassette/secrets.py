@@ -15,6 +15,7 @@ __all__ = [
     "AUTH_OP_KEYS",
     "MIN_SHAPE_LEN",
     "auth_operation",
+    "canonical_mnemonic",
     "find_shapes",
     "might_hold_shape",
     "mnemonic_words",
@@ -282,6 +283,12 @@ def might_hold_shape(text: str) -> bool:
     if "%20" in text or ("://" in text and "@" in text):
         return True
     return _SHAPE_MARKS.search(text) is not None
+
+
+def canonical_mnemonic(text: str) -> str:
+    """A seed phrase as its words, lower case, one space apart: the one phrase however it was
+    written (capitals, commas, numbers, a list) gets one placeholder."""
+    return " ".join(w.lower() for w in _WORD.findall(text))
 
 
 def mnemonic_words(items: list[object]) -> bool:

@@ -275,3 +275,12 @@ def _decompress_prefix(encoding: str, data: bytes) -> bytes:
 
         return brotli.Decompressor().process(data)
     return zlib.decompressobj(47).decompress(data)
+
+
+def test_one_seed_phrase_written_three_ways_is_one_placeholder() -> None:
+    r = Redactor()
+    value = {"words": WORDS, "text": MNEMONIC.upper(), "csv": ", ".join(WORDS), "again": MNEMONIC}
+    msg = r.record(WsMessage.build(0, "recv", 1.0, json.dumps(value).encode(), False))
+    out = msg.value
+    assert set(out["words"]) == {"REDACTED-mnemonic-1"}
+    assert out["text"] == out["csv"] == out["again"] == "REDACTED-mnemonic-1", out
