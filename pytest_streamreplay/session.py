@@ -187,6 +187,7 @@ class CassetteSession:
             self._ws_scripts += [WsScript(w.conn, index.messages(w), w.close) for w in index.ws]
             self._ws_where += [(index.path, w.line) for w in index.ws]
         self._plays = [0] * len(self._http)
+        self._summaries: dict[int, tuple[int, HttpRequest]] = {}
         self._url_only = all(m.url_only for m in self.matchers)
         self._by_path = any(m.url_only and m.name == "path" for m in self.matchers)
         if self.can_record and self._index is not None:  # new_episodes: number after them
@@ -406,7 +407,7 @@ class CassetteSession:
             self.traffic += 1
             if self.can_replay:
                 for script, (path, line) in zip(self._ws_scripts, self._ws_where, strict=True):
-                    if not script.used and _ws_key(script.conn.url) == live:
+                    if not script.used and self._recorded_ws_key(script.conn.url) == live:
                         script.used = True
                         return Decision("replay", script=script, line=line, path=path)
             if self.can_record:
@@ -415,7 +416,7 @@ class CassetteSession:
                 report = self._missing_report(f"WebSocket connection to {url}")
                 self.unmatched.append(Unmatched(HttpRequest("GET", url), report))
                 return Decision("refuse", report=report)
-            recorded = [s for s in self._ws_scripts if _ws_key(s.conn.url) == live]
+            recorded = [s for s in self._ws_scripts if self._recorded_ws_key(s.conn.url) == live]
             lines = [
                 f"Unexpected WebSocket connection to {url}",
                 f"  cassette: {self.path} (record mode {self.effective_mode.value}"
@@ -527,6 +528,21 @@ class CassetteSession:
         with self._lock:
             self.unmatched.append(Unmatched(live, report))
 
+    def _recorded_ws_key(self, url: str) -> Any:
+        """A recorded WebSocket URL as today's rules redact it (see ``_recorded_summary``)."""
+        return _ws_key(self.redactor.request(HttpRequest("GET", url)).url)
+
+    def _recorded_summary(self, i: int) -> HttpRequest:
+        """Recorded request ``i``'s method, URL and headers as today's rules redact them (a
+        cassette recorded under older rules may hold in clear what a live request now has
+        redacted), placeholders normalised; kept while no new secret value was learned."""
+        generation = self.redactor.live_generation
+        cached = self._summaries.get(i)
+        if cached is None or cached[0] != generation:
+            cached = (generation, self.redactor.request(self._http[i].summary()))
+            self._summaries[i] = cached
+        return cached[1]
+
     def _compare(self, live: HttpRequest, i: int, partial: bool = False) -> list[tuple[str, str]]:
         """The failing matchers for recorded request ``i``; a matcher's own error is raised as
         a ``ReplayError`` naming the record's file and line."""
@@ -534,13 +550,13 @@ class CassetteSession:
         try:
             # gRPC calls also compare their messages (see ``compare``): those need the body.
             # The recorded side as matching sees it: placeholders compare whatever their number.
-            summary = Redactor.matchable(entry.summary())
+            summary = self._recorded_summary(i)
             if self._url_only and not is_grpc(live.headers):
                 return compare(live, summary, self.matchers)
             url_matchers = [m for m in self.matchers if m.url_only]
             if url_matchers and (failures := compare(live, summary, url_matchers)):
                 return failures  # differs already on method or URL: no need to read it back
-            recorded = Redactor.matchable(self._with_forms(source.request(entry)))
+            recorded = self.redactor.request(self._with_forms(source.request(entry)))
             return compare(live, recorded, self.matchers, partial=partial)
         except CassetteError:
             raise

@@ -769,6 +769,11 @@ class Redactor:
             )
         return self._live_twin
 
+    @property
+    def live_generation(self) -> int:
+        """Grows whenever live redaction learns a secret value (see ``generation``)."""
+        return self._live.generation
+
     def request(self, req: HttpRequest) -> HttpRequest:
         """A live request redacted by the same rules and ready to compare (``matchable``)."""
         copy = HttpRequest(req.method, req.url, list(req.headers), req.body, req.messages)

@@ -5,6 +5,7 @@ stopped and a client that sends the real secrets again replays under --replay-st
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, quote_plus
@@ -378,3 +379,72 @@ def test_a_compressed_event_stream_is_redacted_inside_its_compression(
     assert "REDACTED-jwt-" in plain and "REDACTED-mnemonic-" in plain
     secret_origin.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+
+
+OLD_RULES = """
+import os, requests, pytest
+
+@pytest.mark.streamreplay(match_on=["method", "uri", "body", "headers[x-auth-key]"])
+def test_old():
+    r = requests.post(os.environ["ORIGIN"] + "/login", headers={"X-Auth-Key": "cf-key-0123456789"},
+                      data="password: old-rules-pw-123456\\nuser: ann")
+    assert r.json() == {"ok": True}
+
+
+@pytest.mark.streamreplay
+def test_old_ws():
+    import json, websocket
+    ws = websocket.create_connection(os.environ["ORIGIN"].replace("http", "ws") + "/bot"
+                                     + TELEGRAM + "/ws", timeout=10)
+    ws.send(json.dumps({"op": "auth", "args": ["bybitOldKey123456", 1700000000000, "oldSig98765"]}))
+    assert json.loads(ws.recv()) == {"success": True}
+    ws.close()
+"""
+
+
+def test_a_cassette_recorded_under_older_rules_still_matches(inner: pytest.Pytester) -> None:
+    """Rules grow (a header name, a text form): a request recorded before, its secret in clear,
+    still matches the same live request, whose secret the new rules now find; both sides are
+    compared as today's rules redact them. ``redact --check`` then reports the cassette."""
+    from pytest_streamreplay.cassette import (
+        HttpInteraction,
+        HttpRequest,
+        HttpResponse,
+        WsClose,
+        WsConnection,
+        WsMessage,
+        encode_body,
+        new_header,
+        write_cassette,
+    )
+
+    url = "http://127.0.0.1:9/login"
+    request = HttpRequest(
+        "POST",
+        url,
+        [("X-Auth-Key", "cf-key-0123456789"), ("Content-Type", "text/plain")],
+        encode_body(b"password: old-rules-pw-123456\nuser: ann"),
+    )
+    response = HttpResponse(
+        200, "OK", headers=[("Content-Type", "application/json")], body=encode_body(b'{"ok":true}')
+    )
+    path = inner.path / "cassettes" / "test_old_rules" / "test_old.jsonl"
+    write_cassette(path, new_header(), [HttpInteraction(0, request, response)])
+    telegram = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    auth = {"op": "auth", "args": ["bybitOldKey123456", 1700000000000, "oldSig98765"]}
+    ws_url = f"ws://127.0.0.1:9/bot{telegram}/ws"
+    write_cassette(
+        path.with_name("test_old_ws.jsonl"),
+        new_header(),
+        [
+            WsConnection(0, ws_url),
+            WsMessage.build(0, "send", 1.0, json.dumps(auth).encode(), False),
+            WsMessage.build(0, "recv", 2.0, b'{"success": true}', False),
+            WsClose(0, 3.0, 1000, "", "client"),
+        ],
+    )
+    source = OLD_RULES.replace('os.environ["ORIGIN"]', repr(url[:-6]))
+    inner.makepyfile(test_old_rules=f"TELEGRAM = {telegram!r}\n" + source)
+    inner.runpytest("--replay-strict").assert_outcomes(passed=2)
+    check = inner.run(sys.executable, "-m", "pytest_streamreplay.cli", "redact", "--check", path)
+    assert check.ret == 1 and "would change 1 record of 1" in check.stdout.str()
