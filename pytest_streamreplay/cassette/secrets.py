@@ -193,7 +193,9 @@ MIN_SHAPE_LEN = 18
 _SHAPES = re.compile(
     # A JWT (or JWS/JWE): base64url JSON header and payload, both starting with '{"'.
     r"(?P<jwt>(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{6,}\.eyJ[A-Za-z0-9_\-]{6,}"
-    r"(?:\.[A-Za-z0-9_\-]*){1,3})"
+    r"(?:\.[A-Za-z0-9_\-]*){1,3}"
+    # ... and base64-encoded whole (Kubernetes' bearer subprotocol): its 'eyJ' encodes as 'ZXlK'.
+    r"|(?<![A-Za-z0-9+/_\-])ZXlK[A-Za-z0-9+/_\-]{40,}={0,2})"
     # A PEM private key, whole, or up to where its base64 stops when the END line is missing.
     r"|(?P<pem>-----BEGIN[A-Z0-9 ]{0,40}PRIVATE KEY-----"
     r"(?:[\s\S]{0,20000}?-----END[A-Z0-9 ]{0,40}PRIVATE KEY-----|[A-Za-z0-9+/=\s\\:,-]*))"
@@ -268,7 +270,7 @@ def _mnemonics(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
 # Every shape above contains one of these: a text with none of them skips the regexes (most
 # recorded strings are prices, ids and timestamps).
 _SHAPE_MARKS = re.compile(
-    r"eyJ|-----BEGIN|AKIA|ASIA|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|sk-|:AA"
+    r"eyJ|ZXlK|-----BEGIN|AKIA|ASIA|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|sk-|:AA"
 )
 
 

@@ -284,3 +284,23 @@ def test_one_seed_phrase_written_three_ways_is_one_placeholder() -> None:
     out = msg.value
     assert set(out["words"]) == {"REDACTED-mnemonic-1"}
     assert out["text"] == out["csv"] == out["again"] == "REDACTED-mnemonic-1", out
+
+
+def test_a_base64_encoded_jwt_is_a_jwt() -> None:
+    """Kubernetes takes a bearer token as a WebSocket subprotocol, base64url-encoded
+    (``base64url.bearer.authorization.k8s.io.<token>``): a JWT's base64 starts ``ZXlK``."""
+    import base64
+
+    from secret_samples import JWT
+
+    encoded = base64.urlsafe_b64encode(JWT.encode()).decode().rstrip("=")
+    header = f"base64url.bearer.authorization.k8s.io.{encoded}, v4.channel.k8s.io"
+    req = HttpRequest("GET", "https://k8s.test/exec", [("Sec-WebSocket-Protocol", header)], None)
+    rec = Redactor().record(HttpInteraction(0, req, HttpResponse(101, "", headers=[])))
+    _gone(rec, encoded, encoded[:40])
+    assert rec.request.headers == [
+        (
+            "Sec-WebSocket-Protocol",
+            "base64url.bearer.authorization.k8s.io.REDACTED-jwt-1, v4.channel.k8s.io",
+        )
+    ]
