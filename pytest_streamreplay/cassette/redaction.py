@@ -92,10 +92,13 @@ _PARAM = re.compile(r"(^|[?&;\s/#])([A-Za-z_][A-Za-z0-9_.\-\[\]]{0,63})=([^&\s\"
 # Parameters of a URL's query or fragment (OAuth's ``#access_token=``) or a form body.
 _PARAM_STARTS = frozenset({"", "?", "&", "#"})
 # name: value, name = value, 'name': 'value', <name>value</name> in free text (YAML, INI, XML, a
-# logged header, a Python repr); an Authorization's scheme is kept. See ``secret_text_name``.
+# logged header, a Python repr); an Authorization's scheme is kept. The value is the whole quoted
+# string, else the rest of the line up to a separator (YAML and INI values hold blanks).
+# See ``secret_text_name``.
 _TEXT_PAIR = re.compile(
     r"(?:^|(?<=[\s{,;(<'\"]))([A-Za-z_][A-Za-z0-9_.\-]{0,63})['\"]?(?:[ \t]*[:=][ \t]*|>)"
-    r"(?:(?:Bearer|Basic|Token|Digest|Bot)[ \t]+)?['\"]?([^\s'\",;<>&]{1,4096})"
+    r"(?:(?:Bearer|Basic|Token|Digest|Bot)[ \t]+)?"
+    r"(?:\"((?:[^\"\\\n]|\\.){1,4096})\"|'([^'\n]{1,4096})'|([^\s'\",;<>&][^\r\n'\",;<>&]{0,4095}))"
 )
 # A multipart/form-data field: its name in the part's headers, its value the first line after
 # the blank line.
@@ -407,11 +410,13 @@ class Redactor:
     def _text_pair_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:
         spans = []
         for m in _TEXT_PAIR.finditer(text):
-            name, raw = m.groups()
-            if is_placeholder(raw) or not self.secret_text(name):
+            group = next(g for g in (2, 3, 4) if m.group(g) is not None)
+            start, raw = m.start(group), m.group(group).rstrip()
+            if is_placeholder(raw) or not self.secret_text(m.group(1)):
                 continue
-            ph = self._placeholder(decode(_json_unescape(raw)), "secret", not _one_off(name))
-            spans.append((m.start(2), m.end(2), ph))
+            value = decode(_json_unescape(raw))
+            ph = self._placeholder(value, "secret", not _one_off(m.group(1)))
+            spans.append((start, start + len(raw), ph))
         return spans
 
     def _multipart_spans(self, text: str, decode: Callable[[str], str]) -> list[Span]:

@@ -304,3 +304,18 @@ def test_a_base64_encoded_jwt_is_a_jwt() -> None:
             "base64url.bearer.authorization.k8s.io.REDACTED-jwt-1, v4.channel.k8s.io",
         )
     ]
+
+
+def test_a_name_colon_value_takes_the_whole_value_and_learns_no_word_of_it() -> None:
+    r = Redactor()
+    phrase = "correct horse battery staple"
+    for text in (
+        json.dumps({"password": phrase, "n": 1}),
+        f"password: {phrase}\nuser: ann",
+        f"{{'password': '{phrase}'}}",
+        f"<password>{phrase}</password>",
+    ):
+        out = r.text(text)
+        assert "horse" not in out and "staple" not in out, out
+    later = "the answer is correct, the battery is fine"
+    assert r.text(later) == later, "no word of a secret is searched for on its own"
