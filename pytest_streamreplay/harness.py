@@ -322,3 +322,5 @@ def _use_cassette(
     if problems:
         raise ReplayProblemsError("\n\n".join(problems))
     session.save(note=handle.note, metadata=handle.metadata)
+    if late := session.late_errors():  # the proxy failed writing an exchange meanwhile
+        raise ReplayProblemsError("\n\n".join(late))

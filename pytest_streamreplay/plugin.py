@@ -310,6 +310,9 @@ def streamreplay(request: pytest.FixtureRequest) -> Iterator[StreamReplayHandle 
                 # Count what is on disk, not what passed the proxy.
                 action = "recorded"
                 interactions = session.cassette_http
+    if late := session.late_errors():  # the proxy failed after the test's own check
+        state.outcomes.append(CassetteOutcome(item.nodeid, path, "error"))
+        pytest.fail("\n\n".join(late), pytrace=False)
     users = state.users[_key(session.path)]
     judged_for_the_run = users > 1 and session.can_replay and not session.can_record
     unused_http, unused_ws = session.unused_lines() if judged_for_the_run else (None, None)

@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -49,6 +49,8 @@ log = logging.getLogger("pytest_streamreplay")
 
 #: How long teardown waits for live flows the test started to finish before cutting them off.
 SETTLE_TIMEOUT_S = 2.0
+#: How long teardown waits, past that, for exchanges already being written.
+FINISHING_TIMEOUT_S = 30.0
 
 
 class RecordMode(StrEnum):
@@ -198,6 +200,8 @@ class CassetteSession:
         # Live flows (HTTP exchanges, WebSocket connections) being recorded, by flow id: each
         # maps to what writes it from what was delivered if it is still open at teardown.
         self._live: dict[str, Callable[[], None]] = {}
+        self._finishing = 0  # flows that ended and are being written (see ``finishing``)
+        self._errors_told = 0  # how many of ``errors`` ``problems`` has reported
 
     # -- routes ----------------------------------------------------------------------------
     def add_route(self, original: str, target: str) -> None:
@@ -310,6 +314,7 @@ class CassetteSession:
         self.wait_idle()
         with self._lock:
             out = [*self.errors, *(u.report for u in self.unmatched)]
+            self._errors_told = len(self.errors)
         if not self.strict:
             return out
         with self._lock:
@@ -366,9 +371,19 @@ class CassetteSession:
             self._idle.notify_all()
 
     def wait_idle(self, timeout: float = 2.0) -> bool:
-        """Give connections the test just closed a moment to finish before judging them."""
+        """Give connections the test just closed a moment to finish before judging them, and
+        exchanges being written a moment to be written (or to fail)."""
         with self._lock:
-            return self._idle.wait_for(lambda: self._active <= 0, timeout)
+            return self._idle.wait_for(lambda: self._active <= 0 and not self._finishing, timeout)
+
+    def late_errors(self) -> list[str]:
+        """Failures inside the proxy that came after ``problems`` was asked (a live exchange
+        the proxy wrote only after the test returned: its client had the whole answer); each
+        is returned once. Nothing was saved with them (see ``records_to_save``)."""
+        with self._lock:
+            late = self.errors[self._errors_told :]
+            self._errors_told = len(self.errors)
+            return late
 
     # -- live flows being recorded ---------------------------------------------------------
     def flow_started(self, key: str, cut: Callable[[], None]) -> None:
@@ -377,20 +392,49 @@ class CassetteSession:
             self._live[key] = cut
 
     def flow_finished(self, key: str) -> bool:
-        """The flow ended on its own. False when it was already cut off at teardown (or never
-        tracked): then whatever it would record now is too late and must be dropped."""
+        """The flow ended on its own, with nothing to write. False when it was already cut off
+        at teardown (or never tracked)."""
         with self._lock:
             found = self._live.pop(key, None) is not None
             self._idle.notify_all()
             return found
 
+    @contextlib.contextmanager
+    def finishing(self, key: str) -> Iterator[bool]:
+        """The flow ended on its own: yields whether it is still this session's to write (False
+        when teardown already cut it off: what it would write now is too late). Teardown's
+        ``settle`` waits until the block is done, so a client that had its whole answer before
+        the proxy wrote it (a body with a Content-Length) cannot have its test saved without it.
+        """
+        with self._lock:
+            mine = self._live.pop(key, None) is not None
+            self._finishing += mine
+        try:
+            yield mine
+        finally:
+            if mine:
+                with self._lock:
+                    self._finishing -= 1
+                    self._idle.notify_all()
+
     def settle(self, timeout: float = SETTLE_TIMEOUT_S) -> int:
         """Wait (bounded) for every flow the test started, then cut off the ones still open so
-        they are written with what they delivered; returns how many were cut."""
+        they are written with what they delivered; returns how many were cut. Flows being
+        written when the wait ends are waited for (a short, CPU-bound step; bounded too)."""
         with self._lock:
-            self._idle.wait_for(lambda: not self._live and self._active <= 0, timeout)
+            self._idle.wait_for(
+                lambda: not self._live and not self._finishing and self._active <= 0, timeout
+            )
             cuts = list(self._live.values())
             self._live.clear()
+            if not self._idle.wait_for(lambda: not self._finishing, FINISHING_TIMEOUT_S):
+                log.error(
+                    "pytest-streamreplay: %s: %d exchange(s) still being written after %.0f s "
+                    "were left out of the cassette",
+                    self.path,
+                    self._finishing,
+                    FINISHING_TIMEOUT_S,
+                )
         for cut in cuts:
             try:
                 cut()

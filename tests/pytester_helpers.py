@@ -8,6 +8,45 @@ from typing import Any
 
 import pytest
 
+#: An inner run's conftest that has the proxy write each live exchange 0.5 s late, as on a
+#: loaded box: the client may have its whole answer (a body with a Content-Length) and its test
+#: be ending before the proxy wrote it, or failed writing it.
+SLOW_PROXY = """
+import time
+from pytest_streamreplay.proxy import http_addon
+
+_real = http_addon._record_live
+
+def _late(flow, meta, end):
+    time.sleep(0.5)  # a loaded box: the proxy's thread writes the exchange late
+    _real(flow, meta, end)
+
+def pytest_configure(config):
+    http_addon._record_live = _late
+
+def pytest_unconfigure(config):
+    http_addon._record_live = _real
+"""
+
+#: The same with the proxy's response hook itself starting 0.5 s late (the test has returned and
+#: been judged by then).
+LATE_RESPONSE_HOOK = """
+import asyncio
+from pytest_streamreplay.proxy import http_addon
+
+_real = http_addon.HttpRecordReplay.response
+
+async def _late(self, flow):
+    await asyncio.sleep(0.5)  # the proxy's loop meanwhile passes the body's last bytes on
+    _real(self, flow)
+
+def pytest_configure(config):
+    http_addon.HttpRecordReplay.response = _late
+
+def pytest_unconfigure(config):
+    http_addon.HttpRecordReplay.response = _real
+"""
+
 
 def outputs(pytester: pytest.Pytester) -> list[bytes]:
     """What each inner run wrote to OUT (``run<N>.bin``), in run order."""

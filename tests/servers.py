@@ -58,6 +58,8 @@ class _Handler(BaseHTTPRequestHandler):
                 uuid.uuid4().bytes + bytes(range(256)),
                 {"Content-Type": "application/octet-stream"},
             )
+        elif self.path.startswith("/bytes/"):  # /bytes/N: N bytes with a Content-Length
+            self._send(200, b"b" * int(self.path.rsplit("/", 1)[1]), {"Content-Type": "x/y"})
         elif self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
             self._send(code, json.dumps(payload).encode(), {"Content-Type": "application/json"})

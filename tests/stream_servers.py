@@ -177,14 +177,16 @@ async def _raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
     after two NDJSON lines; ``/truncated-chunked`` closes before the last chunk; ``/slow``
     sends one event and then stays silent for 5 s (longer than the clients' timeouts);
     ``/slow-headers`` answers nothing for 5 s; ``/slow-json`` sends the headers of a JSON body
-    that then takes 5 s (a proxy that buffers it shows the client nothing)."""
+    that then takes 5 s (a proxy that buffers it shows the client nothing). ``/cut-plain`` and
+    ``/truncated-json`` break off bodies no proxy streams by their type (plain text with a
+    length, chunked JSON)."""
     try:
         head = await reader.readuntil(b"\r\n\r\n")
         path = head.split(b" ", 2)[1].decode()
-        if path == "/cut-length":
+        if path in ("/cut-length", "/cut-plain"):
+            ctype = b"application/x-ndjson" if path == "/cut-length" else b"text/plain"
             writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n"
-                b"Content-Length: 1000\r\n\r\n"
+                b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\n" % ctype
             )
             for i in range(2):
                 writer.write(json.dumps({"n": i, "u": str(uuid.uuid4())}).encode() + b"\n")
@@ -202,6 +204,16 @@ async def _raw(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
                 await asyncio.sleep(0.05)
             if path == "/slow":
                 await asyncio.sleep(5)
+        elif path == "/truncated-json":
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            for i in range(2):
+                data = json.dumps({"n": i, "u": str(uuid.uuid4())}).encode() + b"\n"
+                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
+                await writer.drain()
+                await asyncio.sleep(0.05)
         elif path == "/slow-headers":
             await asyncio.sleep(5)
         elif path == "/slow-json":

@@ -2,7 +2,10 @@
 
 Streamed responses (server-sent events, NDJSON, chunked non-JSON bodies, downloads over 1 MiB)
 are recorded chunk by chunk with their offsets as they pass, never buffered, and replayed
-through the replay origin so their structure and timing survive.
+through the replay origin so their structure and timing survive. Every other live body passes
+to the client as it arrives too (``_BodyTap``): one that finishes is written whole, one the
+origin breaks off or the client leaves is written as what was delivered and how it ended, as
+a stream is. Buffering it would turn a broken body into the proxy's 502, which no origin sent.
 """
 
 from __future__ import annotations
@@ -164,6 +167,28 @@ class _ChunkRecorder:
         return [*self._chunks, partial] if partial is not None else list(self._chunks)
 
 
+class _BodyTap(_ChunkRecorder):
+    """A live body no type marks as a stream: passed on as it arrives, kept whole until it
+    ends. Finished, it is written as one body (``whole``); broken off, as the chunks the
+    client was delivered (``chunks``), like a stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._parts: list[tuple[float, bytes]] = []
+
+    def __call__(self, data: bytes) -> bytes:
+        if data:
+            self._parts.append(((time.monotonic() - self.start) * 1000.0, data))
+        return data
+
+    def whole(self) -> bytes:
+        return b"".join(data for _, data in self._parts)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [Chunk(t, encode_body(d, binary=not is_utf8(d))) for t, d in self._parts]
+
+
 def stream_end(error_msg: str, client_gone: bool = False) -> str:
     """How a response that raised mitmproxy's ``error`` hook ended, from its message and
     whether the client's connection is already closed.
@@ -244,6 +269,9 @@ def _record_live(flow: Any, meta: _Live, end: str | None) -> None:
     if end is not None and (flow.response is None or meta.recorder is None):
         # Nothing reached the client: no headers yet, or a buffered body still incomplete.
         response = HttpResponse(0, chunks=[], end="no_response")
+    elif end is None and isinstance(meta.recorder, _BodyTap):
+        flow.response.raw_content = meta.recorder.whole()  # passed on, not kept by mitmproxy
+        response = _response_from_flow(flow, None)
     else:
         chunks = list(meta.recorder.chunks) if meta.recorder else None
         response = _response_from_flow(flow, chunks, end)
@@ -377,18 +405,29 @@ class HttpRecordReplay:
         meta = flow.metadata.get(_META)
         if isinstance(meta, Routed):
             flow.response.stream = True
-        elif isinstance(meta, _Live) and flow.websocket is None and is_streaming(flow.response):
-            grpc = is_grpc(list(flow.response.headers.items(multi=True)))
-            meta.recorder = _ChunkRecorder(meta.sent, grpc=grpc)
+        elif isinstance(meta, _Live) and flow.websocket is None:
+            if is_streaming(flow.response):
+                grpc = is_grpc(list(flow.response.headers.items(multi=True)))
+                meta.recorder = _ChunkRecorder(meta.sent, grpc=grpc)
+            elif flow.response.status_code != 101:
+                meta.recorder = _BodyTap()
+            else:
+                return
             flow.response.stream = meta.recorder
 
-    @fail_closed
     def response(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if not isinstance(meta, _Live) or flow.websocket is not None:
             return
-        if meta.session.flow_finished(flow.id):
-            _record_live(flow, meta, None)
+        # Teardown waits for the block, the failure report included: the client may have had
+        # the whole body (its Content-Length) and its test be ending already.
+        with meta.session.finishing(flow.id) as mine:
+            if mine:
+                self.record_response(flow)
+
+    @fail_closed
+    def record_response(self, flow: Any) -> None:
+        _record_live(flow, flow.metadata[_META], None)
 
     @fail_closed
     def error(self, flow: Any) -> None:
@@ -398,15 +437,22 @@ class HttpRecordReplay:
                 meta.session.closed(None)
             elif self.h2 is not None:
                 self.h2.cancel(meta.path)  # calls its on_done, which closes
-        elif isinstance(meta, _Live) and meta.session.flow_finished(flow.id):
-            end = stream_end(flow.error.msg if flow.error else "", not flow.client_conn.connected)
-            # A stream the client stopped reading, or the origin broke off: what passed is what
-            # the client saw, so it is recorded with how it ended. A client that gave up before
-            # anything reached it (it timed out) is recorded as such. A buffered response the
-            # origin broke off reached the client as the proxy's 502: nothing to replay.
-            if end == "client_closed" or meta.recorder is not None:
-                _record_live(flow, meta, end)
-            elif flow.response is None and flow.error is not None:
-                meta.session.origin_failed(
-                    f"{flow.request.method} {meta.request(flow).url}: {flow.error.msg}"
-                )
+        elif isinstance(meta, _Live):
+            with meta.session.finishing(flow.id) as mine:
+                if mine:
+                    self.record_ended(flow)
+
+    @fail_closed
+    def record_ended(self, flow: Any) -> None:
+        """Write an exchange that ended without finishing (see ``stream_end``)."""
+        meta = flow.metadata[_META]
+        end = stream_end(flow.error.msg if flow.error else "", not flow.client_conn.connected)
+        # A body the client stopped reading, or the origin broke off: what passed is what
+        # the client saw, so it is recorded with how it ended. A client that gave up before
+        # anything reached it (it timed out) is recorded as such.
+        if end == "client_closed" or meta.recorder is not None:
+            _record_live(flow, meta, end)
+        elif flow.response is None and flow.error is not None:
+            meta.session.origin_failed(
+                f"{flow.request.method} {meta.request(flow).url}: {flow.error.msg}"
+            )

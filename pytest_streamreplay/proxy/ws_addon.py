@@ -161,11 +161,18 @@ class WebSocketRecordReplay:
         if len(messages) > 1:
             del messages[:-1]  # kept only to be recorded: long streams must not pile up
 
-    @fail_closed
     def websocket_end(self, flow: Any) -> None:
         meta = flow.metadata.get(_META)
         if not isinstance(meta, _Recording):
             return
+        # Not already cut off at teardown; teardown waits for the block (failure included).
+        with meta.session.finishing(flow.id) as mine:
+            if mine:
+                self.record_close(flow)
+
+    @fail_closed
+    def record_close(self, flow: Any) -> None:
+        meta = flow.metadata[_META]
         session, conn_id, opened = meta.session, meta.conn_id, meta.opened
         ws = flow.websocket
         close = WsClose(
@@ -175,5 +182,4 @@ class WebSocketRecordReplay:
             ws.close_reason or "",
             "client" if ws.closed_by_client else "server",
         )
-        if session.flow_finished(flow.id):  # not already cut off at teardown
-            session.record(close)
+        session.record(close)

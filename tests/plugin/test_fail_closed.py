@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytester_helpers import LATE_RESPONSE_HOOK, SLOW_PROXY
 
 from pytest_streamreplay.cassette import new_header, write_cassette
 
@@ -295,8 +296,36 @@ def test_a_failing_redact_hook_fails_the_recording_and_saves_nothing(
         test_a=CLIENTS + "@pytest.mark.streamreplay\ndef test_x():\n    assert get('/a').json()\n"
     )
     result = inner.runpytest("--record-mode=once", *keep)
-    result.assert_outcomes(failed=1)
+    _fails_in_call_or_teardown(result)
     result.stdout.fnmatch_lines(["*the proxy failed on GET http://127.0.0.1:*/a*redact hook bug*"])
+    assert list((inner.path / "cassettes").rglob("*.jsonl")) == []
+
+
+def _fails_in_call_or_teardown(result: pytest.RunResult) -> None:
+    """The client has its whole answer (a body with a Content-Length) as its last byte passes,
+    maybe before the proxy's response hook fails: the test fails in its call when the hook
+    failed by then, else at its teardown (never passes)."""
+    outcomes = result.parseoutcomes()
+    assert outcomes in ({"failed": 1}, {"passed": 1, "errors": 1}), outcomes
+
+
+@pytest.mark.parametrize("slow", [SLOW_PROXY, LATE_RESPONSE_HOOK], ids=["writing", "hook"])
+def test_a_redact_hook_failing_after_the_client_had_its_answer_fails_the_test(
+    inner, origin, monkeypatch, slow
+):
+    """The client read its whole body (2 MB, with a Content-Length) and the test returned before
+    the proxy, writing the exchange late, hit the failing hook: the test still fails, nothing
+    is saved, and the summary does not call it replayed."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makeconftest(slow + RAISING_REDACT)
+    inner.makepyfile(
+        test_a=CLIENTS
+        + "@pytest.mark.streamreplay\ndef test_x():\n    assert get('/bytes/2000000').content\n"
+    )
+    result = inner.runpytest("--record-mode=once")
+    _fails_in_call_or_teardown(result)
+    result.stdout.fnmatch_lines(["*the proxy failed on GET http://127.0.0.1:*/bytes/*redact hook*"])
+    result.stdout.no_fnmatch_line("*1 replayed*")
     assert list((inner.path / "cassettes").rglob("*.jsonl")) == []
 
 
