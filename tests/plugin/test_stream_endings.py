@@ -14,6 +14,7 @@ import websocket  # noqa: F401
 from pytester_helpers import SLOW_PROXY, cassette_files, cassette_lines
 from stream_servers import StreamOrigin, start_stream_origin
 
+from pytest_streamreplay.cassette import new_header, write_cassette
 from pytest_streamreplay.cassette.records import Chunk
 
 
@@ -238,6 +239,28 @@ def test_unfinished_stream_is_recorded_and_replayed_with_its_ending(
     assert all(item in body for item in live["items"])
     # ... and replay gives it the same items and the same ending.
     assert replayed == live
+
+
+@pytest.mark.parametrize("mode", ["new_episodes", "all"])
+def test_a_broken_body_is_recorded_with_its_ending_in_every_recording_mode(
+    inner, monkeypatch, streams, mode
+):
+    """The same as ``once`` when the cassette exists already: added (``new_episodes``) or
+    recorded again (``all``), with what was delivered and how it ended."""
+    monkeypatch.setenv("URL", streams.raw_url + "/cut-plain")
+    monkeypatch.setenv("N", "0")
+    monkeypatch.setenv("TIMEOUT", "10")
+    inner.makepyfile(test_feed=CLIENTS["httpx"] + FEED_TEST)
+    (inner.path / "cassettes" / "test_feed").mkdir(parents=True)
+    write_cassette(inner.path / "cassettes" / "test_feed" / "test_feed.jsonl", new_header(), [])
+    inner.runpytest(f"--record-mode={mode}").assert_outcomes(passed=1)
+    (record,) = _http_records(inner)
+    assert record["response"]["end"] == "origin_closed"
+    assert record["response"]["status"] == 200 and _body(record["response"])
+    streams.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    live, replayed = _runs(inner)
+    assert live["items"] and live["end"] == "RemoteProtocolError" and replayed == live
 
 
 @pytest.mark.parametrize("client", ["httpx", "requests", "aiohttp"])
