@@ -428,12 +428,10 @@ class CassetteSession:
             cuts = list(self._live.values())
             self._live.clear()
             if not self._idle.wait_for(lambda: not self._finishing, FINISHING_TIMEOUT_S):
-                log.error(
-                    "pytest-streamreplay: %s: %d exchange(s) still being written after %.0f s "
-                    "were left out of the cassette",
-                    self.path,
-                    self._finishing,
-                    FINISHING_TIMEOUT_S,
+                # The recording would be partial: it is not saved and the test fails with this.
+                self.errors.append(
+                    f"pytest-streamreplay: {self.path}: {self._finishing} exchange(s) still "
+                    f"being written by the proxy after {FINISHING_TIMEOUT_S:.0f} s: not saved"
                 )
         for cut in cuts:
             try:

@@ -267,7 +267,7 @@ def _record_live(flow: Any, meta: _Live, end: str | None) -> None:
     Runs on the proxy loop, or on the test's thread when teardown cuts a flow off."""
     session = meta.session
     if end is not None and (flow.response is None or meta.recorder is None):
-        # Nothing reached the client: no headers yet, or a buffered body still incomplete.
+        # Nothing reached the client: no headers yet.
         response = HttpResponse(0, chunks=[], end="no_response")
     elif end is None and isinstance(meta.recorder, _BodyTap):
         flow.response.raw_content = meta.recorder.whole()  # passed on, not kept by mitmproxy

@@ -4,7 +4,9 @@ from what they delivered, and nothing a cut flow sends afterwards reaches the ca
 from __future__ import annotations
 
 import threading
+import time
 
+from pytest_streamreplay import session as session_module
 from pytest_streamreplay.cassette.records import WsClose, WsMessage
 from pytest_streamreplay.session import CassetteSession, RecordMode
 
@@ -50,3 +52,48 @@ def test_one_failing_cut_does_not_lose_the_others(tmp_path) -> None:
     session.flow_started("b", lambda: session.record(WsClose(1, 1.0, None, "", "teardown")))
     assert session.settle(timeout=0.01) == 2
     assert len(session.new_records) == 1
+
+
+def test_a_flow_being_written_when_the_wait_ends_is_in_the_save(tmp_path) -> None:
+    """The proxy took the flow (its response hook runs) but writes it late: the save waits."""
+    session = _session(tmp_path)
+    session.flow_started("f1", lambda: None)
+    taken = threading.Event()
+
+    def finish() -> None:
+        with session.finishing("f1") as mine:
+            assert mine
+            taken.set()
+            time.sleep(0.3)  # writing, on a busy box
+            session.record(WsClose(0, 1.0), flow=None)
+
+    writer = threading.Thread(target=finish)
+    writer.start()
+    assert taken.wait(10)
+    assert session.settle(timeout=0.01) == 0, "being written: not cut off"
+    writer.join()
+    assert [type(r) for r in session.records_to_save() or []] == [WsClose]
+
+
+def test_a_writer_stuck_past_its_bound_fails_the_save_instead_of_dropping_it(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(session_module, "FINISHING_TIMEOUT_S", 0.05)
+    session = _session(tmp_path)
+    session.flow_started("f1", lambda: None)
+    release = threading.Event()
+    taken = threading.Event()
+
+    def finish() -> None:
+        with session.finishing("f1"):
+            taken.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=finish)
+    writer.start()
+    assert taken.wait(10)
+    assert session.records_to_save() is None, "a partial recording is not saved"
+    release.set()
+    writer.join()
+    (error,) = session.late_errors()
+    assert "c.jsonl: 1 exchange(s) still being written by the proxy after 0 s: not saved" in error
