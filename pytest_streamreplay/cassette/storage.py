@@ -11,7 +11,7 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +31,7 @@ __all__ = [
     "new_header",
     "read_cassette",
     "read_header",
+    "write_atomically",
     "write_cassette",
 ]
 
@@ -281,12 +282,35 @@ class CassetteWriteError(CassetteError):
     """A cassette that could not be written (disk full, file too large, no permission): the
     temporary file is gone and the old cassette, if any, is untouched."""
 
-    def __init__(self, path: str | os.PathLike[str], exc: OSError) -> None:
+    def __init__(self, path: str | os.PathLike[str], exc: OSError, what: str = "cassette") -> None:
         self.reason = exc.strerror or str(exc)
-        self.kept = (
-            "the old cassette is kept" if os.path.exists(path) else "no cassette was created"
-        )
+        self.kept = f"the old {what} is kept" if os.path.exists(path) else f"no {what} was created"
         super().__init__(path, None, f"not written: {self.reason}; {self.kept}")
+
+
+def write_atomically(
+    path: str | os.PathLike[str], write: Callable[[IO[bytes]], object], what: str
+) -> None:
+    """Have ``write`` fill a temporary file beside ``path``, then rename it over ``path``: a
+    reader never sees half a file, and a failure (disk full) removes the temporary file, keeps
+    the old file and raises ``CassetteWriteError`` naming ``path`` (``what`` it is, in words).
+    For files next to cassettes: proofs, flow exports."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise CassetteWriteError(target, exc, what) from exc
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # disk full, file too large: say which file, once
+            raise CassetteWriteError(target, exc, what) from exc
+        raise
 
 
 class CassetteWriter:

@@ -97,6 +97,7 @@ def _items(path: Path, direction: str | None, connection: int | None) -> Iterato
 
 
 def run_verify(args: argparse.Namespace, console: Console) -> int:
+    from ..cassette.storage import write_atomically
     from ..streams.parity import DEFAULT_KEY_ENV, ParityProof, StreamHasher
 
     path = Path(args.cassette)
@@ -113,7 +114,8 @@ def run_verify(args: argparse.Namespace, console: Console) -> int:
             proof = hasher.proof(label=str(path), key_env=key_env)
         except KeyError as exc:
             raise CommandError(str(exc).strip("'\"")) from None
-        Path(args.sign).write_text(proof.to_json() + "\n")
+        text = (proof.to_json() + "\n").encode()
+        write_atomically(args.sign, lambda fh: fh.write(text), "proof")
         console.print(f"signed proof written to {args.sign} (key from ${key_env})")
     if args.proof:
         try:

@@ -114,3 +114,31 @@ def test_corrupt_cassette_is_one_clear_line(run, tmp_path) -> None:
         assert result.returncode != 0
         assert result.stderr.strip().startswith(f"streamreplay: error: {bad}:2:")
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_proof_on_a_full_disk_names_it_and_leaves_no_file(run, tmp_path, monkeypatch) -> None:
+    from diskfull import small_tmpfs
+
+    a = _cassette(tmp_path / "a.jsonl")
+    monkeypatch.setenv("STREAMREPLAY_PARITY_KEY", "k1-secret")
+    with small_tmpfs(tmp_path / "disk", "8k") as disk:
+        proof = disk / "p.json"
+        filler = disk / "filler"
+        filler.write_bytes(b"x" * 8192)
+        full = run("verify", str(a), "--sign", str(proof), process=True)
+        assert full.returncode == 1
+        assert full.stderr.strip().splitlines()[-1] == (
+            f"streamreplay: error: {proof}: not written: No space left on device; "
+            "no proof was created"
+        )
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"], "no empty proof left"
+
+        # An old proof stays whole when the new one cannot be written.
+        filler.unlink()
+        assert run("verify", str(a), "--sign", str(proof)).returncode == 0
+        old = proof.read_bytes()
+        filler.write_bytes(b"x" * 4096)
+        full = run("verify", str(a), "--sign", str(proof), process=True)
+        assert full.returncode == 1 and "the old proof is kept" in full.stderr
+        assert proof.read_bytes() == old
+        assert sorted(p.name for p in disk.iterdir()) == ["filler", "p.json"]

@@ -9,17 +9,16 @@ to a temporary file renamed over the target, like cassettes.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ..records import Event, Header, HttpInteraction, Record, WsClose, WsConnection, WsMessage
-from ..storage import CassetteWriteError
+from ..storage import write_atomically
 from ._common import encode_content
 from .mitm_import import METADATA_KEY
 
@@ -233,23 +232,12 @@ def _ws_flow(record: WsConnection, base: float) -> http.HTTPFlow:
 def _write(path: Path, flows: Iterable[http.HTTPFlow]) -> None:
     from mitmproxy import io as mitmio
 
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise CassetteWriteError(path, exc) from exc
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer = mitmio.FlowWriter(fh)
-            for flow in flows:
-                writer.add(flow)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # disk full, file too large: say which file, once
-            raise CassetteWriteError(path, exc) from exc
-        raise
+    def write(fh: IO[bytes]) -> None:
+        writer = mitmio.FlowWriter(fh)
+        for flow in flows:
+            writer.add(flow)
+
+    write_atomically(path, write, "flow file")
 
 
 def to_mitm(
