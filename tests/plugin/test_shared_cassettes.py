@@ -23,12 +23,25 @@ def rendezvous(i):
         return
     i //= 2
     out = pathlib.Path(os.environ["OUT"])
+    if not (out / f"{party}-pid").exists():  # renamed into place: never read half-written
+        (out / f".{party}-pid").write_text(str(os.getpid()))
+        (out / f".{party}-pid").replace(out / f"{party}-pid")
     (out / f"{party}-{i}").write_text("1")
     other = "b" if party == "a" else "a"
     deadline = time.monotonic() + 150  # the other process may still be starting, on a busy box
     while not (out / f"{other}-{i}").exists():
         assert time.monotonic() < deadline, "the other process never got here"
+        assert _alive(out / f"{other}-pid"), "the other process ended first (its output says why)"
         time.sleep(0.01)
+
+def _alive(pid_file):
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+    except FileNotFoundError:
+        return True  # not started its tests yet
+    except ProcessLookupError:
+        return False
+    return True
 
 @pytest.mark.parametrize("i", range(12))
 @pytest.mark.streamreplay(cassette="shared.jsonl")
