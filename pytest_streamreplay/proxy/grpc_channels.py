@@ -82,9 +82,7 @@ def _check(call: Any) -> None:
         return
     note = getattr(call, _NOTE, None)
     if note != _active[-1] and note != _OWN:
-        target = getattr(call, _TARGET, None) or getattr(call, "_target", b"?")
-        if isinstance(target, bytes):
-            target = target.decode(errors="replace")
+        target = _target_of(call)
         raise GrpcChannelBypassError(
             f"gRPC channel to {target} was created before the test (at import, or in a fixture "
             "set up before the recording), without the proxy: grpcio takes grpc_proxy when a "
@@ -92,6 +90,17 @@ def _check(call: Any) -> None:
             "even when replaying. Refused; create the channel (or the client that makes it, "
             "e.g. dydx_v4_client's make_testnet()/make_mainnet()) inside the test"
         )
+
+
+def _target_of(call: Any) -> str:
+    """Where a call would go. A channel made before grpcio was patched has no note of it:
+    then grpcio's own fields (the sync call's ``_target``, the aio call's channel)."""
+    target = getattr(call, _TARGET, None) or getattr(call, "_target", None)
+    if target is None:
+        target = getattr(getattr(call, "_channel", None), "target", None)  # bytes in grpc.aio
+    if isinstance(target, bytes):
+        target = target.decode(errors="replace")
+    return str(target) if target else "an unknown target"
 
 
 def _patch_init(cls: type) -> None:
