@@ -200,6 +200,9 @@ def browser() -> Iterator[Any]:
         yield chromium
 
 
+PAGE_BOT_SECONDS = 20.0
+
+
 @requires_chromium
 def test_candles_page_draws_the_live_bars_and_follows_the_websocket(
     browser: Any, tmp_path: Path
@@ -207,10 +210,12 @@ def test_candles_page_draws_the_live_bars_and_follows_the_websocket(
     """``tradingbot run --serve``'s page in Chromium while the bot runs: candles are drawn,
     and a newly confirmed bar reaches the chart."""
     indexer = SimulatorThread(replace(INDEXER, tick_ms=10)).start()  # a 1MIN bar every 0.6 s
+    # The page must see bars confirmed while the bot runs: on a loaded box Chromium, the page
+    # and plotly took longer than the other tests' BOT_SECONDS (a 15 s wait timed out).
     bot = BotProcess(
         "run",
         *("--rest-url", indexer.rest_url, "--ws-url", indexer.ws_url),
-        *("--market", MARKET, "--duration", str(BOT_SECONDS)),
+        *("--market", MARKET, "--duration", str(PAGE_BOT_SECONDS)),
         *("--paper", "--headless", "--serve", "0"),
     )
     context = browser.new_context(viewport={"width": 1280, "height": 800})
