@@ -529,6 +529,24 @@ def missing_extra(exc: ModuleNotFoundError) -> str | None:
     return EXTRA_FOR_MODULE.get((exc.name or "").partition(".")[0])
 
 
+NEWEST_PYTHON_FOR_MODULE: dict[str, tuple[int, int]] = {"dydx_v4_client": (3, 12)}
+"""Top-level module -> the newest Python its distribution installs on (dydx-v4-client pins a
+coincurve without a 3.13 wheel; the ``live`` extra leaves it out there)."""
+
+
+def install_hint(exc: ModuleNotFoundError, extra: str) -> str:
+    """What to do about a missing extra: install it, or, where installing it cannot bring the
+    module on this Python, which Python to use (a pip command would not help there)."""
+    newest = NEWEST_PYTHON_FOR_MODULE.get((exc.name or "").partition(".")[0])
+    if newest is not None and sys.version_info[:2] > newest:
+        here = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return (
+            f"it does not install on Python {here}; use Python 3.11 or "
+            f"{newest[0]}.{newest[1]} with 'streamreplay-tradingbot[{extra}]'"
+        )
+    return f"pip install 'streamreplay-tradingbot[{extra}]'"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -547,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(
             f"tradingbot {args.command}: needs the '{extra}' extra (no module named "
-            f"{exc.name!r}): pip install 'streamreplay-tradingbot[{extra}]'",
+            f"{exc.name!r}): {install_hint(exc, extra)}",
             file=sys.stderr,
         )
         return 2

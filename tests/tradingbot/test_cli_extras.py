@@ -19,6 +19,21 @@ CASSETTE = REPO / "cassettes" / "dydx" / "book_trades_candles.jsonl"
 EXTRA_MODULES = ["aiohttp", "dydx_v4_client", "websocket", "httpx", "fastapi", "uvicorn"]
 
 
+RUN_ARGV = [
+    "run",
+    "--rest-url",
+    "http://127.0.0.1:9",
+    "--ws-url",
+    "ws://127.0.0.1:9/v4/ws",
+    "--market",
+    "BTC-USD",
+    "--headless",
+    "--duration",
+    "1",
+    "--paper",
+]
+
+
 def _run_without_extras(*argv: str) -> subprocess.CompletedProcess[str]:
     code = (
         "import sys\n"
@@ -36,23 +51,6 @@ def _run_without_extras(*argv: str) -> subprocess.CompletedProcess[str]:
     ("argv", "extra", "module"),
     [
         (["simulate", "--port", "0"], "simulator", "aiohttp"),
-        (
-            [
-                "run",
-                "--rest-url",
-                "http://127.0.0.1:9",
-                "--ws-url",
-                "ws://127.0.0.1:9/v4/ws",
-                "--market",
-                "BTC-USD",
-                "--headless",
-                "--duration",
-                "1",
-                "--paper",
-            ],
-            "live",
-            "dydx_v4_client",
-        ),
         (["replay", str(CASSETTE), "--headless", "--serve", "0"], "serve", "fastapi"),
     ],
 )
@@ -69,3 +67,18 @@ def test_replay_needs_no_extra() -> None:
     out = _run_without_extras("replay", str(CASSETTE), "--headless")
     assert out.returncode == 0, out.stderr
     assert '"bars_confirmed"' in out.stdout
+
+
+def test_without_dydx_the_message_says_how_to_get_it_on_this_python() -> None:
+    """dydx-v4-client does not install on 3.13 (the ``live`` extra leaves it out there), so
+    "pip install the extra" would send a 3.13 user round in a circle."""
+    out = _run_without_extras(*RUN_ARGV)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr  # no traceback
+    line = lines[0]
+    assert "'live' extra" in line and "dydx_v4_client" in line, line
+    if sys.version_info >= (3, 13):
+        assert "Python 3.11 or 3.12" in line and "pip install" not in line, line
+    else:
+        assert "pip install 'streamreplay-tradingbot[live]'" in line, line
