@@ -41,8 +41,10 @@ def ca_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def grpc_cassette(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cassette of real gRPC calls (see grpc_protos.record_shop_calls), with JSON forms."""
-    pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
-    pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed")
+    pytest.importorskip("grpc", reason="grpcio is not installed (the dev group brings it)")
+    pytest.importorskip(
+        "grpc_tools", reason="grpcio-tools is not installed (the dev group brings it)"
+    )
     from grpc_protos import compile_shop, record_shop_calls
 
     folder = tmp_path_factory.mktemp("grpc_cassette")

@@ -344,7 +344,7 @@ def test_rpc():
 
 def test_a_raising_matcher_on_a_grpc_call_fails_the_test_and_nothing_goes_live(inner, monkeypatch):
     """gRPC calls are replayed by the HTTP/2 replay origin, not in a hook: the same rule."""
-    pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+    pytest.importorskip("grpc", reason="grpcio is not installed (the dev group brings it)")
     from grpc_servers import start_grpc_origin
 
     server = start_grpc_origin()

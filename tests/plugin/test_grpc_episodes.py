@@ -8,7 +8,7 @@ import base64
 
 import pytest
 
-grpc = pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+grpc = pytest.importorskip("grpc", reason="grpcio is not installed (the dev group brings it)")
 
 from grpc_servers import start_grpc_origin  # noqa: E402
 from pytester_helpers import cassette_files, cassette_lines  # noqa: E402

@@ -7,8 +7,8 @@ import base64
 
 import pytest
 
-pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
-pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed (the bot extra brings it)")
+pytest.importorskip("grpc", reason="grpcio is not installed (the dev group brings it)")
+pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed (the dev group brings it)")
 
 from grpc_protos import ShopProtos, compile_shop
 from grpc_servers import start_shop_origin

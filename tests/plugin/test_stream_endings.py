@@ -390,7 +390,7 @@ def test_deadline():
 
 
 def test_grpc_stream_cut_by_the_client_deadline_replays_the_same_ending(inner, monkeypatch):
-    pytest.importorskip("grpc", reason="grpcio is not installed (the bot extra brings it)")
+    pytest.importorskip("grpc", reason="grpcio is not installed (the dev group brings it)")
     from grpc_servers import start_grpc_origin
 
     server = start_grpc_origin()  # 40 messages 50 ms apart: longer than the 0.5 s deadline

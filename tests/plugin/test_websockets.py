@@ -329,7 +329,9 @@ def test_edge_streams(ws_inner, ws_origin, monkeypatch, path, steps, check):
 
 
 def test_dydx_indexer_socket(ws_inner, ws_origin, monkeypatch):
-    pytest.importorskip("dydx_v4_client")
+    pytest.importorskip(
+        "dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)"
+    )
     ws_inner.makepyfile(
         test_ws="""
 import json, os, pathlib, threading, pytest

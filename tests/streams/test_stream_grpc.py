@@ -58,7 +58,9 @@ def test_a_call_by_id_both_directions_as_message_records(grpc_cassette: Path) ->
 def test_without_json_forms_the_values_are_the_protobuf_bytes(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    pytest.importorskip("grpc_tools")
+    pytest.importorskip(
+        "grpc_tools", reason="grpcio-tools is not installed (the dev group brings it)"
+    )
     from grpc_protos import compile_shop, record_shop_calls
 
     folder = tmp_path_factory.mktemp("bytes_only")
