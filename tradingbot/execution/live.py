@@ -151,6 +151,8 @@ class LiveBroker:
             from dydx_v4_client.wallet import Wallet
 
             return Wallet(KeyPair.from_mnemonic(self._mnemonic.reveal()), 0, 0).address
+        except ModuleNotFoundError:
+            raise  # no dydx-v4-client (Python 3.13): the mnemonic is not to blame
         except Exception as exc:  # an invalid mnemonic: say so without echoing it
             log.warning(
                 "live broker: %s does not hold a valid mnemonic (%s)",

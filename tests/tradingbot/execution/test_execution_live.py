@@ -50,6 +50,9 @@ def _market_update() -> MarketUpdate:
 def test_dry_run_builds_orders_fills_in_the_shadow_and_never_logs_the_mnemonic(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    pytest.importorskip(
+        "dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)"
+    )
     caplog.set_level(logging.DEBUG)
     broker = LiveBroker(env={"DYDX_MNEMONIC": FAKE_MNEMONIC}, dry_run=True)
     assert broker.dry_run
@@ -78,6 +81,9 @@ def test_dry_run_builds_orders_fills_in_the_shadow_and_never_logs_the_mnemonic(
 
 
 def test_without_a_mnemonic_or_a_node_it_stays_dry() -> None:
+    pytest.importorskip(
+        "dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)"
+    )
     assert LiveBroker(env={}).dry_run
     assert LiveBroker(env={"DYDX_MNEMONIC": FAKE_MNEMONIC}).dry_run  # no network: no node
     with pytest.raises(ValueError, match="DYDX_MNEMONIC"):
@@ -104,6 +110,9 @@ def test_unknown_chain_market_is_rejected_not_guessed() -> None:
 def test_run_command_dry_run_on_the_local_simulator_hides_the_mnemonic(
     make_simulator: Callable[..., SimulatorThread], tmp_path: Path
 ) -> None:
+    pytest.importorskip(
+        "dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)"
+    )
     sim = make_simulator(seed=3, tick_ms=20, flush_ms=100, settle_ms=50)
     summary_path = tmp_path / "run.json"
     env = dict(os.environ, DYDX_MNEMONIC=FAKE_MNEMONIC)
@@ -139,3 +148,17 @@ def test_run_command_dry_run_on_the_local_simulator_hides_the_mnemonic(
     for text in (done.stdout, done.stderr, summary_path.read_text()):
         assert FAKE_MNEMONIC not in text
         assert "abandon" not in text
+
+
+def test_without_dydx_a_mnemonic_is_not_called_invalid(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where dydx-v4-client is absent (Python 3.13: the live extra leaves it out) the broker
+    cannot derive the wallet: it says which module is missing instead of blaming the mnemonic."""
+    monkeypatch.setitem(sys.modules, "dydx_v4_client", None)  # `import` raises, as if absent
+    monkeypatch.delitem(sys.modules, "dydx_v4_client.key_pair", raising=False)
+    monkeypatch.delitem(sys.modules, "dydx_v4_client.wallet", raising=False)
+    with pytest.raises(ModuleNotFoundError) as caught:
+        LiveBroker(env={"DYDX_MNEMONIC": FAKE_MNEMONIC}, dry_run=True)
+    assert (caught.value.name or "").startswith("dydx_v4_client")
+    assert "valid mnemonic" not in caplog.text
