@@ -33,6 +33,9 @@ from pytest_streamreplay import StreamHasher, cassette_stream, collect
 from pytest_streamreplay.cassette import iter_records, read_header
 from pytest_streamreplay.cassette.records import WsClose, WsConnection, WsMessage
 from pytest_streamreplay.harness import StreamReplayHandle, use_cassette
+
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)")
+
 from tradingbot.feeds.events import (
     BookDelta,
     BookSnapshot,

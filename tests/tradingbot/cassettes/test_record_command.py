@@ -18,6 +18,9 @@ from tradingbot.simulator import SimulatorThread
 
 
 def test_record_then_replay(make_simulator: Callable[..., SimulatorThread], tmp_path: Path) -> None:
+    pytest.importorskip(
+        "dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)"
+    )
     sim = make_simulator(seed=3, tick_ms=20, flush_ms=100, settle_ms=50, heartbeat_s=None)
     out = tmp_path / "session" / "local.jsonl"
     env = {**os.environ, "STREAMREPLAY_CACHE_DIR": str(tmp_path / "cache")}

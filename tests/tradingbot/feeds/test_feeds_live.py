@@ -14,6 +14,8 @@ import pytest
 from reactivex import operators as ops
 from recorder import Recorder
 
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)")
+
 from tradingbot.feeds.events import (
     BookDelta,
     BookSnapshot,

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)")
+
 from tradingbot import cli
 from tradingbot.feeds.stream import StreamFeed
 from tradingbot.market.bars import Bar

@@ -15,9 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import reactivex
 
 from pytest_streamreplay.streams import MarketClock, StreamHasher, cassette_stream, collect
+
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)")
+
 from tradingbot.execution import ExecutionEngine, PaperBroker, RiskGate, execution_stage
 from tradingbot.feeds.events import Fill
 from tradingbot.feeds.stream import StreamFeed

@@ -9,10 +9,14 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
+import pytest
 import reactivex
 from reactivex import operators as ops
 
 from pytest_streamreplay.streams import VirtualScheduler, cassette_stream, collect_notifications
+
+pytest.importorskip("dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)")
+
 from tradingbot.dashboard import snapshot
 from tradingbot.execution import ExecutionReport
 from tradingbot.feeds.stream import StreamFeed

@@ -143,6 +143,9 @@ def record_live_session(root: Path) -> LiveSession:
 @pytest.fixture(scope="module")
 def live_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSession]:
     """One live run per module (about 10 s), shared by the parity and dashboard tests."""
+    pytest.importorskip(
+        "dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)"
+    )
     root = tmp_path_factory.mktemp("live")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STREAMREPLAY_CACHE_DIR", str(root / "ca"))  # the proxy's CA, not in $HOME

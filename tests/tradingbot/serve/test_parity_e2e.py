@@ -209,6 +209,9 @@ def test_candles_page_draws_the_live_bars_and_follows_the_websocket(
 ) -> None:
     """``tradingbot run --serve``'s page in Chromium while the bot runs: candles are drawn,
     and a newly confirmed bar reaches the chart."""
+    pytest.importorskip(
+        "dydx_v4_client", reason="dydx-v4-client is not installed (Python < 3.13 only)"
+    )
     indexer = SimulatorThread(replace(INDEXER, tick_ms=10)).start()  # a 1MIN bar every 0.6 s
     # The page must see bars confirmed while the bot runs: on a loaded box Chromium, the page
     # and plotly took longer than the other tests' BOT_SECONDS (a 15 s wait timed out).
