@@ -13,7 +13,7 @@ try:
     from tradingbot.simulator import SimulatorConfig, SimulatorThread
 except ModuleNotFoundError:
     # The bot is its own distribution (tradingbot/pyproject.toml): where it is not installed
-    # with its extras (tox's py313, which tests the plugin alone), there is nothing to collect.
+    # with its extras (an environment with the plugin alone), there is nothing to collect.
     collect_ignore_glob = ["*"]
 
 REAL_DIR = Path(
