@@ -30,9 +30,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _read_chunked(self) -> bytes:
+        body = b""
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            body += self.rfile.read(size)
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b""):  # trailers, then the blank line
+            pass
+        return body
+
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            body = self._read_chunked()
         self.server.seen.append((self.command, self.path, dict(self.headers), body))  # type: ignore[attr-defined]
         payload = {"uuid": str(uuid.uuid4()), "method": self.command, "path": self.path}
         if self.path.startswith("/secret"):

@@ -245,6 +245,7 @@ class ReplayOrigins:
             head = await reader.readuntil(b"\r\n\r\n")
             path = head.split(b" ", 2)[1].decode()
             job = self._stream_jobs.pop(path[len(ROUTE_PREFIX) :], None)
+            await _skip_request_body(reader, head)
             if job is None:
                 writer.write(b"HTTP/1.1 599 No Recording\r\nContent-Length: 0\r\n\r\n")
                 return
@@ -298,6 +299,28 @@ class ReplayOrigins:
         if not sized and resp.end is None:
             writer.write(b"0\r\n\r\n")  # an unfinished body never gets its last chunk
             await writer.drain()
+
+
+async def _skip_request_body(reader: asyncio.StreamReader, head: bytes) -> None:
+    """Read the request's body (it was matched and recorded already) before answering: a
+    socket closed with an upload still unread is reset by the kernel, and the client loses
+    the answer's last bytes (a 5 MB upload cut a 3 MB answer to 64 KB)."""
+    fields = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+    }
+    if b"chunked" in fields.get(b"transfer-encoding", b"").lower():
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, then the blank line
+            pass
+        return
+    length = int(fields.get(b"content-length", b"0") or 0)
+    while length > 0:
+        data = await reader.read(min(length, 65536))
+        if not data:
+            return  # the client left
+        length -= len(data)
 
 
 def _listening_socket() -> socket.socket:

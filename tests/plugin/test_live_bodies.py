@@ -1,0 +1,81 @@
+"""Edges of the recording path where every live body passes to the client as it arrives
+(21c1090): recorded through the real proxy with real clients, then replayed ``--replay-strict``
+with the origin gone."""
+
+from __future__ import annotations
+
+import shutil
+
+import aiohttp  # noqa: F401  one copy of each client for all inline runs
+import httpx  # noqa: F401
+import pytest
+import requests  # noqa: F401
+from pytester_helpers import outputs
+
+#: ``post(url, data) -> body``, one per client.
+POSTERS = {
+    "httpx": (
+        "import httpx\ndef post(url, data):\n    return httpx.post(url, content=data).content\n"
+    ),
+    "httpx_chunked": (  # a body of unknown length goes out chunked
+        "import httpx\n"
+        "def post(url, data):\n"
+        "    return httpx.post(url, content=iter([data[:1000], data[1000:]])).content\n"
+    ),
+    "requests": (
+        "import requests\ndef post(url, data):\n    return requests.post(url, data=data).content\n"
+    ),
+    "aiohttp": (
+        "import asyncio, aiohttp\n"
+        "def post(url, data):\n"
+        "    async def go():\n"
+        "        async with aiohttp.ClientSession(trust_env=True) as s:\n"
+        "            async with s.post(url, data=data) as r:\n"
+        "                return await r.read()\n"
+        "    return asyncio.run(go())\n"
+    ),
+    "urllib": (
+        "import urllib.request\n"
+        "def post(url, data):\n"
+        "    with urllib.request.urlopen(urllib.request.Request(url, data=data)) as r:\n"
+        "        return r.read()\n"
+    ),
+    "curl": (
+        "import subprocess\n"
+        "def post(url, data):\n"
+        "    return subprocess.run(['curl', '-sS', '-m', '30', '--data-binary', '@-', url],\n"
+        "                          input=data, capture_output=True, check=True).stdout\n"
+    ),
+}
+
+UPLOAD = """
+import hashlib, os, pathlib, pytest
+
+@pytest.mark.streamreplay
+def test_upload():
+    body = post(os.environ["ORIGIN"] + "/bytes/3000000", b"u" * 5_000_000)
+    assert len(body) == 3_000_000
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(hashlib.sha256(body).digest())
+"""
+
+
+@pytest.mark.parametrize("client", sorted(POSTERS))
+def test_a_large_upload_with_a_large_answer_replays_whole(
+    inner, origin, monkeypatch, client: str
+) -> None:
+    """The answer (over 1 MiB) is replayed by the replay origin; the upload (5 MB) reaches it
+    too. It used to close without reading the upload: the kernel reset the connection with
+    the upload unread, and the client got 65 432 of 3 000 000 bytes."""
+    if client == "curl" and shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(test_api=POSTERS[client] + UPLOAD)
+
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    assert [(m, len(body)) for m, _, _, body in origin.seen] == [("POST", 5_000_000)]
+    origin.stop()
+
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = outputs(inner)
+    assert replayed == recorded
