@@ -26,9 +26,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        if status not in (204, 304):  # they have no body, and 204 no Content-Length
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD" and status not in (204, 304):
+            self.wfile.write(body)
 
     def _read_chunked(self) -> bytes:
         body = b""
@@ -71,13 +73,19 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif self.path.startswith("/bytes/"):  # /bytes/N: N bytes with a Content-Length
             self._send(200, b"b" * int(self.path.rsplit("/", 1)[1]), {"Content-Type": "x/y"})
+        elif self.path.startswith("/close"):  # the origin closes after this answer
+            self._send(
+                200,
+                json.dumps(payload).encode(),
+                {"Content-Type": "application/json", "Connection": "close"},
+            )
         elif self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
             self._send(code, json.dumps(payload).encode(), {"Content-Type": "application/json"})
         else:
             self._send(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
 
-    do_GET = do_POST = do_PUT = do_DELETE = _handle
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = _handle
 
 
 @dataclass

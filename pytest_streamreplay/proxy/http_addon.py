@@ -46,6 +46,9 @@ __all__ = [
 _META = "streamreplay"
 # Framing is the transport's business: replay sets Content-Length from the body it sends.
 _FRAMING_HEADERS = frozenset({"transfer-encoding", "content-length"})
+# Fields about an HTTP/1 connection: an HTTP/2 client takes them as a protocol error (RFC 9113
+# 8.2.2). Live, mitmproxy drops them when it passes an HTTP/1 answer to an HTTP/2 client.
+_CONNECTION_HEADERS = frozenset({"connection", "keep-alive", "proxy-connection", "upgrade"})
 _STREAM_TYPES = (
     "application/grpc",  # server-streamed calls reach the client message by message
     "text/event-stream",
@@ -102,12 +105,20 @@ def _response_from_flow(
     )
 
 
-def _response_to_flow(recorded: HttpResponse, http_version: str) -> Any:
+def _has_no_body(status: int, method: str) -> bool:
+    """Whether an answer has no body by definition (RFC 9110 6.4.1): its framing headers are
+    not about what follows them (a HEAD answer's Content-Length is the size a GET gets)."""
+    return method.upper() == "HEAD" or status in (204, 304) or 100 <= status < 200
+
+
+def _response_to_flow(recorded: HttpResponse, http_version: str, method: str = "GET") -> Any:
     from mitmproxy import http
 
-    headers = [
-        (k.encode(), v.encode()) for k, v in recorded.headers if k.lower() not in _FRAMING_HEADERS
-    ]
+    dropped = _FRAMING_HEADERS
+    if not http_version.startswith("HTTP/1"):
+        named = recorded.header("connection") or ""  # and the fields it names
+        dropped |= _CONNECTION_HEADERS | {f.strip().lower() for f in named.split(",")}
+    headers = [(k.encode(), v.encode()) for k, v in recorded.headers if k.lower() not in dropped]
     response = http.Response.make(recorded.status, b"", headers)
     response.http_version = http_version
     if recorded.reason and not http_version.startswith("HTTP/2"):
@@ -122,6 +133,10 @@ def _response_to_flow(recorded: HttpResponse, http_version: str) -> Any:
     if http_version.startswith("HTTP/2") and recorded.header("content-length") is None:
         # HTTP/2 frames its own data; an added length would reach gRPC clients as metadata
         response.headers.pop("content-length", None)
+    if _has_no_body(recorded.status, method) and not recorded.content:
+        response.headers.pop("content-length", None)  # the 0 of the empty body set above
+        if (length := recorded.header("content-length")) is not None:
+            response.headers["content-length"] = length
     return response
 
 
@@ -336,7 +351,9 @@ class HttpRecordReplay:
                 flow.metadata[_META] = Routed(session, path)
                 route_to(flow, self.origins.http_port, path)
                 return
-            flow.response = _response_to_flow(interaction.response, flow.request.http_version)
+            flow.response = _response_to_flow(
+                interaction.response, flow.request.http_version, flow.request.method
+            )
             flow.metadata[_META] = "replayed"
         elif decision.action == "live":
             _go_live(flow, session)
