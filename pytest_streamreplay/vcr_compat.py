@@ -222,7 +222,32 @@ def apply_before_record(
             new_body = new_body.encode()
         if new_body != content and resp.chunks is None:
             resp.body, resp.encoded = encode_body(new_body), None
+        elif new_body != content and resp.chunks is not None:
+            resp.chunks = _rechunked(resp.chunks, new_body)
     return True
+
+
+def _rechunked(chunks: list[Any], body: bytes) -> list[Any]:
+    """``body`` (what ``before_record_response`` made of a response recorded in chunks) as
+    chunks: the recorded ones it begins with unchanged, with their offsets, and the rest as one
+    chunk at the offset of the first one it changed. Dropping the change would write what the
+    callable scrubbed."""
+    from .cassette.body import encode_body, is_utf8
+    from .cassette.records import Chunk
+
+    kept: list[Any] = []
+    offset = 0
+    for chunk in chunks:
+        data = chunk.content
+        if body[offset : offset + len(data)] != data:
+            break
+        kept.append(chunk)
+        offset += len(data)
+    rest = body[offset:]
+    if rest:
+        at = chunks[len(kept)] if len(kept) < len(chunks) else chunks[-1]
+        kept.append(Chunk(at.t, encode_body(rest, binary=not is_utf8(rest)), at.after))
+    return kept
 
 
 def cassette_file(directory: str | Path, name: str) -> Path:

@@ -10,7 +10,8 @@ import aiohttp  # noqa: F401  one copy of each client for all inline runs
 import httpx  # noqa: F401
 import pytest
 import requests  # noqa: F401
-from pytester_helpers import outputs
+from pytester_helpers import cassette_files, outputs
+from stream_servers import start_stream_origin
 
 #: ``post(url, data) -> body``, one per client.
 POSTERS = {
@@ -176,3 +177,123 @@ def test_connection_close_replays_to_an_http2_client(
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     recorded, replayed = outputs(inner)
     assert replayed == recorded
+
+
+HOOKS_CONFTEST = """
+import gzip, hashlib, os, pathlib, pytest
+from pytest_streamreplay.cassette import HttpInteraction
+
+def _note(line):
+    with open(pathlib.Path(os.environ["OUT"]).parent / "hooks.txt", "a") as f:
+        f.write(line + "\\n")
+
+def pytest_streamreplay_redact(record, test_id):
+    if isinstance(record, HttpInteraction):
+        r = record.response
+        kind = "body" if r.chunks is None else "chunks"
+        _note(f"redact {record.request.url} {kind} {hashlib.sha256(r.content).hexdigest()}")
+
+def _seen(response):
+    body = response["body"]["string"]
+    if body[:2] == b"\\x1f\\x8b":
+        body = gzip.decompress(body)
+    _note(f"vcr {hashlib.sha256(body).hexdigest()}")
+    return response
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {"before_record_response": _seen}
+"""
+
+HOOKS_TESTS = """
+import hashlib, os, pathlib, httpx, pytest
+
+def _fetch(urls):
+    bodies = [httpx.get(url).content for url in urls]
+    with open(pathlib.Path(os.environ["OUT"]).parent / "client.txt", "a") as f:
+        f.writelines(hashlib.sha256(b).hexdigest() + "\\n" for b in bodies)
+
+@pytest.mark.vcr
+def test_vcr():
+    _fetch([os.environ["ORIGIN"] + p for p in ("/gzip", "/a", "/bytes/70000")])
+
+@pytest.mark.streamreplay
+def test_routed(streamreplay):
+    streamreplay.route("https://api.example.test", os.environ["ORIGIN"])
+    _fetch(["https://api.example.test/gzip", "https://api.example.test/close"])
+"""
+
+
+def test_hooks_see_whole_bodies_and_routes_keep_production_urls(inner, origin, monkeypatch) -> None:
+    """Bodies now pass to the client as they arrive; one that finishes is still one ``body``
+    for the redact hook and vcrpy's ``before_record_response`` (decoded: the bytes the client
+    read), and a route still records the production URL."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makeconftest(HOOKS_CONFTEST)
+    inner.makepyfile(test_api=HOOKS_TESTS)
+
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    client = (inner.path / "client.txt").read_text().split()
+    hooks = (inner.path / "hooks.txt").read_text().splitlines()
+    redacted = [line.split() for line in hooks if line.startswith("redact ")]
+    assert [(url, kind) for _, url, kind, _ in redacted] == [
+        (origin.url + "/gzip", "body"),
+        (origin.url + "/a", "body"),
+        (origin.url + "/bytes/70000", "body"),
+        ("https://api.example.test/gzip", "body"),
+        ("https://api.example.test/close", "body"),
+    ]
+    assert [digest for *_, digest in redacted] == client
+    assert [line.split()[1] for line in hooks if line.startswith("vcr ")] == client[:3]
+    routed = (inner.path / "cassettes" / "test_api" / "test_routed.jsonl").read_text()
+    assert origin.url not in routed and "https://api.example.test/close" in routed
+
+    origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=2)
+    assert (inner.path / "client.txt").read_text().split() == client * 2
+
+
+SCRUB_CONFTEST = """
+import pytest
+
+def _scrub(response):
+    body = response["body"]["string"]
+    response["body"]["string"] = body.replace(b'"n": 0', b'"n": "scrubbed"')
+    return response
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {"before_record_response": _scrub}
+"""
+
+SCRUB_TEST = """
+import os, httpx, pytest
+
+@pytest.mark.vcr
+def test_cut():
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(os.environ["URL"], timeout=10)
+"""
+
+
+@pytest.mark.parametrize("path", ["/cut-plain", "/cut-length"])
+def test_before_record_response_changes_a_body_recorded_in_chunks(
+    inner, monkeypatch, path: str
+) -> None:
+    """A body the origin broke off (plain text, now recorded as what was delivered; an NDJSON
+    stream) is written as chunks: what vcrpy's ``before_record_response`` returns for it is
+    what is written, as for a whole body. It was dropped silently: what the callable scrubbed
+    reached the cassette."""
+    streams = start_stream_origin()
+    try:
+        monkeypatch.setenv("URL", streams.raw_url + path)
+        inner.makeconftest(SCRUB_CONFTEST)
+        inner.makepyfile(test_api=SCRUB_TEST)
+        inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    finally:
+        streams.stop()
+    (cassette,) = cassette_files(inner)
+    text = cassette.read_text()
+    assert '\\"n\\": \\"scrubbed\\"' in text or '"n":"scrubbed"' in text
+    assert '\\"n\\": 0' not in text and '"n":0' not in text
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
