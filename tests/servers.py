@@ -79,6 +79,14 @@ class _Handler(BaseHTTPRequestHandler):
                 json.dumps(payload).encode(),
                 {"Content-Type": "application/json", "Connection": "close"},
             )
+        elif self.path.startswith("/trailers"):  # chunked, with a trailer field after it
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Checksum")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\nX-Checksum: 42\r\n\r\n" % (len(data), data))
         elif self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
             self._send(code, json.dumps(payload).encode(), {"Content-Type": "application/json"})

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-__all__ = ["accept_ws_scheme_requests", "aiohttp_trusts_env"]
+__all__ = ["accept_ws_scheme_requests", "aiohttp_trusts_env", "end_bodies_before_trailers"]
 
 
 def accept_ws_scheme_requests() -> None:
@@ -35,6 +35,45 @@ def accept_ws_scheme_requests() -> None:
 
     validate_request._streamreplay = True  # type: ignore[attr-defined]
     http_layer.validate_request = validate_request
+
+
+class _WithoutTrailers:
+    """An h11 chunked-body reader whose end of message carries no trailer fields."""
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+
+    def __call__(self, buf: Any) -> Any:
+        import h11
+
+        event = self._reader(buf)
+        if isinstance(event, h11.EndOfMessage) and event.headers:
+            return h11.EndOfMessage()
+        return event
+
+    def read_eof(self) -> Any:
+        return self._reader.read_eof()
+
+
+def end_bodies_before_trailers() -> None:
+    """End an HTTP/1 chunked body at its last chunk and drop the trailer fields after it.
+
+    mitmproxy 12 raises NotImplementedError when an HTTP/1 message has trailers (its HTTP/2
+    side keeps them): the answer was never finished and the client waited until its timeout.
+    HTTP/1 clients (httpx, requests, aiohttp, urllib) ignore trailers anyway.
+    """
+    from mitmproxy.proxy.layers.http import _http1
+
+    original = _http1.make_body_reader
+    if getattr(original, "_streamreplay", False):
+        return
+
+    def make_body_reader(expected_size: int | None) -> Any:
+        reader = original(expected_size)
+        return _WithoutTrailers(reader) if expected_size is None else reader
+
+    make_body_reader._streamreplay = True  # type: ignore[attr-defined]
+    _http1.make_body_reader = make_body_reader
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):

@@ -202,9 +202,10 @@ class ProxyServer:
         from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
         from mitmproxy.master import Master
 
-        from .compat import accept_ws_scheme_requests
+        from .compat import accept_ws_scheme_requests, end_bodies_before_trailers
 
         accept_ws_scheme_requests()
+        end_bodies_before_trailers()
 
         opts = options.Options(
             listen_host=self.listen_host, listen_port=0, confdir=str(self.confdir)

@@ -297,3 +297,33 @@ def test_before_record_response_changes_a_body_recorded_in_chunks(
     assert '\\"n\\": \\"scrubbed\\"' in text or '"n":"scrubbed"' in text
     assert '\\"n\\": 0' not in text and '"n":0' not in text
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+
+
+TRAILERS = """
+import os, pathlib, pytest
+
+@pytest.mark.streamreplay
+def test_trailers():
+    seen = fetch("GET", os.environ["ORIGIN"] + "/trailers")
+    assert seen[0] == 200 and b'"uuid"' in seen[2]
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(seen[2])
+"""
+
+
+@pytest.mark.parametrize("client", sorted(HEADERS_ONLY))
+def test_an_http1_answer_with_trailers_reaches_the_client(
+    inner, origin, monkeypatch, client: str
+) -> None:
+    """mitmproxy 12 does not read HTTP/1 trailers: its reader raised NotImplementedError and
+    the client waited for the rest of the answer until its timeout. The proxy now ends the
+    body at its last chunk and drops the trailer fields, recorded and replayed so."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    monkeypatch.setenv("PYTEST_TIMEOUT", "20")
+    inner.makepyfile(test_api=HEADERS_ONLY[client] + TRAILERS)
+
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = outputs(inner)
+    assert replayed == recorded
