@@ -9,10 +9,19 @@ import json
 import ssl
 import threading
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+
+def _compress(name: str, data: bytes) -> bytes:
+    if name == "br":
+        import brotli
+
+        return bytes(brotli.compress(data))
+    return gzip.compress(data) if name == "gzip" else zlib.compress(data)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -87,6 +96,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Trailer", "X-Checksum")
             self.end_headers()
             self.wfile.write(b"%x\r\n%s\r\n0\r\nX-Checksum: 42\r\n\r\n" % (len(data), data))
+        elif self.path.startswith("/enc/"):  # /enc/gzip|deflate|br, chunked with ?chunked
+            name, _, query = self.path[len("/enc/") :].partition("?")
+            data = _compress(name, json.dumps(payload).encode())
+            headers = {"Content-Type": "application/json", "Content-Encoding": name}
+            if query != "chunked":
+                self._send(200, data, headers)
+                return
+            self.send_response(200)
+            for k, v in {**headers, "Transfer-Encoding": "chunked"}.items():
+                self.send_header(k, v)
+            self.end_headers()
+            half = len(data) // 2
+            for part in (data[:half], data[half:]):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+            self.wfile.write(b"0\r\n\r\n")
         elif self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
             self._send(code, json.dumps(payload).encode(), {"Content-Type": "application/json"})

@@ -10,7 +10,7 @@ import aiohttp  # noqa: F401  one copy of each client for all inline runs
 import httpx  # noqa: F401
 import pytest
 import requests  # noqa: F401
-from pytester_helpers import cassette_files, outputs
+from pytester_helpers import cassette_files, cassette_lines, outputs
 from stream_servers import start_stream_origin
 
 #: ``post(url, data) -> body``, one per client.
@@ -323,6 +323,43 @@ def test_an_http1_answer_with_trailers_reaches_the_client(
     inner.makepyfile(test_api=HEADERS_ONLY[client] + TRAILERS)
 
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = outputs(inner)
+    assert replayed == recorded
+
+
+COMPRESSED = """
+import os, pathlib, pytest
+
+@pytest.mark.streamreplay
+def test_compressed():
+    base = os.environ["ORIGIN"]
+    paths = [f"/enc/{n}{q}" for n in ("gzip", "deflate", "br") for q in ("", "?chunked")]
+    seen = [fetch("GET", base + p)[2] for p in paths]
+    assert all(seen)  # urllib asks for no encoding and decodes none: it gets the bytes
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(b"\\\\n".join(seen))
+"""
+
+
+@pytest.mark.parametrize("client", sorted(HEADERS_ONLY))
+def test_compressed_bodies_keep_their_exact_bytes_rule(
+    inner, origin, monkeypatch, client: str
+) -> None:
+    """gzip, deflate and br JSON bodies, sized and chunked, pass to the client as they arrive
+    and are still written whole: readable ``body`` plus the ``encoded`` recipe that rebuilds
+    the origin's bytes (as before 21c1090), and the replayed client decodes the same."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    inner.makepyfile(test_api=HEADERS_ONLY[client] + COMPRESSED)
+
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(inner)
+    responses = [record["response"] for record in cassette_lines(cassette)[1:]]
+    assert len(responses) == 6
+    for response in responses:
+        assert "chunks" not in response and response["encoded"], response
+        assert "uuid" in response["body"]["json"]
     origin.stop()
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     recorded, replayed = outputs(inner)
