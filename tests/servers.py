@@ -111,6 +111,12 @@ class _Handler(BaseHTTPRequestHandler):
             for part in (data[:half], data[half:]):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
             self.wfile.write(b"0\r\n\r\n")
+        elif self.path.startswith("/early"):  # 103 Early Hints before the answer
+            self.send_response_only(103)
+            self.send_header("Link", "</style.css>; rel=preload")
+            self.end_headers()
+            self.wfile.flush()
+            self._send(200, json.dumps(payload).encode(), {"Content-Type": "application/json"})
         elif self.path.startswith("/status/"):
             code = int(self.path.rsplit("/", 1)[1])
             self._send(code, json.dumps(payload).encode(), {"Content-Type": "application/json"})

@@ -10,7 +10,12 @@ from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
 from typing import Any
 
-__all__ = ["accept_ws_scheme_requests", "aiohttp_trusts_env", "end_bodies_before_trailers"]
+__all__ = [
+    "accept_ws_scheme_requests",
+    "aiohttp_trusts_env",
+    "end_bodies_before_trailers",
+    "skip_informational_answers",
+]
 
 
 def accept_ws_scheme_requests() -> None:
@@ -74,6 +79,43 @@ def end_bodies_before_trailers() -> None:
 
     make_body_reader._streamreplay = True  # type: ignore[attr-defined]
     _http1.make_body_reader = make_body_reader
+
+
+def _drop_informational_heads(buf: Any) -> None:
+    """Take complete ``1xx`` heads (not ``101``) off the front of an HTTP/1 origin's bytes."""
+    while True:
+        data = bytes(buf)
+        status = data[9:12]
+        if not (data.startswith(b"HTTP/1.") and status[:1] == b"1" and status != b"101"):
+            return
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return  # the rest of the head is still to come
+        buf.maybe_extract_at_most(end + 4)
+
+
+def skip_informational_answers() -> None:
+    """Skip an HTTP/1 origin's informational answers (``103 Early Hints``, a ``100 Continue``
+    it sends unasked) before its answer.
+
+    mitmproxy 12 took the first one for the answer: requests got a ``103`` with no body,
+    httpx waited for the rest until its timeout, and the cassette kept the ``103``. Clients
+    that see them throw them away (h11, urllib3), so the client loses nothing it would use.
+    """
+    from mitmproxy.proxy import events
+    from mitmproxy.proxy.layers.http import _http1
+
+    original = _http1.Http1Client.read_headers
+    if getattr(original, "_streamreplay", False):
+        return
+
+    def read_headers(self: Any, event: Any) -> Any:
+        if isinstance(event, events.DataReceived) and self.request:
+            _drop_informational_heads(self.buf)
+        return original(self, event)
+
+    read_headers._streamreplay = True  # type: ignore[attr-defined]
+    _http1.Http1Client.read_headers = read_headers  # type: ignore[method-assign]
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):

@@ -202,10 +202,15 @@ class ProxyServer:
         from mitmproxy.addons import core, next_layer, proxyserver, tlsconfig
         from mitmproxy.master import Master
 
-        from .compat import accept_ws_scheme_requests, end_bodies_before_trailers
+        from .compat import (
+            accept_ws_scheme_requests,
+            end_bodies_before_trailers,
+            skip_informational_answers,
+        )
 
         accept_ws_scheme_requests()
         end_bodies_before_trailers()
+        skip_informational_answers()
 
         opts = options.Options(
             listen_host=self.listen_host, listen_port=0, confdir=str(self.confdir)

@@ -364,3 +364,35 @@ def test_compressed_bodies_keep_their_exact_bytes_rule(
     inner.runpytest("--replay-strict").assert_outcomes(passed=1)
     recorded, replayed = outputs(inner)
     assert replayed == recorded
+
+
+EARLY = """
+import os, pathlib, pytest
+
+@pytest.mark.streamreplay
+def test_early():
+    seen = fetch("GET", os.environ["ORIGIN"] + "/early")
+    assert seen[0] == 200 and b'"uuid"' in seen[2], seen
+    out = pathlib.Path(os.environ["OUT"])
+    (out / f"run{len(list(out.iterdir()))}.bin").write_bytes(seen[2])
+"""
+
+
+@pytest.mark.parametrize("client", sorted(HEADERS_ONLY))
+def test_an_informational_answer_before_the_answer_is_not_taken_for_it(
+    inner, origin, monkeypatch, client: str
+) -> None:
+    """An origin's ``103 Early Hints`` before its ``200``: mitmproxy 12 took the 103 as the
+    answer (requests got a 103, httpx waited for the rest until its timeout) and the cassette
+    kept it. The proxy now skips informational answers from an HTTP/1 origin."""
+    monkeypatch.setenv("ORIGIN", origin.url)
+    monkeypatch.setenv("PYTEST_TIMEOUT", "20")
+    inner.makepyfile(test_api=HEADERS_ONLY[client] + EARLY)
+
+    inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    (cassette,) = cassette_files(inner)
+    assert [r["response"]["status"] for r in cassette_lines(cassette)[1:]] == [200]
+    origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = outputs(inner)
+    assert replayed == recorded
