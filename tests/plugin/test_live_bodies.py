@@ -5,6 +5,7 @@ with the origin gone."""
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 import aiohttp  # noqa: F401  one copy of each client for all inline runs
 import httpx  # noqa: F401
@@ -12,6 +13,15 @@ import pytest
 import requests  # noqa: F401
 from pytester_helpers import cassette_files, cassette_lines, outputs
 from stream_servers import start_stream_origin
+
+
+def _replay_offline(inner: pytest.Pytester, origin: Any) -> tuple[bytes, bytes]:
+    """Stop the origin, replay strictly: the recorded run's output and the replayed one's."""
+    origin.stop()
+    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
+    recorded, replayed = outputs(inner)
+    return recorded, replayed
+
 
 #: ``post(url, data) -> body``, one per client.
 POSTERS = {
@@ -75,10 +85,7 @@ def test_a_large_upload_with_a_large_answer_replays_whole(
 
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     assert [(m, len(body)) for m, _, _, body in origin.seen] == [("POST", 5_000_000)]
-    origin.stop()
-
-    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
-    recorded, replayed = outputs(inner)
+    recorded, replayed = _replay_offline(inner, origin)
     assert replayed == recorded
 
 
@@ -134,9 +141,7 @@ def test_head_and_204_replay_their_headers(inner, origin, monkeypatch, client: s
     inner.makepyfile(test_api=HEADERS_ONLY[client] + NO_BODY)
 
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
-    origin.stop()
-    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
-    recorded, replayed = outputs(inner)
+    recorded, replayed = _replay_offline(inner, origin)
     assert recorded.startswith(b"[(200, '1234', b'')")
     assert replayed == recorded
 
@@ -173,9 +178,7 @@ def test_connection_close_replays_to_an_http2_client(
     inner.runpytest("--record-mode=once", f"--upstream-ca={origin_cert[0]}").assert_outcomes(
         passed=1
     )
-    tls_origin.stop()
-    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
-    recorded, replayed = outputs(inner)
+    recorded, replayed = _replay_offline(inner, tls_origin)
     assert replayed == recorded
 
 
@@ -323,9 +326,7 @@ def test_an_http1_answer_with_trailers_reaches_the_client(
     inner.makepyfile(test_api=HEADERS_ONLY[client] + TRAILERS)
 
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
-    origin.stop()
-    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
-    recorded, replayed = outputs(inner)
+    recorded, replayed = _replay_offline(inner, origin)
     assert replayed == recorded
 
 
@@ -360,9 +361,7 @@ def test_compressed_bodies_keep_their_exact_bytes_rule(
     for response in responses:
         assert "chunks" not in response and response["encoded"], response
         assert "uuid" in response["body"]["json"]
-    origin.stop()
-    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
-    recorded, replayed = outputs(inner)
+    recorded, replayed = _replay_offline(inner, origin)
     assert replayed == recorded
 
 
@@ -392,7 +391,5 @@ def test_an_informational_answer_before_the_answer_is_not_taken_for_it(
     inner.runpytest("--record-mode=once").assert_outcomes(passed=1)
     (cassette,) = cassette_files(inner)
     assert [r["response"]["status"] for r in cassette_lines(cassette)[1:]] == [200]
-    origin.stop()
-    inner.runpytest("--replay-strict").assert_outcomes(passed=1)
-    recorded, replayed = outputs(inner)
+    recorded, replayed = _replay_offline(inner, origin)
     assert replayed == recorded
