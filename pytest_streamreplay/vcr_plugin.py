@@ -78,6 +78,17 @@ def pytest_streamreplay_redact(record: Any, test_id: str) -> bool | None:
     return None if apply_before_record(record, *callbacks) else False
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """The test's callbacks stay until every fixture is torn down: this fixture is torn down
+    before the cassette's, whose save waits for answers the proxy writes after the test
+    returned (a client that left an answer, or read it before the proxy had it whole)."""
+    try:
+        return (yield)
+    finally:
+        _BEFORE_RECORD.pop(item.nodeid, None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in _MARKERS:
         config.addinivalue_line("markers", line)
@@ -277,8 +288,5 @@ def vcr(request: pytest.FixtureRequest) -> Iterator[Any]:
     )
     if any(before):
         _BEFORE_RECORD[request.node.nodeid] = before
-    try:
-        handle = request.getfixturevalue("streamreplay")
-        yield VcrHandle(handle) if handle is not None else None
-    finally:
-        _BEFORE_RECORD.pop(request.node.nodeid, None)
+    handle = request.getfixturevalue("streamreplay")
+    yield VcrHandle(handle) if handle is not None else None
