@@ -542,9 +542,10 @@ class CassetteSession:
     def grpc_messages_differ(self, live: HttpRequest, recorded: HttpRequest) -> str | None:
         """How a streamed call's whole request differs from the recorded one it was matched
         to on its first message (None: the same), judged as matching judges it: the live one
-        redacted by the recording's rules, fields ignored as ``match_on`` says."""
+        redacted by the recording's rules, fields ignored as ``match_on`` says. The recorded one
+        is redacted by today's rules too, as ``_compare`` does for the first message."""
         mine = self.redactor.request(self._with_forms(live))
-        theirs = Redactor.matchable(self._with_forms(recorded))
+        theirs = self.redactor.request(self._with_forms(recorded))
         by_fields = grpc_fields_matcher(self.matchers)
         ignore = None if by_fields is None else by_fields.grpc_ignore
         return messages_differ(mine, theirs, ignore=ignore)
