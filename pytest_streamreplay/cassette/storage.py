@@ -288,6 +288,16 @@ class CassetteWriteError(CassetteError):
         super().__init__(path, None, f"not written: {self.reason}; {self.kept}")
 
 
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A temporary file in ``path``'s folder (created if missing), to be renamed over it. Its
+    name is the target's plus ~14 bytes: a target near the 255-byte limit of a file name
+    (pytest-recording's long names) gets a short one instead."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name = path.name
+    prefix = f".{name}." if len(name.encode()) <= 200 else ".cassette."
+    return tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
+
+
 def write_atomically(
     path: str | os.PathLike[str], write: Callable[[IO[bytes]], object], what: str
 ) -> None:
@@ -297,8 +307,7 @@ def write_atomically(
     For files next to cassettes: proofs, flow exports."""
     target = Path(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = _temp_beside(target)
     except OSError as exc:
         raise CassetteWriteError(target, exc, what) from exc
     try:
@@ -326,12 +335,7 @@ class CassetteWriter:
         self._fh: IO[str] | None = None
         self._tmp: Path | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # The temporary name is the target's plus ~14 bytes: a target near the 255-byte
-            # limit of a file name (pytest-recording's long names) gets a short one instead.
-            name = self.path.name
-            prefix = f".{name}." if len(name.encode()) <= 200 else ".cassette."
-            fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self.path.parent)
+            fd, tmp = _temp_beside(self.path)
             self._tmp = Path(tmp)
             self._fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
             self._fh.write(_dumps(header.to_json()) + "\n")

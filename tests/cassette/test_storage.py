@@ -80,6 +80,18 @@ def test_interrupted_write_keeps_the_old_cassette(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["c.jsonl"]
 
 
+def test_a_file_named_near_the_limit_is_written_atomically_by_both_writers(tmp_path) -> None:
+    """A temporary name is the target's plus ~14 bytes: near the 255-byte limit (a proof beside
+    a pytest-recording long-named cassette) both writers take a short one."""
+    from pytest_streamreplay.cassette.storage import write_atomically
+
+    long = "t" * 240
+    write_cassette(tmp_path / f"{long}.jsonl", new_header(), [_interaction(0, b"x")])
+    write_atomically(tmp_path / f"{long}.proof", lambda fh: fh.write(b"{}"), "proof")
+    assert (tmp_path / f"{long}.proof").read_bytes() == b"{}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{long}.jsonl", f"{long}.proof"]
+
+
 @pytest.mark.parametrize(
     ("content", "line", "message"),
     [
